@@ -1,0 +1,7 @@
+"""Errors of the code generation stage."""
+
+from grammar.errors import DslError
+
+
+class CodegenError(DslError):
+    """A diagram that a backend cannot lower, or an unknown backend/target."""

@@ -1,0 +1,284 @@
+"""Scheduling: a Diagram as a linear program of instructions, shared by every backend.
+
+`build_schedule(diagram)` decides, once and deterministically, everything that does not depend on
+the target language:
+
+* **sharing** — nodes with the same box reading the same wires are computed once (common
+  subexpressions), and nodes whose results never reach an output are dropped;
+* **order** — scalar constants first (they are hoisted), then the nodes in SSA order;
+* **fusion groups** — maximal runs of elementwise instructions over one iteration space (the
+  broadcast output shape), and a reduction together with its elementwise prologue. NumPy emits a
+  group as consecutive statements sharing one buffer; the CUDA backend emits one kernel per group;
+* **liveness** — the last instruction that reads each wire (outputs stay live to the end);
+* **buffer reuse** — which instruction may write its result into the buffer of a dead input
+  (`out=` in NumPy). A buffer is reusable only if this program allocated it (never an input array,
+  a generator's result or a view that may alias one), every wire that may alias it is dead after
+  the instruction, it is not an output, and it has the result's exact dtype and shape.
+
+Everything here is plain frozen data, so a schedule can be printed, compared and tested on its own.
+
+>>> from semantics.diagram import Builder, make_box
+>>> from semantics.types import TensorType, Dim
+>>> v = TensorType("f64", (Dim.sym("n"),))
+>>> b = Builder(); x = b.input(v)
+>>> (s,) = b.add(make_box("sin"), [x], [v]); (c,) = b.add(make_box("cos"), [s], [v])
+>>> sched = build_schedule(b.build([c]))
+>>> [(i.box.name, i.group, i.reuse) for i in sched.instrs]
+[('sin', 0, None), ('cos', 0, 1)]
+>>> print(sched.describe())
+g0 elementwise [n]: w1 = sin(w0)  [last use: w0]
+g0 elementwise [n]: w2 = cos(w1)  [in place: w1]  [last use: w1]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from codegen.errors import CodegenError
+from grammar.errors import Span
+from semantics.diagram import Box, Diagram
+from semantics.primitives import PRIMITIVES
+from semantics.types import Dim, TensorType, WireType
+
+ELEMENTWISE_FAMILIES = frozenset({"unary", "binary", "compare", "select"})
+# Rows whose result may share memory with an argument (NumPy returns views for these).
+VIEW_PRIMS = frozenset({"stop_gradient", "reshape", "transpose", "index", "broadcast_to", "expand_dims",
+                        "squeeze", "diag", "einsum", "sum_to", "expand_reduced", "mT"})
+# Rows that always allocate a new array (so a later instruction may write into it).
+CONTRACTIONS = frozenset({"matmul", "dot", "outer", "trace"})
+SCALAR_CONSTS = frozenset({"const", "dimsize"})
+FRESH_KINDS = frozenset({"elementwise", "reduction", "contraction", "constructor"})
+
+InPlace = Callable[[Box, Sequence[WireType], WireType], bool]
+
+
+def op_kind(box: Box) -> str:
+    """How the scheduler treats a box: `elementwise`, `reduction`, `contraction`, `constructor`,
+    `const` (a hoisted scalar), `view` (may alias its inputs), `other` (treated like a view) or
+    `generator` (a user callable: may alias anything).
+
+    >>> op_kind(Box("tanh")), op_kind(Box("const")), op_kind(Box("f", kind="gen"))
+    ('elementwise', 'const', 'generator')
+    """
+    if box.kind == "gen":
+        return "generator"
+    if box.kind != "prim":
+        raise CodegenError(f"'{box.name}' is a call of a definition; expand calls before code generation")
+    if box.name not in PRIMITIVES:
+        raise CodegenError(f"unknown primitive '{box.name}'")
+    family = PRIMITIVES[box.name].family
+    if box.name in SCALAR_CONSTS:
+        return "const"
+    if box.name in VIEW_PRIMS:
+        return "view"
+    if family in ELEMENTWISE_FAMILIES:
+        return "elementwise"
+    if family == "reduce":
+        return "reduction"
+    if box.name in CONTRACTIONS:
+        return "contraction"
+    if family in ("const", "constructor"):
+        return "constructor"
+    return "other"
+
+
+def elementwise_in_place(box: Box, in_types: Sequence[WireType], out_type: WireType) -> bool:
+    """The backend-neutral rule: an elementwise result may overwrite an argument of its own type."""
+    return op_kind(box) == "elementwise" and box.name != "cast"
+
+
+@dataclass(frozen=True)
+class Instr:
+    """One step of the program: `outputs = box(inputs)`.
+
+    `node` is the index of the diagram node it comes from, `group` its fusion group, `reuse` the
+    input wire whose (dead) buffer receives the result, `frees` the wires read here for the last time."""
+
+    node: int
+    box: Box
+    inputs: tuple[int, ...]
+    outputs: tuple[int, ...]
+    kind: str
+    group: int
+    reuse: int | None
+    frees: tuple[int, ...]
+    span: Span | None = None
+
+
+@dataclass(frozen=True)
+class Group:
+    """A fusion group: consecutive instructions with one iteration space (`space`, the output shape of
+    its elementwise part). `kind` is `elementwise`, `reduction` (an elementwise prologue ending in one
+    reduction) or the kind of its single instruction. `live_out` are the wires it must materialise."""
+
+    id: int
+    kind: str
+    instrs: tuple[int, ...]
+    space: tuple[Dim, ...] | None
+    live_out: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """The linear program of a diagram (see the module docstring)."""
+
+    types: tuple[WireType, ...]
+    inputs: tuple[int, ...]
+    outputs: tuple[int, ...]
+    instrs: tuple[Instr, ...]
+    groups: tuple[Group, ...]
+    last_use: tuple[tuple[int, int], ...]  # (wire, index of its last reading instruction); END = len(instrs)
+    shared: tuple[tuple[int, int], ...]    # (node, node it shares the result of): common subexpressions
+    dropped: tuple[int, ...]               # nodes whose results reach no output
+
+    def last_use_of(self, wire: int) -> int:
+        return dict(self.last_use)[wire]
+
+    def describe(self) -> str:
+        """A readable listing (for DSL_DEBUG and tests)."""
+        lines = []
+        for ins in self.instrs:
+            g = self.groups[ins.group]
+            space = "[" + ", ".join(map(str, g.space)) + "]" if g.space is not None else "-"
+            outs = ", ".join(f"w{w}" for w in ins.outputs)
+            args = ", ".join(f"w{w}" for w in ins.inputs)
+            line = f"g{g.id} {g.kind} {space}: {outs} = {ins.box}({args})"
+            if ins.reuse is not None:
+                line += f"  [in place: w{ins.reuse}]"
+            if ins.frees:
+                line += "  [last use: " + ", ".join(f"w{w}" for w in ins.frees) + "]"
+            lines.append(line)
+        return "\n".join(lines)
+
+
+def _share_and_prune(d: Diagram) -> tuple[list[int], dict[int, int], list[tuple[int, int]], list[int]]:
+    """Common subexpressions and dead nodes. Returns the kept node indices, the wire renaming onto
+    representatives, the shared pairs and the dropped nodes. Generators are never merged: they are
+    user code, and running each call keeps the interpreter's behaviour."""
+    rep: dict[int, int] = {w: w for w in d.inputs}
+    seen: dict[tuple[Box, tuple[int, ...]], int] = {}
+    kept: list[int] = []
+    shared: list[tuple[int, int]] = []
+    for i, node in enumerate(d.nodes):
+        ins = tuple(rep[w] for w in node.inputs)
+        key = (node.box, ins)
+        if node.box.kind == "prim" and key in seen:
+            first = seen[key]
+            rep.update(zip(node.outputs, (rep[w] for w in d.nodes[first].outputs)))
+            shared.append((i, first))
+            continue
+        if node.box.kind == "prim":
+            seen[key] = i
+        rep.update((w, w) for w in node.outputs)
+        kept.append(i)
+    needed = {rep[w] for w in d.outputs}
+    live: list[int] = []
+    for i in reversed(kept):
+        node = d.nodes[i]
+        if any(w in needed for w in node.outputs):
+            live.append(i)
+            needed.update(rep[w] for w in node.inputs)
+    live.reverse()
+    dropped = sorted(set(kept) - set(live))
+    return live, rep, shared, dropped
+
+
+def build_schedule(d: Diagram, in_place: InPlace = elementwise_in_place) -> Schedule:
+    """The schedule of `d`. `in_place(box, in_types, out_type)` says whether the backend can compute
+    this box into an argument's buffer; the safety of doing so (liveness, aliasing) is decided here."""
+    live, rep, shared, dropped = _share_and_prune(d)
+    kinds = {i: op_kind(d.nodes[i].box) for i in live}
+    # Scalar constants have no inputs: hoisting them keeps fusion groups contiguous.
+    order = [i for i in live if kinds[i] == "const"] + [i for i in live if kinds[i] != "const"]
+    end = len(order)
+    last: dict[int, int] = {w: -1 for w in d.inputs}
+    for k, i in enumerate(order):
+        node = d.nodes[i]
+        for w in node.outputs:
+            last[w] = k
+        for w in node.inputs:
+            last[rep[w]] = k
+    for w in d.outputs:
+        last[rep[w]] = end
+
+    groups = _fusion_groups(d, order, kinds, rep, last, end)
+    group_of = {k: g.id for g in groups for k in g.instrs}
+
+    # Buffer reuse. `roots[w]` is the set of buffers wire w may share memory with; "owned" buffers
+    # are the ones this program allocated. A buffer dies after the last use of every wire on it.
+    roots: dict[int, frozenset[int]] = {w: frozenset({-1 - k}) for k, w in enumerate(d.inputs)}
+    owned: set[int] = set()   # wires that *are* an owned buffer (not a view of one)
+    buffer_end: dict[int, int] = {}
+    instrs: list[Instr] = []
+    for k, i in enumerate(order):
+        node = d.nodes[i]
+        ins = tuple(rep[w] for w in node.inputs)
+        kind = kinds[i]
+        reuse = None
+        if len(node.outputs) == 1:
+            out_t = d.types[node.outputs[0]]
+            for w in ins:
+                if w in owned and d.types[w] == out_t and _dead_after(w, k, ins, roots, buffer_end) \
+                        and in_place(node.box, [d.types[v] for v in ins], out_t):
+                    reuse = w
+                    break
+        for w in node.outputs:
+            if reuse is not None:
+                roots[w] = roots[reuse]
+                owned.add(w)
+            elif kind in FRESH_KINDS and isinstance(d.types[w], TensorType):
+                roots[w] = frozenset({w})
+                owned.add(w)
+            elif kind == "const":
+                roots[w] = frozenset({w})
+            else:  # views, generators, others: may alias any argument (and, for generators, anything)
+                extra = {-1 - len(d.inputs) - w} if kind == "generator" else set()
+                roots[w] = frozenset().union(*(roots[v] for v in ins), extra)
+            for b in roots[w]:
+                buffer_end[b] = max(buffer_end.get(b, -1), last[w])
+        frees = tuple(sorted({w for w in ins if last[w] == k}))
+        instrs.append(Instr(i, node.box, ins, node.outputs, kind, group_of[k], reuse, frees, node.span))
+
+    return Schedule(d.types, d.inputs, tuple(rep[w] for w in d.outputs), tuple(instrs), tuple(groups),
+                    tuple(sorted(last.items())), tuple(shared), tuple(dropped))
+
+
+def _dead_after(w: int, k: int, ins: tuple[int, ...], roots: dict[int, frozenset[int]],
+                buffer_end: dict[int, int]) -> bool:
+    """Whether instruction k may overwrite wire w's buffer: every wire on it is last read at k, and no
+    other argument of k may alias it (a same-index overlap like `x * x` is fine; a view is not)."""
+    if any(buffer_end[b] > k for b in roots[w]):
+        return False
+    return all(v == w or not (roots[v] & roots[w]) for v in ins)
+
+
+def _fusion_groups(d: Diagram, order: list[int], kinds: dict[int, str], rep: dict[int, int],
+                   last: dict[int, int], end: int) -> list[Group]:
+    """Consecutive instructions form a group when each elementwise one reads a wire made inside the
+    group and has the group's output shape; a reduction of such a wire closes the group."""
+    groups: list[tuple[str, list[int], tuple[Dim, ...] | None]] = []
+    made: set[int] = set()
+    for k, i in enumerate(order):
+        node = d.nodes[i]
+        ins = [rep[w] for w in node.inputs]
+        out_t = d.types[node.outputs[0]] if node.outputs else None
+        shape = out_t.shape if isinstance(out_t, TensorType) else None
+        current = groups[-1] if groups else None
+        joins = current is not None and current[0] == "elementwise" and any(w in made for w in ins)
+        if kinds[i] == "elementwise" and joins and current is not None and current[2] == shape:
+            current[1].append(k)
+        elif kinds[i] == "reduction" and joins and current is not None and any(
+                w in made and getattr(d.types[w], "shape", None) == current[2] for w in ins):
+            groups[-1] = ("reduction", [*current[1], k], current[2])
+        else:
+            kind = kinds[i]
+            groups.append((kind, [k], shape if kind == "elementwise" else None))
+            made = set()
+        made.update(node.outputs)
+    out: list[Group] = []
+    for gid, (kind, ks, space) in enumerate(groups):
+        inside = {w for k in ks for w in d.nodes[order[k]].outputs}
+        live_out = tuple(sorted(w for w in inside if last.get(w, -1) > ks[-1] or last.get(w, -1) == end))
+        out.append(Group(gid, kind, tuple(ks), space, live_out))
+    return out

@@ -1,0 +1,198 @@
+"""The `dsl` command line: check, run, show (and the later stages' grad, emit, ...).
+
+Every user error is printed like a compiler (file:line:col, the line, a caret) with exit status 1;
+a Python traceback is never shown (set DSL_DEBUG=1 to see one for an internal error).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import traceback
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+import dsl
+from dsl.inputs import parse_dims, random_inputs, read_inputs
+from grammar.errors import DslError
+from semantics.program import DerivedDef, GeneratorDef, GenericDef, signature_of
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    mod = dsl.load(args.file)
+    width = max((len(n) for n in mod.names), default=0)
+    for name in mod.names:
+        d = mod.definition(name)
+        if not isinstance(d, (GenericDef, GeneratorDef)):
+            mod[name]  # derived definitions are derived here, so their errors surface now
+        kind = _kind(d)
+        print(f"{name:<{width}} : {signature_of(d)}{'   # ' + kind if kind else ''}")
+    print(f"{args.file}: {len(mod.names)} definition(s) OK")
+    return 0
+
+
+def _kind(d: Any) -> str:
+    if isinstance(d, DerivedDef):
+        return f"{d.op}({d.target.split('#')[0]})"
+    if isinstance(d, GeneratorDef):
+        return "generator box"
+    if isinstance(d, GenericDef):
+        return "generic"
+    return ""
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    mod = dsl.load(args.file)
+    d = mod[args.name]
+    print(f"# {args.name} : {d.signature}")
+    print(d.show())
+    if args.steps:
+        print(f"\n# steps ({d.stats()['ops']} ops):")
+        for step in mod.steps(args.name):
+            print(step)
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    mod = dsl.load(args.file)
+    d = mod[args.name]
+    names = d.param_names()
+    if args.random is not None:
+        if args.inputs:
+            raise dsl.InputError("give either input files or --random SEED, not both")
+        arrays = random_inputs(d.dom, names, args.random, parse_dims(args.dims))
+    else:
+        arrays = read_inputs(args.inputs, d.dom, names)
+    fn = mod.compile(args.name, backend=args.backend)
+    t0 = time.perf_counter()
+    out = fn(*arrays)
+    elapsed = time.perf_counter() - t0
+    outs = list(out) if isinstance(out, tuple) else [out]
+    _print_outputs(args.name, outs, elapsed if args.time else None)
+    if args.output:
+        np.savez(args.output, **{f"out{i}": np.asarray(o) for i, o in enumerate(outs)})
+        print(f"wrote {len(outs)} output(s) to {args.output}")
+    return 0
+
+
+def cmd_grad(args: argparse.Namespace) -> int:
+    mod = dsl.load(args.file)
+    d = mod[args.name]
+    wrt = None
+    if args.wrt:
+        names = list(d.param_names())
+        wrt = []
+        for w in args.wrt.split(","):
+            if w.strip() not in names:
+                raise dsl.DerivativeError(f"--wrt: '{args.name}' has no parameter '{w.strip()}' "
+                                          f"(parameters: {', '.join(names)})")
+            wrt.append(names.index(w.strip()))
+    from rewrite import derive
+
+    g = derive(args.op, d, wrt)
+    label = f"{args.op}_{args.name}"
+    print(f"# {label} = {args.op}({args.name}{', wrt=' + args.wrt if args.wrt else ''}) : {g.signature}")
+    print(f"# ops: {d.stats()['ops']} -> {g.stats()['ops']}")
+    print(g.with_names(label).show())
+    return 0
+
+
+def cmd_emit(args: argparse.Namespace) -> int:
+    mod = dsl.load(args.file)
+    print(mod.emit(args.name, target=args.target))
+    return 0
+
+
+def _print_outputs(name: str, outs: Sequence[Any], elapsed: float | None) -> None:
+    for i, o in enumerate(outs):
+        arr = np.asarray(o)
+        label = f"{name}[{i}]" if len(outs) > 1 else name
+        shape = "×".join(map(str, arr.shape)) or "scalar"
+        print(f"{label} : {arr.dtype} {shape}")
+        print(np.array2string(arr, threshold=20, edgeitems=3, precision=8))
+    if elapsed is not None:
+        print(f"time: {elapsed * 1e3:.3f} ms")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="dsl", description="Typed string diagrams: check, run, show, "
+                                "differentiate and compile .dsl models.")
+    p.add_argument("--version", action="version", version=f"dsl {dsl.__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    c = sub.add_parser("check", help="type-check a file and print every definition's signature",
+                       description="Parse, type- and shape-check FILE (deriving derived definitions) and "
+                       "print the signature of every definition.")
+    c.add_argument("file", help="a .dsl file")
+    c.set_defaults(func=cmd_check)
+
+    r = sub.add_parser("run", help="run a definition on inputs",
+                       description="Run definition NAME of FILE. Inputs: .npy files (one per parameter, in "
+                       "order), .npz/.json files holding arrays by parameter name, name=path items, or "
+                       "--random SEED with --dims for the symbolic sizes.")
+    r.add_argument("file", help="a .dsl file")
+    r.add_argument("name", help="the definition to run")
+    r.add_argument("inputs", nargs="*", help="input files (.npy, .npz, .json) or name=path")
+    r.add_argument("--random", type=int, metavar="SEED", help="random inputs from this seed")
+    r.add_argument("--dims", metavar="n=1000,...", help="sizes of symbolic dims (with --random)")
+    r.add_argument("--backend", default="numpy", help="numpy (default), interpret or cupy")
+    r.add_argument("-o", "--output", metavar="OUT.npz", help="also save the outputs (out0, out1, ...)")
+    r.add_argument("--time", action="store_true", help="print the run time")
+    r.set_defaults(func=cmd_run)
+
+    s = sub.add_parser("show", help="print a definition as canonical DSL text",
+                       description="Print definition NAME of FILE as canonical DSL text with its signature.")
+    s.add_argument("file", help="a .dsl file")
+    s.add_argument("name", help="the definition to show")
+    s.add_argument("--steps", action="store_true", help="also print the optimisation stages (sizes, limits hit, "
+                   "rules fired)")
+    s.set_defaults(func=cmd_show)
+
+    g = sub.add_parser("grad", help="print the derived gradient (or another derivative) as DSL text",
+                       description="Derive op(NAME, wrt=...) of FILE and print it as DSL text.")
+    g.add_argument("file", help="a .dsl file")
+    g.add_argument("name", help="the definition to differentiate")
+    g.add_argument("--wrt", metavar="a,b", help="parameters to differentiate with respect to (default: all float)")
+    g.add_argument("--op", default="grad", choices=["grad", "value_and_grad", "vjp", "jvp", "hessian", "jacobian",
+                                                     "simplify"], help="the operator (default grad)")
+    g.set_defaults(func=cmd_grad)
+
+    e = sub.add_parser("emit", help="print the generated source of a definition",
+                       description="Print the generated source code of definition NAME of FILE.")
+    e.add_argument("file", help="a .dsl file")
+    e.add_argument("name", help="the definition to compile")
+    e.add_argument("--target", default="numpy", help="numpy (default) or cuda")
+    e.set_defaults(func=cmd_emit)
+    return p
+
+
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except DslError as err:
+        print(str(err), file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as err:
+        if os.environ.get("DSL_DEBUG"):
+            traceback.print_exc()
+        print(f"internal error: {type(err).__name__}: {err}\n(this is a bug in dsl; run with DSL_DEBUG=1 "
+              "for details and report it)", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,17 @@
+"""The error hierarchy, re-exported from the stages that raise them (LANGUAGE.md §9)."""
+
+from codegen.errors import CodegenError
+from grammar.errors import DslError, ParseError, Span
+from semantics.errors import DerivativeError, InputError, ShapeError, TypeCheckError, UnboundNameError
+
+__all__ = [
+           "CodegenError",
+           "DerivativeError",
+           "DslError",
+           "InputError",
+           "ParseError",
+           "ShapeError",
+           "Span",
+           "TypeCheckError",
+           "UnboundNameError",
+]

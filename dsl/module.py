@@ -1,0 +1,156 @@
+"""`Module`: a loaded `.dsl` file — its definitions as diagrams, derived on first use, compiled on demand."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from dsl.loader import load_program, stdlib
+from grammar.errors import DslError
+from semantics.diagram import Builder, Diagram
+from semantics.errors import TypeCheckError, UnboundNameError
+from semantics.program import Definition, DerivedDef, DiagramDef, GeneratorDef, GenericDef, Program, signature_of
+from semantics.replay import inline_diagram
+from semantics.types import Dim, unify
+
+
+class Module:
+    """The definitions of one `.dsl` file (plus what it imports), by name, in source order.
+
+    >>> mod = loads("def f(x: f64) -> f64 { return 2 * x }")
+    >>> mod.names, mod["f"].signature
+    (['f'], 'f64 -> f64')
+    >>> float(mod.compile("f", backend="interpret")(1.5))
+    3.0
+    """
+
+    def __init__(self, program: Program, boxes: Mapping[str, Callable[..., Any]] | None = None):
+        self.program = program
+        self.boxes = dict(boxes or {})
+        self._diagrams: dict[str, Diagram] = {}
+        self._compiled: dict[tuple[str, str], Any] = {}
+        self._traces: dict[str, list[Any]] = {}
+        self._defs = dict(program.definitions)
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.program.own)
+
+    @property
+    def filename(self) -> str:
+        return self.program.filename
+
+    def definition(self, name: str) -> Definition:
+        d = self._defs.get(name) or stdlib().lookup(name)
+        if d is None:
+            raise UnboundNameError(f"no definition named '{name}' in {self.filename} "
+                                   f"(definitions: {', '.join(self.names) or 'none'})")
+        return d
+
+    def signature(self, name: str) -> str:
+        return signature_of(self.definition(name))
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._defs
+
+    def __getitem__(self, name: str) -> Diagram:
+        """The diagram of a definition; derived definitions are derived (and cached) here."""
+        if name not in self._diagrams:
+            self._diagrams[name] = self._build(name)
+        return self._diagrams[name]
+
+    def _build(self, name: str) -> Diagram:
+        d = self.definition(name)
+        if isinstance(d, DiagramDef):
+            return self.expand_calls(d.diagram).with_names(name)
+        if isinstance(d, GeneratorDef):
+            b = Builder()
+            ins = [b.input(t) for t in d.dom]
+            from semantics.diagram import Box
+
+            return b.build(b.add(Box(d.name, (), "gen"), ins, d.cod, d.span), name=name)
+        if isinstance(d, GenericDef):
+            raise TypeCheckError(f"'{name}' is generic (untyped parameters); call it from a typed def", d.span)
+        return self.derive(d)
+
+    def derive(self, d: DerivedDef) -> Diagram:
+        target = self[d.target]
+        from rewrite import derive  # the derivatives stage
+
+        trace: list[Any] = []
+        try:
+            out = derive(d.op, target, d.wrt, trace=trace)
+        except DslError as err:
+            raise err.with_span(d.span) from None
+        self._traces[d.name] = trace
+        return out.with_names(d.name, d.param_names)
+
+    def steps(self, name: str) -> list[Any]:
+        """The passes that produced definition `name` (derivation, CSE, e-graph stages), for `--steps`.
+        A plain definition is optimised here so its e-graph report can be shown."""
+        diagram = self[name]
+        if name not in self._traces:
+            from rewrite import simplify
+
+            trace: list[Any] = []
+            simplify(diagram, trace)
+            self._traces[name] = trace
+        return self._traces[name]
+
+    def expand_calls(self, d: Diagram) -> Diagram:
+        """Inline every `call` box (a use of a derived definition) by its derived diagram."""
+        if all(n.box.kind != "call" for n in d.nodes):
+            return d
+        b = Builder()
+        rename = {w: b.input(d.types[w]) for w in d.inputs}
+        for node in d.nodes:
+            ins = [rename[w] for w in node.inputs]
+            if node.box.kind == "call":
+                callee = self[node.box.name]
+                binding: dict[str, Dim] = {}
+                for p, w in zip(callee.dom, node.inputs):
+                    unify(p, d.types[w], binding)
+                outs = inline_diagram(b, callee, ins, binding, node.span)
+            else:
+                outs = b.add(node.box, ins, [d.types[w] for w in node.outputs], node.span)
+            rename.update(zip(node.outputs, outs))
+        return b.build([rename[w] for w in d.outputs], input_names=d.input_names, name=d.name, span=d.span)
+
+    def compile(self, name: str, backend: str = "numpy") -> Callable[..., Any]:
+        """A callable running definition `name` on arrays; inputs are validated before any work."""
+        key = (name, backend)
+        if key not in self._compiled:
+            from codegen import compile_diagram
+
+            self._compiled[key] = compile_diagram(self[name], backend, boxes=self.boxes)
+        return self._compiled[key]
+
+    def emit(self, name: str, target: str = "numpy") -> str:
+        """The generated source of definition `name` for `target` ("numpy" or "cuda")."""
+        from codegen import emit
+
+        return emit(self[name], target)
+
+    def __repr__(self) -> str:
+        return f"<dsl.Module {os.path.basename(self.filename)}: {', '.join(self.names)}>"
+
+
+def load(path: str | os.PathLike[str], boxes: Mapping[str, Callable[..., Any]] | None = None) -> Module:
+    """Parse and elaborate a `.dsl` file; raises a `dsl.DslError` subclass on bad input."""
+    path = os.fspath(path)
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except OSError as err:
+        raise DslError(f"cannot read {path}: {err.strerror}") from None
+    except UnicodeDecodeError as err:
+        raise DslError(f"{path} is not UTF-8 text ({err.reason} at byte {err.start})") from None
+    return Module(load_program(text, path, os.path.dirname(os.path.abspath(path))), boxes)
+
+
+def loads(source: str, filename: str = "<string>", boxes: Mapping[str, Callable[..., Any]] | None = None) -> Module:
+    """Parse and elaborate DSL source text."""
+    return Module(load_program(source, filename, None), boxes)
+
+

@@ -1,0 +1,137 @@
+"""`parse(text, filename) -> ast.Module`: the Lark LALR parser of `dsl.lark` and the AST builder.
+
+Stages, each turning its failures into a `ParseError` with a span:
+
+1. lex the whole text (unexpected characters, unterminated strings) and check bracket nesting
+   depth, so that absurd nesting is refused before anything recursive runs;
+2. LALR-parse it (iterative in Lark); syntax errors are classified by `grammar.syntax_errors`;
+3. build the AST with the iterative `AstBuilder`, which also rejects what the grammar lets
+   through but the language does not (`x = 3` at top level, a def without `return`, ...);
+4. check the AST's depth: later stages recurse over it, so an expression deeper than
+   `MAX_DEPTH` (e.g. a 3,000-term `x + x + ...`, which folds into a 3,000-deep BinOp) is an error.
+
+>>> m = parse("dim n\\ndef f(x: f64[n]) -> f64 { return sum(x ^ 2) }", "m.dsl")
+>>> [type(d).__name__ for d in m.decls]
+['DimDecl', 'Def']
+>>> parse_expr("x => 2 * x").params
+('x',)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Iterator
+from functools import lru_cache
+from typing import Any, get_args
+
+from lark import Lark, Token
+from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput
+
+from grammar import ast
+from grammar.errors import ParseError, Span
+from grammar.syntax_errors import OPENERS, lexer_error, register_terminals, syntax_error
+from grammar.transformer import AstBuilder, SpanMaker
+
+GRAMMAR_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "dsl.lark")
+# Deepest expression accepted. Later stages walk the AST recursively (a few Python frames per
+# level), so this keeps them well inside Python's default recursion limit of 1000.
+MAX_DEPTH = 200
+_NESTING_HINT = "split the expression into several statements with intermediate names"
+
+
+@lru_cache(maxsize=1)
+def _lark() -> Lark:
+    """The parser, built once per process (building the LALR tables takes ~0.1 s)."""
+    with open(GRAMMAR_PATH, encoding="utf-8") as f:
+        parser = Lark(f.read(), parser="lalr", lexer="basic", propagate_positions=True,
+                      maybe_placeholders=True, start=["start", "expr_start"])
+    register_terminals(parser.terminals)
+    return parser
+
+
+def parse(text: str, filename: str = "<string>") -> ast.Module:
+    """Parse DSL source into an `ast.Module`; every syntax error is a `ParseError` with a span."""
+    decls = _parse(text, filename, "start")
+    return ast.Module(filename, decls, text)
+
+
+def parse_expr(text: str, filename: str = "<string>") -> ast.Expr:
+    """Parse a single expression (e.g. the text of `dsl.fn("x => sin(x)")`)."""
+    return _parse(text, filename, "expr_start")
+
+
+def _parse(text: str, filename: str, start: str) -> Any:
+    spans = SpanMaker(filename, text)
+    tokens = _lex(text, spans)
+    _check_bracket_depth(tokens, spans)
+    try:
+        tree = _lark().parse(text, start=start)
+    except UnexpectedInput as err:
+        raise syntax_error(err, text, tokens, spans) from None
+    except LarkError as err:  # any other Lark failure is still the user's syntax, never a traceback
+        raise ParseError(f"syntax error: {str(err).splitlines()[0]}", spans.at(1, 1, 1, 2)) from None
+    result = AstBuilder(filename, text).build(tree)
+    for root in result if isinstance(result, tuple) else (result,):
+        _check_depth(root)
+    return result
+
+
+def _lex(text: str, spans: SpanMaker) -> list[Token]:
+    """All tokens of `text` (comments and whitespace dropped); bad characters are a ParseError."""
+    try:
+        return list(_lark().lex(text))
+    except UnexpectedCharacters as err:
+        raise lexer_error(err, text, spans) from None
+
+
+def _check_bracket_depth(tokens: list[Token], spans: SpanMaker) -> None:
+    """Refuse more than MAX_DEPTH nested brackets, pointing at the first bracket too deep."""
+    depth = 0
+    for tok in tokens:
+        if tok.type in OPENERS:
+            depth += 1
+            if depth > MAX_DEPTH:
+                span = spans.at(tok.line or 1, tok.column or 1, tok.end_line or 1, tok.end_column or 1)
+                raise ParseError(f"expression nested too deeply (limit {MAX_DEPTH})", span, hint=_NESTING_HINT)
+        elif tok.type in ("RPAR", "RSQB", "RBRACE"):
+            depth = max(0, depth - 1)
+
+
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _node_fields(cls: type) -> tuple[str, ...]:
+    """The fields of an AST class that can hold sub-nodes (spans excluded), memoised per class."""
+    if cls not in _FIELDS:
+        _FIELDS[cls] = tuple(f.name for f in dataclasses.fields(cls) if "span" not in f.name)
+    return _FIELDS[cls]
+
+
+def _subnodes(node: Any) -> Iterator[Any]:
+    for name in _node_fields(type(node)):
+        value = getattr(node, name)
+        if isinstance(value, tuple):
+            yield from (v for v in value if dataclasses.is_dataclass(v))
+        elif dataclasses.is_dataclass(value):
+            yield value
+
+
+# Nodes that start an expression-like tree: a too-deep error points at the whole outermost one.
+_TREE_ROOTS = (*get_args(ast.Expr), *get_args(ast.Morphism), *get_args(ast.TypeExpr))
+
+
+def _check_depth(root: Any) -> None:
+    """Refuse an AST deeper than MAX_DEPTH (iteratively, so the check itself cannot overflow).
+
+    The error's span is the outermost expression (or morphism, or type) containing the too-deep
+    part: for `x + x + ... + x` that is the whole chain, which is what the user must split."""
+    stack: list[tuple[Any, int, Span | None]] = [(root, 1, None)]
+    while stack:
+        node, depth, outer = stack.pop()
+        if outer is None and isinstance(node, _TREE_ROOTS):
+            outer = node.span
+        if depth > MAX_DEPTH:
+            raise ParseError(f"expression nested too deeply (limit {MAX_DEPTH})", outer or getattr(node, "span", None),
+                             hint=_NESTING_HINT)
+        stack.extend((child, depth + 1, outer) for child in _subnodes(node))

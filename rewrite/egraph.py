@@ -1,0 +1,407 @@
+"""The only module that talks to egglog: load diagrams, run rule sets one iteration at a time,
+measure, roll back, and export the e-graph as plain Python data.
+
+Encoding (why): one generic constructor family keyed by primitive name —
+`(Op1 name box t a)`, `(Op2 name box t a b)`, `(Op3 name box t a b c)`, `(OpN name box t args)`
+for other arities, `(Leaf k t)` for input k, `(Num v t)` for a constant v filling type t, and
+`(Proj k t (Multi name box args))` for output k of a node with several outputs (generators,
+calls). `box` and `t` are ids into Python tables (`Tables`) of Box values and wire types, so the
+egglog schema never changes when a primitive is added, rewrites cannot alter static parameters
+or types (they are opaque integers), and rules compare types by id. The name string is
+redundant with the box id but makes rules readable (`(Op2 "add" p t x (Num 0.0 z))`).
+
+Loading (EGGLOG-NOTES.md): rows are written to TSV files and read with egglog's `input`; one
+loader rule per row kind unions a wire name `(N w)` with its term, so loading is linear and
+never builds a shared expression tree in Python. `N`/`NA`/`NT` name wires, argument lists and
+tuples; the extractor ignores them.
+
+Limits: egglog 13 has no node limit or timeout, so `run_iteration` runs one iteration and the
+caller checks `size()` and the clock, and rolls back with `push()`/`pop()`.
+
+>>> from rewrite.rules import RULES
+>>> eg = EGraph(RULES)
+>>> eg.size()
+0
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from egglog import bindings
+
+from rewrite.rules import RULE_BOXES, Rule
+from semantics.diagram import Box, Diagram, make_box
+from semantics.primitives import PRIMITIVES
+from semantics.types import TensorType, WireType
+
+SCHEMA = """
+(sort Term)
+(sort Args)
+(sort Tup)
+(constructor Leaf (i64 i64) Term)
+(constructor Num (f64 i64) Term)
+(constructor N (i64) Term)
+(constructor Op1 (String i64 i64 Term) Term)
+(constructor Op2 (String i64 i64 Term Term) Term)
+(constructor Op3 (String i64 i64 Term Term Term) Term)
+(constructor OpN (String i64 i64 Args) Term)
+(constructor Proj (i64 i64 Tup) Term)
+(constructor ANil () Args)
+(constructor ACons (Term Args) Args)
+(constructor NA (i64) Args)
+(constructor Multi (String i64 Args) Tup)
+(constructor NT (i64) Tup)
+(relation HasTy (Term i64))
+(relation F64T (i64))
+(relation ScalarT (i64))
+(relation Mat2 (i64))
+(relation InvPerm (i64 i64))
+(function ScalarOf (i64) i64 :merge old)
+(function Numel (i64) f64 :merge old)
+(function MatTy (i64 i64) i64 :merge old)
+(relation RLeaf (i64 i64 i64))
+(relation RNum (i64 f64 i64))
+(relation R1 (i64 String i64 i64 i64))
+(relation R2 (i64 String i64 i64 i64 i64))
+(relation R3 (i64 String i64 i64 i64 i64 i64))
+(relation RN (i64 String i64 i64 i64))
+(relation RNil (i64))
+(relation RCons (i64 i64 i64))
+(relation RMulti (i64 String i64 i64))
+(relation RProj (i64 i64 i64 i64))
+(relation Unsound (f64 f64))
+(relation TyClash (i64 i64))
+(ruleset load)
+(rule ((RLeaf w k t)) ((union (N w) (Leaf k t))) :ruleset load :name "load-leaf")
+(rule ((RNum w v t)) ((union (N w) (Num v t))) :ruleset load :name "load-num")
+(rule ((R1 w n p t a)) ((union (N w) (Op1 n p t (N a)))) :ruleset load :name "load-1")
+(rule ((R2 w n p t a b)) ((union (N w) (Op2 n p t (N a) (N b)))) :ruleset load :name "load-2")
+(rule ((R3 w n p t a b c)) ((union (N w) (Op3 n p t (N a) (N b) (N c)))) :ruleset load :name "load-3")
+(rule ((RN w n p t l)) ((union (N w) (OpN n p t (NA l)))) :ruleset load :name "load-n")
+(rule ((RNil l)) ((union (NA l) (ANil))) :ruleset load :name "load-nil")
+(rule ((RCons l h r)) ((union (NA l) (ACons (N h) (NA r)))) :ruleset load :name "load-cons")
+(rule ((RMulti m n p l)) ((union (NT m) (Multi n p (NA l)))) :ruleset load :name "load-multi")
+(rule ((RProj w k t m)) ((union (N w) (Proj k t (NT m)))) :ruleset load :name "load-proj")
+(ruleset typing)
+(rule ((= e (Leaf k t))) ((HasTy e t)) :ruleset typing :name "ty-leaf")
+(rule ((= e (Num v t))) ((HasTy e t)) :ruleset typing :name "ty-num")
+(rule ((= e (Op1 n p t a))) ((HasTy e t)) :ruleset typing :name "ty-1")
+(rule ((= e (Op2 n p t a b))) ((HasTy e t)) :ruleset typing :name "ty-2")
+(rule ((= e (Op3 n p t a b c))) ((HasTy e t)) :ruleset typing :name "ty-3")
+(rule ((= e (OpN n p t l))) ((HasTy e t)) :ruleset typing :name "ty-n")
+(rule ((= e (Proj k t m))) ((HasTy e t)) :ruleset typing :name "ty-proj")
+(ruleset check)
+(rule ((= e (Num a t)) (= e (Num b u)) (!= a b)) ((Unsound a b)) :ruleset check :name "check-consts")
+(rule ((HasTy e a) (HasTy e b) (!= a b)) ((TyClash a b)) :ruleset check :name "check-types")
+(ruleset algebra)
+(ruleset fold)
+(ruleset factor)
+(ruleset assoc)
+"""
+
+TERM_CONSTRUCTORS = ("Leaf", "Num", "Op1", "Op2", "Op3", "OpN", "Proj", "ANil", "ACons", "Multi")
+NAMES = ("N", "NA", "NT")
+ALL_NODES = TERM_CONSTRUCTORS + NAMES
+
+
+@dataclass(frozen=True)
+class ENode:
+    """One e-node as plain data. `op`: leaf | num | op | proj | nil | cons | multi.
+    `a`: input index (leaf), box id (op, multi), output index (proj). `t`: type id (-1 if none)."""
+
+    op: str
+    a: int
+    t: int
+    value: float
+    children: tuple[int, ...]
+
+
+@dataclass
+class Frozen:
+    """The e-graph as plain data: e-nodes per e-class (dense ints) and the class of each wire name."""
+
+    classes: dict[int, list[ENode]]
+    wires: dict[int, int]
+
+
+@dataclass
+class Tables:
+    """Interned types and boxes (ids are list positions). Multi-output boxes carry their out types."""
+
+    types: list[WireType] = field(default_factory=list)
+    boxes: list[tuple[Box, tuple[WireType, ...]]] = field(default_factory=list)
+    _type_ids: dict[Any, int] = field(default_factory=dict)
+    _box_ids: dict[Any, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in RULE_BOXES:
+            self.box(make_box(name))
+
+    def type(self, t: WireType) -> int:
+        i = self._type_ids.get(t)
+        if i is None:
+            i = self._type_ids[t] = len(self.types)
+            self.types.append(t)
+        return i
+
+    def box(self, b: Box, outs: tuple[WireType, ...] = ()) -> int:
+        key = (b, outs)
+        i = self._box_ids.get(key)
+        if i is None:
+            i = self._box_ids[key] = len(self.boxes)
+            self.boxes.append((b, outs))
+        return i
+
+    def rule_boxes(self) -> dict[str, int]:
+        return {name: self._box_ids[(make_box(name), ())] for name in RULE_BOXES}
+
+
+def op_name(b: Box) -> str:
+    """The name rules match on: a primitive's own name; generators and calls are prefixed."""
+    return b.name if b.kind == "prim" else f"{b.kind}:{b.name}"
+
+
+def num_value(b: Box, t: WireType) -> float | None:
+    """The f64 a `const` box becomes in a `Num` (None: keep it opaque, e.g. NaN, inf, huge ints)."""
+    if b.kind != "prim" or b.name != "const" or not isinstance(t, TensorType):
+        return None
+    v = b.param_dict.get("value")
+    if isinstance(v, bool) or (isinstance(v, int) and abs(v) < 2**53):
+        return float(v)
+    if isinstance(v, float) and v == v and abs(v) < 1e308:
+        return v
+    return None
+
+
+class EGraph:
+    """One egglog e-graph with our schema and rules. Wire names are global ints: load each diagram
+    with a distinct `offset` (see `load`)."""
+
+    def __init__(self, rules: Sequence[Rule], tables: Tables | None = None) -> None:
+        self.tables = tables or Tables()
+        self._eg = bindings.EGraph()
+        self._cmd_cache: dict[str, list[Any]] = {}
+        boxes = self.tables.rule_boxes()
+        self._run(SCHEMA + "\n".join(r.egglog(boxes) for r in rules))
+        self.rule_names = {r.name for r in rules}
+
+    def _run(self, text: str) -> list[Any]:
+        cmds = self._cmd_cache.get(text)
+        if cmds is None:
+            cmds = self._eg.parse_program(text)
+            if len(text) < 400:  # cache the small, repeated commands (run, size, push, pop)
+                self._cmd_cache[text] = cmds
+        return self._eg.run_program(*cmds)
+
+    # ----------------------------------------------------------- loading
+
+    def load(self, diagrams: Sequence[Diagram]) -> list[list[int]]:
+        """Insert diagrams (inputs identified positionally: input k is `(Leaf k t)` in every one).
+        Returns, per diagram, the global wire name of each output."""
+        rows: dict[str, list[tuple[Any, ...]]] = {k: [] for k in ("RLeaf", "RNum", "R1", "R2", "R3", "RN", "RNil",
+                                                                   "RCons", "RMulti", "RProj")}
+        outputs = []
+        offset = 0
+        lists = 0
+        for d in diagrams:
+            g = lambda w, o=offset: w + o
+            for k, w in enumerate(d.inputs):
+                rows["RLeaf"].append((g(w), k, self.tables.type(d.types[w])))
+            for node in d.nodes:
+                outs_t = tuple(d.types[w] for w in node.outputs)
+                ins = [g(w) for w in node.inputs]
+                if len(outs_t) == 1:
+                    t = self.tables.type(outs_t[0])
+                    v = num_value(node.box, outs_t[0])
+                    w = g(node.outputs[0])
+                    if v is not None:
+                        rows["RNum"].append((w, v, t))
+                        continue
+                    p, name = self.tables.box(node.box), op_name(node.box)
+                    if 1 <= len(ins) <= 3:
+                        rows[f"R{len(ins)}"].append((w, name, p, t, *ins))
+                    else:
+                        lists = self._args(ins, lists, rows)
+                        rows["RN"].append((w, name, p, t, lists - 1))
+                elif outs_t:
+                    p = self.tables.box(node.box, outs_t)
+                    lists = self._args(ins, lists, rows)
+                    m = g(node.outputs[0])  # the tuple is named after its first output wire
+                    rows["RMulti"].append((m, op_name(node.box), p, lists - 1))
+                    for k, w in enumerate(node.outputs):
+                        rows["RProj"].append((g(w), k, self.tables.type(d.types[w]), m))
+            outputs.append([g(w) for w in d.outputs])
+            offset += len(d.types)
+        self._facts()
+        with tempfile.TemporaryDirectory() as tmp:
+            cmds = []
+            for rel, rs in rows.items():
+                if rs:
+                    path = os.path.join(tmp, f"{rel}.tsv")
+                    with open(path, "w") as f:
+                        f.writelines("\t".join(_cell(c) for c in r) + "\n" for r in rs)
+                    cmds.append(f'(input {rel} "{path}")')
+            self._run("\n".join(cmds))
+        self._run("(run-schedule (run load))")
+        self._run("(run-schedule (saturate (run typing)))")
+        return outputs
+
+    @staticmethod
+    def _args(ins: Sequence[int], lists: int, rows: dict[str, list[tuple[Any, ...]]]) -> int:
+        """Rows for a cons list of wires; returns the next free list id (the list is id - 1)."""
+        rows["RNil"].append((lists,))
+        for h in reversed(ins):
+            rows["RCons"].append((lists + 1, h, lists))
+            lists += 1
+        return lists + 1
+
+    def _facts(self) -> None:
+        """Type facts the rules consult (computed in Python, so rules never compute types)."""
+        tab = self.tables
+        for t in list(tab.types):
+            if isinstance(t, TensorType):
+                tab.type(TensorType(t.dtype, ()))
+        mats = [t for t in tab.types if isinstance(t, TensorType) and t.rank == 2][:64]
+        matty = []
+        if "matmul" in PRIMITIVES:
+            for a in mats:
+                for b in mats:
+                    if a.dtype == b.dtype and a.shape[1] == b.shape[0]:
+                        c = TensorType(a.dtype, (a.shape[0], b.shape[1]))
+                        matty.append((tab.type(a), tab.type(b), tab.type(c)))
+        lines = []
+        for i, t in enumerate(tab.types):
+            if not isinstance(t, TensorType):
+                continue
+            lines.append(f"(set (ScalarOf {i}) {tab.type(TensorType(t.dtype, ()))})")
+            if t.dtype == "f64":
+                lines.append(f"(F64T {i})")
+            if t.rank == 0:
+                lines.append(f"(ScalarT {i})")
+            if t.rank == 2:
+                lines.append(f"(Mat2 {i})")
+            if all(d.is_const for d in t.shape):
+                n = 1
+                for d in t.shape:
+                    n *= d.value
+                lines.append(f"(set (Numel {i}) {float(n)!r})")
+        lines += [f"(set (MatTy {a} {b}) {c})" for a, b, c in matty]
+        lines += [f"(InvPerm {p} {q})" for p, q in _inverse_transposes(tab.boxes)]
+        if lines:
+            self._run("\n".join(lines))
+
+    # ----------------------------------------------------------- running
+
+    def run_iteration(self, rulesets: Sequence[str], match_limit: int | None = None) -> tuple[bool, dict[str, int]]:
+        """Saturate typing, then one iteration of the rule sets together. Returns (changed, matches per rule)."""
+        body = " ".join(f"(run-with bo {r})" if match_limit else f"(run {r})" for r in rulesets)
+        sched = f"(let-scheduler bo (back-off :match-limit {match_limit})) " if match_limit else ""
+        (out,) = self._run(f"(run-schedule {sched}(seq (saturate (run typing)) {body}))")
+        rep = out.report
+        matches = {k: v for k, v in rep.num_matches_per_rule.items() if k in self.rule_names and v}
+        return bool(rep.updated), matches
+
+    def size(self) -> int:
+        """E-nodes (rows of the term constructors and wire names)."""
+        (out,) = self._run("(print-size)")
+        return sum(n for name, n in out.sizes if name in ALL_NODES)
+
+    def push(self) -> None:
+        self._run("(push)")
+
+    def pop(self) -> None:
+        self._run("(pop)")
+
+    def same(self, w1: int, w2: int) -> bool:
+        """Are two wire names in one e-class?"""
+        try:
+            self._run(f"(check (= (N {w1}) (N {w2})))")
+        except Exception as err:  # egglog raises a generic error for a failed check
+            if "Check failed" in str(err) or "check failed" in str(err).lower():
+                return False
+            raise
+        return True
+
+    def unsound(self) -> int:
+        """Herbie's check: merges of two different constants (or two types) in one e-class."""
+        self._run("(run-schedule (saturate (run typing)) (run check))")
+        (out,) = self._run("(print-size)")
+        sizes = dict(out.sizes)
+        return sizes.get("Unsound", 0) + sizes.get("TyClash", 0)
+
+    # ----------------------------------------------------------- export
+
+    def freeze(self) -> Frozen:
+        eg = self._eg
+        fz = eg.freeze()
+        ids: dict[Any, int] = {}
+        strings: dict[Any, str] = {}
+
+        def cls(v: Any) -> int:
+            i = ids.get(v)
+            if i is None:
+                i = ids[v] = len(ids)
+            return i
+
+        i64 = eg.value_to_i64
+        classes: dict[int, list[ENode]] = {}
+        wires: dict[int, int] = {}
+        for fname, fn in fz.functions.items():
+            if fname not in ALL_NODES:
+                continue
+            for row in fn.rows:
+                if row.subsumed:
+                    continue
+                x = row.inputs
+                c = cls(row.output)
+                if fname == "N":
+                    wires[i64(x[0])] = c
+                    continue
+                if fname in ("NA", "NT"):
+                    classes.setdefault(c, [])
+                    continue
+                if fname == "Leaf":
+                    n = ENode("leaf", i64(x[0]), i64(x[1]), 0.0, ())
+                elif fname == "Num":
+                    n = ENode("num", 0, i64(x[1]), eg.value_to_f64(x[0]), ())
+                elif fname in ("Op1", "Op2", "Op3", "OpN"):
+                    if x[0] not in strings:
+                        strings[x[0]] = eg.value_to_string(x[0])
+                    n = ENode("op", i64(x[1]), i64(x[2]), 0.0, tuple(cls(v) for v in x[3:]))
+                elif fname == "Proj":
+                    n = ENode("proj", i64(x[0]), i64(x[1]), 0.0, (cls(x[2]),))
+                elif fname == "ANil":
+                    n = ENode("nil", 0, -1, 0.0, ())
+                elif fname == "ACons":
+                    n = ENode("cons", 0, -1, 0.0, (cls(x[0]), cls(x[1])))
+                else:  # Multi
+                    n = ENode("multi", i64(x[1]), -1, 0.0, (cls(x[2]),))
+                classes.setdefault(c, []).append(n)
+        return Frozen(classes, wires)
+
+
+def _cell(c: Any) -> str:
+    return repr(c) if isinstance(c, float) else str(c)
+
+
+def _inverse_transposes(boxes: Iterable[tuple[Box, tuple[WireType, ...]]]) -> list[tuple[int, int]]:
+    """Pairs of transpose boxes (ids) whose composition is the identity permutation."""
+    ts = [(i, b.param_dict.get("axes")) for i, (b, outs) in enumerate(boxes)
+          if b.kind == "prim" and b.name == "transpose" and not outs]
+    out = []
+    for i, p in ts:
+        for j, q in ts:
+            if p is None and q is None:
+                out.append((i, j))
+            elif p is None or q is None:
+                e = tuple(q if p is None else p)  # type: ignore[arg-type]
+                if e == tuple(reversed(range(len(e)))):
+                    out.append((i, j))
+            elif len(p) == len(q) and all(p[q[k]] == k for k in range(len(p))):
+                out.append((i, j))
+    return out

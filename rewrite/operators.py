@@ -1,0 +1,124 @@
+"""The derivative operators of LANGUAGE.md §6 as functions Diagram -> Diagram.
+
+Reverse mode is linearize-then-transpose; `hessian` is forward-over-reverse (the JVP of the
+gradient, batched over a basis of tangents); `jacobian` is the batched JVP. Every result is
+cleaned (CSE, dead code) and then optimised in the e-graph.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rewrite.cleanup import tidy
+from rewrite.simplify import Step, simplify_diagram
+from rewrite.linearize import is_float, linearize
+from rewrite.transpose import transpose
+from semantics.diagram import Builder, Diagram, make_box
+from semantics.errors import DerivativeError
+from semantics.types import TensorType, type_str
+
+
+def default_wrt(d: Diagram, wrt: Sequence[int] | None) -> tuple[int, ...]:
+    if wrt is None:
+        return tuple(i for i, t in enumerate(d.dom) if is_float(t))
+    for i in wrt:
+        if not 0 <= i < len(d.dom) or not is_float(d.dom[i]):
+            raise DerivativeError(f"cannot differentiate with respect to parameter {i} of type "
+                                  f"{d.dom[i] if 0 <= i < len(d.dom) else '?'}")
+    return tuple(wrt)
+
+
+def _scalar_out(d: Diagram, op: str) -> TensorType:
+    if len(d.cod) != 1 or not isinstance(d.cod[0], TensorType) or d.cod[0].shape or not is_float(d.cod[0]):
+        raise DerivativeError(f"{op} needs a scalar float output, got {type_str(d.cod)}; use vjp for "
+                              "non-scalar outputs")
+    return d.cod[0]
+
+
+def _finish(d: Diagram, name: str, names: Sequence[str], optimize: bool, trace: list[Step] | None) -> Diagram:
+    if trace is not None:
+        trace.append(Step("linearize + transpose", d.stats()["ops"]))
+    out = tidy(d)
+    if trace is not None:
+        trace.append(Step("CSE + dead code", out.stats()["ops"]))
+    if optimize:
+        out = simplify_diagram(out, trace)
+    return out.with_names(name, names)
+
+
+def vjp(d: Diagram, wrt: Sequence[int] | None = None, optimize: bool = True, trace: list[Step] | None = None) -> Diagram:
+    """`(x..., ct_y...) -> ct_x...` for the parameters in wrt."""
+    wrt = default_wrt(d, wrt)
+    back = transpose(linearize(d, wrt))
+    b = Builder()
+    ins = [b.input(t) for t in back.dom]
+    outs = b.inline(back, ins)
+    names = d.param_names() + tuple("ct" if len(d.cod) == 1 else f"ct{i}" for i in range(len(d.cod)))
+    return _finish(b.build(outs[len(d.cod):]), f"vjp_{d.name}", names, optimize, trace)
+
+
+def _seeded(d: Diagram, wrt: tuple[int, ...], keep_value: bool) -> Diagram:
+    y = _scalar_out(d, "grad")
+    back = transpose(linearize(d, wrt))
+    b = Builder()
+    xs = [b.input(t) for t in d.dom]
+    (one,) = b.add(make_box("const", {"value": 1.0, "dtype": y.dtype}), (), (y,))
+    outs = b.inline(back, xs + [one])
+    return b.build(list(outs) if keep_value else list(outs[1:]))
+
+
+def grad(d: Diagram, wrt: Sequence[int] | None = None, optimize: bool = True, trace: list[Step] | None = None) -> Diagram:
+    """The gradient of a scalar-valued diagram: `x... -> dy/dx_wrt...`."""
+    wrt = default_wrt(d, wrt)
+    return _finish(_seeded(d, wrt, False), f"grad_{d.name}", d.param_names(), optimize, trace)
+
+
+def value_and_grad(d: Diagram, wrt: Sequence[int] | None = None, optimize: bool = True, trace: list[Step] | None = None) -> Diagram:
+    wrt = default_wrt(d, wrt)
+    return _finish(_seeded(d, wrt, True), f"value_and_grad_{d.name}", d.param_names(), optimize, trace)
+
+
+def jvp(d: Diagram, wrt: Sequence[int] | None = None, optimize: bool = True, trace: list[Step] | None = None) -> Diagram:
+    """`(x..., dx_wrt...) -> (y..., dy...)`."""
+    wrt = default_wrt(d, wrt)
+    lin = linearize(d, wrt)
+    return _finish(lin.diagram, f"jvp_{d.name}", lin.diagram.param_names(), optimize, trace)
+
+
+def jacobian(d: Diagram, wrt: Sequence[int] | None = None, optimize: bool = True, trace: list[Step] | None = None) -> Diagram:
+    """`x... -> J` with shape(y) + shape(x_wrt) for a single output and a single wrt parameter."""
+    from rewrite.batching import batched_jacobian
+
+    wrt = default_wrt(d, wrt)
+    if len(wrt) != 1 or len(d.cod) != 1:
+        raise DerivativeError("jacobian needs one output and exactly one wrt parameter")
+    return _finish(batched_jacobian(d, wrt[0]), f"jacobian_{d.name}", d.param_names(), optimize, trace)
+
+
+def hessian(d: Diagram, wrt: Sequence[int] | None = None, optimize: bool = True, trace: list[Step] | None = None) -> Diagram:
+    """Forward-over-reverse: the Jacobian of the gradient; shape(x) + shape(x)."""
+    from rewrite.batching import batched_jacobian
+
+    wrt = default_wrt(d, wrt)
+    if len(wrt) != 1:
+        raise DerivativeError("hessian needs exactly one wrt parameter")
+    g = tidy(_seeded(d, wrt, False))
+    return _finish(batched_jacobian(g, wrt[0]), f"hessian_{d.name}", d.param_names(), optimize, trace)
+
+
+def simplify(d: Diagram, trace: list[Step] | None = None) -> Diagram:
+    """The cheapest equivalent diagram the e-graph finds (same signature)."""
+    return simplify_diagram(tidy(d), trace).with_names(d.name, d.param_names())
+
+
+OPERATORS = {"grad": grad, "value_and_grad": value_and_grad, "vjp": vjp, "jvp": jvp,
+             "hessian": hessian, "jacobian": jacobian}
+
+
+def derive(op: str, d: Diagram, wrt: Sequence[int] | None = None, optimize: bool = True, trace: list[Step] | None = None) -> Diagram:
+    """Apply a derived-definition operator by name (what `name = op(f, wrt=...)` does)."""
+    if op == "simplify":
+        return simplify(d, trace)
+    if op not in OPERATORS:
+        raise DerivativeError(f"unknown operator '{op}'")
+    return OPERATORS[op](d, wrt, optimize, trace)

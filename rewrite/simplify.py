@@ -1,0 +1,30 @@
+"""The bridge to the e-graph optimiser, recording what happened in a trace for `dsl show --steps`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from semantics.diagram import Diagram
+
+from rewrite.optimize import Limits, optimize
+
+
+@dataclass(frozen=True)
+class Step:
+    """One pass of a derivation: its name, the diagram size (ops) after it, and the e-graph report if any."""
+
+    name: str
+    ops: int
+    report: Any = None
+
+    def __str__(self) -> str:
+        head = f"{self.name}: {self.ops} ops"
+        return head if self.report is None else f"{head}\n" + "\n".join("    " + line for line in str(self.report).splitlines())
+
+
+def simplify_diagram(d: Diagram, trace: list[Step] | None = None, limits: Limits | None = None) -> Diagram:
+    out, report = optimize(d, limits)
+    if trace is not None:
+        trace.append(Step("e-graph optimisation", out.stats()["ops"], report))
+    return out

@@ -1,0 +1,152 @@
+"""Instantiating the primitive table's derivative templates (DSL expressions) into diagram nodes.
+
+A JVP template such as `"dx * (1 - out * out)"` is parsed once, then elaborated with the same
+machinery as user code (literal dtypes, broadcasting, shape rules), its names bound to wires of
+the diagram being built. Tangents that are structurally zero are `ZERO`: an operation linear in a
+zero tangent is zero, `a + 0` is `a`, so zero tangents never produce nodes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from functools import cache
+from typing import Any
+
+from grammar import ast
+from grammar.errors import Span
+from semantics.diagram import Builder, make_box
+from semantics.errors import DerivativeError
+from semantics.expressions import BodyElaborator
+from semantics.primitives import PRIMITIVES, Primitive
+from semantics.program import Definition, GenericDef
+from semantics.types import Dim, TensorType, WireType
+from semantics.values import Pending, StaticVal, TupleVal, Value, WireVal
+
+
+class ZeroVal:
+    """A structurally zero tangent or cotangent."""
+
+    span: Span | None = None
+
+    def __repr__(self) -> str:
+        return "ZERO"
+
+
+ZERO = ZeroVal()
+
+
+@cache
+def parse_template(text: str) -> ast.Expr:
+    from grammar import parse
+
+    module = parse(f"def template() -> f64 {{\n    return {text}\n}}", "<template>")
+    decl = module.decls[0]
+    assert isinstance(decl, ast.Def)
+    return decl.returns.values[0]
+
+
+class _NoDefinitions:
+    def __init__(self, dims: frozenset[str]):
+        self.dims = dims
+
+    def resolve(self, name: str, span: Span | None) -> Definition | None:
+        return None
+
+    def generic_instance(self, d: GenericDef, args: list[Value], kwargs: dict[str, Any], span: Span | None,
+                         into: Builder) -> list[Value]:
+        raise AssertionError("templates call primitives only")
+
+
+def _is_zero(v: Any) -> bool:
+    return isinstance(v, ZeroVal) or (isinstance(v, Pending) and v.number == 0)
+
+
+class TemplateElaborator(BodyElaborator):
+    """Elaborates templates, propagating structural zeros instead of building nodes for them."""
+
+    def __init__(self, builder: Builder, statics: Mapping[str, Any], dims: frozenset[str] = frozenset()):
+        super().__init__(_NoDefinitions(dims), builder, statics)
+
+    def call_primitive(self, prim: Primitive, args: Sequence[Value], params: dict[str, Any], span: Span | None) -> Value:
+        if not any(isinstance(a, ZeroVal) for a in args):
+            return super().call_primitive(prim, args, params, span)
+        name = prim.name
+        if name == "add":
+            live = [a for a in args if not isinstance(a, ZeroVal)]
+            return live[0] if live else ZERO  # type: ignore[return-value]
+        if name == "sub":  # one of the two is zero: a - 0 = a, 0 - b = -b
+            if isinstance(args[1], ZeroVal):
+                return args[0]
+            return super().call_primitive(PRIMITIVES["neg"], [args[1]], {}, span)
+        if name == "where":
+            if _is_zero(args[1]) and _is_zero(args[2]):
+                return ZERO  # type: ignore[return-value]
+            fixed = [self.literal(0, span, True) if isinstance(a, ZeroVal) else a for a in args]
+            return super().call_primitive(prim, fixed, params, span)
+        return ZERO  # type: ignore[return-value]  # every other template position is linear in the tangent
+
+
+def instantiate(template: str, b: Builder, env: Mapping[str, Any], statics: Mapping[str, Any],
+                out_type: WireType, span: Span | None = None) -> WireVal | ZeroVal:
+    """Write the nodes of `template` into `b`; names in `env` are WireVals, TupleVals or ZERO.
+
+    The result has exactly `out_type`: a tangent that came out broadcast-smaller is broadcast up,
+    one that came out larger (a cotangent of a broadcast argument) is summed down."""
+    dims = frozenset(a for v in statics.values() if isinstance(v, tuple) for d in v if isinstance(d, Dim) for a in d.atoms)
+    el = TemplateElaborator(b, statics, dims)
+    for k, v in env.items():
+        el.env[k] = v
+    value = el.expr(parse_template(template))
+    if isinstance(value, ZeroVal):
+        return value
+    if isinstance(value, StaticVal):
+        value = el.literal(value.value, span)
+    if isinstance(value, TupleVal):
+        raise DerivativeError(f"template '{template}' produced a tuple")
+    assert isinstance(out_type, TensorType)
+    w = el.typed(value, out_type.dtype)
+    return fit(b, w, out_type, span)
+
+
+def template_statics(params: Mapping[str, Any], types: Mapping[str, WireType]) -> dict[str, Any]:
+    """What a template may use besides wires: the box's static parameters and, for each argument
+    `a` (and `out`), `shape_a`, `rank_a` and `count_a` (its number of elements, a dim)."""
+    out = dict(params)
+    for name, t in types.items():
+        if isinstance(t, TensorType):
+            count = Dim.const(1)
+            for d in t.shape:
+                count = count * d
+            out[f"shape_{name}"] = t.shape
+            out[f"rank_{name}"] = t.rank
+            out[f"count_{name}"] = count
+    return out
+
+
+def fit(b: Builder, w: WireVal, want: TensorType, span: Span | None) -> WireVal:
+    """Broadcast or sum `w` so it has type `want` (the shape of a tangent or a cotangent)."""
+    t = w.type
+    assert isinstance(t, TensorType)
+    if t == want:
+        return w
+    if t.dtype != want.dtype:
+        (c,) = b.add(make_box("cast", {"dtype": want.dtype}), [w.wire], [t.with_dtype(want.dtype)], span)
+        return fit(b, WireVal(c, t.with_dtype(want.dtype), span), want, span)
+    name = "sum_to" if len(t.shape) > len(want.shape) or _sums(t, want) else "broadcast_to"
+    (o,) = b.add(make_box(name, {"shape": want.shape}), [w.wire], [want], span)
+    return WireVal(o, want, span)
+
+
+def _sums(t: TensorType, want: TensorType) -> bool:
+    one = Dim.const(1)
+    return any(a != b and b == one for a, b in zip(reversed(t.shape), reversed(want.shape)))
+
+
+def zeros(b: Builder, t: TensorType, span: Span | None = None) -> WireVal:
+    """An explicit zero of type t (where a structural zero must become a real array)."""
+    (z,) = b.add(make_box("const", {"value": 0 if t.dtype not in ("f32", "f64") else 0.0, "dtype": t.dtype}), (),
+                 (TensorType(t.dtype),), span)
+    if not t.shape:
+        return WireVal(z, t, span)
+    (o,) = b.add(make_box("broadcast_to", {"shape": t.shape}), [z], [t], span)
+    return WireVal(o, t, span)

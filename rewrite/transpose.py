@@ -1,0 +1,155 @@
+"""Transposition (the dagger functor on the linear part): one reverse sweep, linear in the diagram.
+
+Given `lin : (x..., t...) -> (y..., dy...)` linear in t, builds `(x..., ct_dy...) -> (y..., ct_t...)`:
+the primal nodes (those not reading a tangent) are copied forward; then, in reverse order, each
+linear node sends its output cotangent to the arguments it is linear in through the primitive's
+transpose template. Copy becomes add — cotangents are summed at every fan-out — and discard
+becomes zero (a wire nobody reads gets no cotangent). Never by rewriting: on diamond-shaped
+diagrams that is exponential; this sweep is linear whatever the number of paths.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rewrite.linearize import Linearized, derivative_box
+from rewrite.templates import ZeroVal, fit, instantiate, template_statics, zeros
+from semantics.diagram import Builder, Diagram, make_box
+from semantics.errors import DerivativeError
+from semantics.primitives import PRIMITIVES
+from semantics.types import TensorType
+from semantics.values import TupleVal, WireVal
+
+
+def linear_wires(lin: Linearized) -> set[int]:
+    d = lin.diagram
+    linear = set(d.inputs[lin.n_primal_in:lin.n_primal_in + lin.n_tangent_in])
+    for node in d.nodes:
+        if any(w in linear for w in node.inputs):
+            linear.update(node.outputs)
+    return linear
+
+
+def transpose(lin: Linearized) -> Diagram:
+    d = lin.diagram
+    linear = linear_wires(lin)
+    b = Builder()
+    primal = {w: b.input(d.types[w]) for w in d.inputs[:lin.n_primal_in]}
+    tangent_outs = d.outputs[lin.n_primal_out:]
+    ct_inputs = [b.input(d.types[w]) for w in tangent_outs]
+    for node in d.nodes:
+        if not any(w in linear for w in node.outputs):
+            outs = b.add(node.box, [primal[w] for w in node.inputs], [d.types[w] for w in node.outputs], node.span)
+            primal.update(zip(node.outputs, outs))
+    acc = Accumulator(b, d)
+    for w, c in zip(tangent_outs, ct_inputs):
+        if w in linear:
+            acc.add(w, c)
+    for node in reversed(d.nodes):
+        if not any(w in linear for w in node.outputs):
+            continue
+        cts = [acc.get(w) for w in node.outputs]
+        if all(c is None for c in cts):
+            continue
+        _transpose_node(b, node, d, primal, linear, cts, acc)
+    outs = [primal[w] if w in primal else _unreachable(w) for w in d.outputs[:lin.n_primal_out]]
+    grads = []
+    for w in d.inputs[lin.n_primal_in:lin.n_primal_in + lin.n_tangent_in]:
+        c = acc.get(w)
+        t = d.types[w]
+        assert isinstance(t, TensorType)
+        grads.append(c if c is not None else zeros(b, t).wire)
+    names = d.param_names()[:lin.n_primal_in] + tuple(f"ct{i}" for i in range(len(ct_inputs)))
+    return b.build(outs + grads, input_names=names)
+
+
+def _unreachable(w: int) -> int:
+    raise DerivativeError("a primal output depends on a tangent (internal error in linearization)")
+
+
+class Accumulator:
+    """Cotangent per wire, summed at fan-out (the transpose of copy is add)."""
+
+    def __init__(self, b: Builder, d: Diagram):
+        self.b = b
+        self.d = d
+        self.ct: dict[int, int] = {}
+
+    def add(self, w: int, c: int) -> None:
+        if w in self.ct:
+            t = self.d.types[w]
+            (s,) = self.b.add(make_box("add"), [self.ct[w], c], [t])
+            self.ct[w] = s
+        else:
+            self.ct[w] = c
+
+    def get(self, w: int) -> int | None:
+        return self.ct.get(w)
+
+
+def _transpose_node(b: Builder, node: Any, d: Diagram, primal: dict[int, int], linear: set[int],
+                    cts: list[int | None], acc: Accumulator) -> None:
+    box = node.box
+    if box.kind == "gen" and box.name.startswith("d_"):
+        _transpose_derivative_box(b, node, d, primal, linear, cts, acc)
+        return
+    prim = PRIMITIVES.get(box.name)
+    if box.kind != "prim" or prim is None:
+        raise DerivativeError(f"cannot transpose '{box.name}'", node.span)
+    (c,) = cts
+    assert c is not None
+    out_t = d.types[node.outputs[0]]
+    wire_args = [a for a in prim.args if prim.param_spec(a) is None]
+    env: dict[str, Any] = {"ct": WireVal(c, out_t, node.span)}
+    types: dict[str, Any] = {"out": out_t}
+    if prim.variadic:
+        name = wire_args[0].lstrip("*")
+        items = [_primal_or_none(b, w, d, primal, linear) for w in node.inputs]
+        env[name] = TupleVal(tuple(items))
+        for k, x in enumerate(items):
+            env[f"x{k}"], types[f"x{k}"] = x, x.type
+        targets = [(name, k, w) for k, w in enumerate(node.inputs)]
+    else:
+        for a, w in zip(wire_args, node.inputs):
+            types[a] = d.types[w]
+            if w not in linear:
+                env[a] = WireVal(primal[w], d.types[w], node.span)
+        targets = [(a, -1, w) for a, w in zip(wire_args, node.inputs)]
+    statics = template_statics(box.param_dict, types)
+    for a, k, w in targets:
+        if w not in linear:
+            continue
+        template = prim.transpose_template(a, types, box.param_dict, k)
+        if template is None:
+            raise DerivativeError(f"the primitive '{prim.name}' is used linearly in '{a}' but has no transpose rule "
+                                  f"for it", node.span)
+        wt = d.types[w]
+        assert isinstance(wt, TensorType)
+        r = instantiate(template, b, env, statics, wt, node.span)
+        if isinstance(r, ZeroVal):
+            continue
+        acc.add(w, fit(b, r, wt, node.span).wire)
+
+
+def _primal_or_none(b: Builder, w: int, d: Diagram, primal: dict[int, int], linear: set[int]) -> WireVal:
+    """Variadic transposes (concat) only need the shapes of the other operands: a linear operand is
+    represented by zeros of its type so templates can read its shape."""
+    t = d.types[w]
+    if w in linear:
+        assert isinstance(t, TensorType)
+        return zeros(b, t)
+    return WireVal(primal[w], t)
+
+
+def _transpose_derivative_box(b: Builder, node: Any, d: Diagram, primal: dict[int, int], linear: set[int],
+                              cts: list[int | None], acc: Accumulator) -> None:
+    """`d_f(x..., dx...) -> dy...` (linear in dx) transposes to the uninterpreted `d_f[mode=vjp]`."""
+    n = len(node.inputs) // 2
+    xs, dxs = node.inputs[:n], node.inputs[n:]
+    full = [c if c is not None else zeros(b, d.types[w]).wire for c, w in zip(cts, node.outputs)]  # type: ignore[arg-type]
+    base = node.box.name[len("d_"):]
+    outs = b.add(derivative_box(type(node.box)(base, (), "gen"), "vjp"), [primal[w] for w in xs] + full,
+                 [d.types[w] for w in dxs], node.span)
+    for w, o in zip(dxs, outs):
+        if w in linear:
+            acc.add(w, o)

@@ -1,0 +1,346 @@
+"""The Diagram IR: an immutable, typed open hypergraph kept in topological (SSA) order.
+
+Wires are integers `0 .. len(types)-1`; `types[w]` is wire w's type. Input wires come first, then
+each node's output wires in node order (SSA: a wire is read only after it is written). Copy is a
+wire read several times, discard a wire read by nobody, swap a permutation of the outputs — so
+the monoidal-category axioms (associativity, unit, interchange, naturality of copy) hold on the
+data itself, and `canonical()` makes diagrams equal up to wire renaming compare equal.
+
+>>> from semantics.types import scalar
+>>> f64 = scalar("f64")
+>>> sin = box(Box("sin"), (f64,), (f64,))
+>>> cos = box(Box("cos"), (f64,), (f64,))
+>>> (sin >> cos).signature
+'f64 -> f64'
+>>> (sin @ identity((f64,))) >> (identity((f64,)) @ cos) == (identity((f64,)) @ cos) >> (sin @ identity((f64,)))
+True
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from grammar.errors import Span
+from semantics.errors import TypeCheckError
+from semantics.types import WireType, type_str
+
+ParamValue = Any  # hashable: int, float, bool, str, None, Dim, TensorType, or tuples of those
+
+
+@dataclass(frozen=True)
+class Box:
+    """What a node computes: a primitive (`kind="prim"`), a generator declared with `box`
+    (`kind="gen"`), or a call of a definition that is expanded later (`kind="call"`).
+    `params` are the static parameters, sorted by name."""
+
+    name: str
+    params: tuple[tuple[str, ParamValue], ...] = ()
+    kind: str = "prim"
+
+    @property
+    def param_dict(self) -> dict[str, ParamValue]:
+        return dict(self.params)
+
+    def __str__(self) -> str:
+        if not self.params:
+            return self.name
+        return f"{self.name}[{', '.join(f'{k}={v}' for k, v in self.params)}]"
+
+
+def make_box(name: str, params: dict[str, ParamValue] | None = None, kind: str = "prim") -> Box:
+    return Box(name, tuple(sorted((params or {}).items())), kind)
+
+
+@dataclass(frozen=True)
+class Node:
+    box: Box
+    inputs: tuple[int, ...]
+    outputs: tuple[int, ...]
+    span: Span | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True, eq=False)
+class Diagram:
+    """An open hypergraph. Build one with `Builder` or the combinators below; never mutate it.
+
+    `input_names`/`output_names` are for display only and do not take part in equality."""
+
+    types: tuple[WireType, ...]
+    inputs: tuple[int, ...]
+    nodes: tuple[Node, ...]
+    outputs: tuple[int, ...]
+    input_names: tuple[str, ...] = ()
+    name: str = ""
+    span: Span | None = None
+
+    # ----------------------------------------------------------- signature
+
+    @property
+    def dom(self) -> tuple[WireType, ...]:
+        return tuple(self.types[w] for w in self.inputs)
+
+    @property
+    def cod(self) -> tuple[WireType, ...]:
+        return tuple(self.types[w] for w in self.outputs)
+
+    @property
+    def signature(self) -> str:
+        return f"{type_str(self.dom)} -> {type_str(self.cod)}"
+
+    def param_names(self) -> tuple[str, ...]:
+        if len(self.input_names) == len(self.inputs):
+            return self.input_names
+        return tuple(f"x{i}" for i in range(len(self.inputs)))
+
+    # ----------------------------------------------------------- categorical API
+
+    def __rshift__(self, other: Diagram) -> Diagram:
+        return compose(self, other)
+
+    def __matmul__(self, other: Diagram) -> Diagram:
+        return tensor(self, other)
+
+    # ----------------------------------------------------------- equality up to the axioms
+
+    @cached_property
+    def canonical(self) -> Diagram:
+        """The same diagram with a canonical node order and wire numbering (see `canonicalize`)."""
+        return canonicalize(self)
+
+    @cached_property
+    def _key(self) -> tuple[Any, ...]:
+        c = self.canonical
+        return (c.types, c.inputs, tuple((n.box, n.inputs, n.outputs) for n in c.nodes), c.outputs)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Diagram) and self._key == other._key
+
+    def __hash__(self) -> int:
+        return hash(self._key)
+
+    @cached_property
+    def digest(self) -> str:
+        """A stable content hash (same across processes), for caches and snapshot names."""
+        return hashlib.sha1(repr(self._key).encode()).hexdigest()[:16]
+
+    def with_names(self, name: str | None = None, input_names: Sequence[str] | None = None) -> Diagram:
+        return Diagram(
+            self.types, self.inputs, self.nodes, self.outputs,
+            tuple(input_names) if input_names is not None else self.input_names,
+            self.name if name is None else name, self.span,
+        )
+
+    # ----------------------------------------------------------- inspection
+
+    def show(self) -> str:
+        """The diagram as canonical DSL text (a `def` that parses back to an equal diagram)."""
+        from semantics.printer import to_text
+
+        return to_text(self)
+
+    def to_sympy(self) -> Any:
+        """SymPy expressions of the outputs (one, or a tuple), over one symbol per input."""
+        from semantics.symbolic import to_sympy
+
+        return to_sympy(self)
+
+    def draw(self, path: str) -> str:
+        """Write a drawing (Graphviz DOT; SVG/PNG when `dot` is installed); returns the path written."""
+        from semantics.draw import draw
+
+        return draw(self, path)
+
+    def stats(self) -> dict[str, int]:
+        """Sizes: `ops` counts primitive boxes (copy/discard/swap are wiring, not boxes)."""
+        ops = sum(1 for n in self.nodes if n.box.name not in ("const", "dimsize") or n.box.kind != "prim")
+        return {"ops": ops, "nodes": len(self.nodes), "wires": len(self.types),
+                "consts": len(self.nodes) - ops, "inputs": len(self.inputs), "outputs": len(self.outputs)}
+
+    def readers(self) -> dict[int, list[int]]:
+        """For each wire, the indices of the nodes that read it (in order)."""
+        out: dict[int, list[int]] = {}
+        for i, node in enumerate(self.nodes):
+            for w in node.inputs:
+                out.setdefault(w, []).append(i)
+        return out
+
+    def __repr__(self) -> str:
+        return f"<Diagram {self.name or '(anonymous)'} : {self.signature}, {len(self.nodes)} nodes>"
+
+
+class Builder:
+    """Mutable helper that writes a Diagram in SSA order (internal to passes; the result is frozen)."""
+
+    def __init__(self) -> None:
+        self.types: list[WireType] = []
+        self.inputs: list[int] = []
+        self.nodes: list[Node] = []
+
+    def wire(self, t: WireType) -> int:
+        self.types.append(t)
+        return len(self.types) - 1
+
+    def input(self, t: WireType) -> int:
+        w = self.wire(t)
+        self.inputs.append(w)
+        return w
+
+    def add(self, box: Box, inputs: Sequence[int], out_types: Sequence[WireType], span: Span | None = None) -> tuple[int, ...]:
+        outs = tuple(self.wire(t) for t in out_types)
+        self.nodes.append(Node(box, tuple(inputs), outs, span))
+        return outs
+
+    def inline(self, d: Diagram, inputs: Sequence[int]) -> tuple[int, ...]:
+        """Insert diagram d reading the given wires; returns the wires of its outputs."""
+        assert len(inputs) == len(d.inputs), (len(inputs), len(d.inputs))
+        rename = dict(zip(d.inputs, inputs))
+        for node in d.nodes:
+            outs = tuple(self.wire(d.types[w]) for w in node.outputs)
+            rename.update(zip(node.outputs, outs))
+            self.nodes.append(Node(node.box, tuple(rename[w] for w in node.inputs), outs, node.span))
+        return tuple(rename[w] for w in d.outputs)
+
+    def build(self, outputs: Sequence[int], **meta: Any) -> Diagram:
+        return Diagram(tuple(self.types), tuple(self.inputs), tuple(self.nodes), tuple(outputs), **meta)
+
+
+# --------------------------------------------------------------- combinators
+
+
+def identity(types: Sequence[WireType]) -> Diagram:
+    b = Builder()
+    ins = [b.input(t) for t in types]
+    return b.build(ins)
+
+
+def copy(t: WireType, n: int = 2) -> Diagram:
+    b = Builder()
+    x = b.input(t)
+    return b.build([x] * n)
+
+
+def discard(t: WireType) -> Diagram:
+    b = Builder()
+    b.input(t)
+    return b.build([])
+
+
+def swap(a: Sequence[WireType], c: Sequence[WireType]) -> Diagram:
+    b = Builder()
+    xa = [b.input(t) for t in a]
+    xc = [b.input(t) for t in c]
+    return b.build(xc + xa)
+
+
+def box(bx: Box, dom: Sequence[WireType], cod: Sequence[WireType], span: Span | None = None) -> Diagram:
+    b = Builder()
+    ins = [b.input(t) for t in dom]
+    return b.build(b.add(bx, ins, cod, span))
+
+
+def compose(f: Diagram, g: Diagram) -> Diagram:
+    """`f >> g`: f then g; f's outputs must have g's input types."""
+    if f.cod != g.dom:
+        raise TypeCheckError(f"cannot compose {f.signature} with {g.signature}: {type_str(f.cod)} ≠ {type_str(g.dom)}")
+    b = Builder()
+    ins = [b.input(t) for t in f.dom]
+    mid = b.inline(f, ins)
+    return b.build(b.inline(g, mid))
+
+
+def tensor(f: Diagram, g: Diagram) -> Diagram:
+    """`f ⊗ g`: f and g side by side."""
+    b = Builder()
+    fi = [b.input(t) for t in f.dom]
+    gi = [b.input(t) for t in g.dom]
+    return b.build(b.inline(f, fi) + b.inline(g, gi))
+
+
+# --------------------------------------------------------------- canonical form
+
+
+def _node_digests(d: Diagram) -> list[str]:
+    """A Merkle digest per node: its box and, for each input, which input/node-output produces it."""
+    source: dict[int, str] = {w: f"in{i}" for i, w in enumerate(d.inputs)}
+    digests: list[str] = []
+    for node in d.nodes:
+        text = repr((node.box, [source[w] for w in node.inputs]))
+        h = hashlib.sha1(text.encode()).hexdigest()
+        digests.append(h)
+        for j, w in enumerate(node.outputs):
+            source[w] = f"{h}.{j}"
+    return digests
+
+
+def canonicalize(d: Diagram) -> Diagram:
+    """Order nodes by an iterative depth-first post-order from the outputs (then the unread nodes by
+    digest) and number wires in order of definition. Two diagrams that differ only by the order of
+    independent nodes (interchange law) or by wire names get the same canonical form."""
+    producer = {w: i for i, node in enumerate(d.nodes) for w in node.outputs}
+    digests = _node_digests(d)
+    order: list[int] = []
+    seen: set[int] = set()
+
+    def visit(root: int) -> None:
+        stack: list[tuple[int, bool]] = [(root, False)]
+        while stack:
+            i, expanded = stack.pop()
+            if expanded:
+                order.append(i)
+                continue
+            if i in seen:
+                continue
+            seen.add(i)
+            stack.append((i, True))
+            for w in reversed(d.nodes[i].inputs):
+                p = producer.get(w)
+                if p is not None and p not in seen:
+                    stack.append((p, False))
+
+    for w in d.outputs:
+        if w in producer:
+            visit(producer[w])
+    for i in sorted(range(len(d.nodes)), key=lambda k: digests[k]):
+        visit(i)
+    rename: dict[int, int] = {}
+    types: list[WireType] = []
+
+    def fresh(w: int) -> int:
+        rename[w] = len(types)
+        types.append(d.types[w])
+        return rename[w]
+
+    inputs = tuple(fresh(w) for w in d.inputs)
+    nodes = []
+    for i in order:
+        n = d.nodes[i]
+        ins = tuple(rename[w] for w in n.inputs)
+        nodes.append(Node(n.box, ins, tuple(fresh(w) for w in n.outputs), n.span))
+    return Diagram(tuple(types), inputs, tuple(nodes), tuple(rename[w] for w in d.outputs),
+                   d.input_names, d.name, d.span)
+
+
+def structural_errors(d: Diagram) -> Iterable[str]:
+    """Structural invariants (SSA order, every wire defined once, no dangling wire)."""
+    defined: set[int] = set()
+    for w in d.inputs:
+        if w in defined:
+            yield f"input wire {w} defined twice"
+        defined.add(w)
+    for i, node in enumerate(d.nodes):
+        for w in node.inputs:
+            if w not in defined:
+                yield f"node {i} ({node.box}) reads wire {w} before it is defined"
+        for w in node.outputs:
+            if w in defined:
+                yield f"node {i} ({node.box}) redefines wire {w}"
+            defined.add(w)
+    for w in d.outputs:
+        if w not in defined:
+            yield f"output wire {w} is dangling"
+    if len(defined) != len(d.types):
+        yield f"{len(d.types)} wire types for {len(defined)} defined wires"

@@ -1,0 +1,370 @@
+"""Elaboration of a `def` body: named-wire expressions → nodes of a Diagram.
+
+Each primitive call becomes a box; a wire used twice is simply read twice (copy) and a wire never
+read is discarded, so copy/discard insertion is implicit in the hypergraph. Number literals and
+dims used as values stay `Pending` until their dtype is known (see semantics/values.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+import numpy as np
+
+from grammar import ast
+from grammar.errors import DslError, Span
+from semantics.diagram import Box, Builder, make_box
+from semantics.errors import ShapeError, TypeCheckError, UnboundNameError
+from semantics.primitives import PRIMITIVES, REQUIRED, Primitive
+from semantics.program import Definition, DerivedDef, DiagramDef, GeneratorDef, GenericDef, instantiate
+from semantics.replay import inline_diagram
+from semantics.statics import CONSTANTS, StaticScope, convert_index, convert_static
+from semantics.types import (
+    Dim,
+    TensorType,
+    WireType,
+    unify,
+)
+from semantics.values import Pending, StaticVal, TupleVal, Value, WireVal
+
+BINOPS = {"+": "add", "-": "sub", "*": "mul", "/": "div", "@": "matmul", "^": "pow",
+          "==": "eq", "!=": "ne", "<": "lt", "<=": "le", ">": "gt", ">=": "ge"}
+FOLDABLE_FAMILIES = ("unary", "binary", "compare", "select")
+MAX_DEPTH = 400  # expression nesting accepted before a clear error (Python's stack is the limit)
+
+
+class Scope(Protocol):
+    """What a body may call: the program's definitions, elaborated on demand."""
+
+    dims: frozenset[str]
+
+    def resolve(self, name: str, span: Span | None) -> Definition | None: ...
+
+    def generic_instance(self, d: GenericDef, args: list[Value], kwargs: dict[str, Any], span: Span | None,
+                         into: Builder) -> list[Value]: ...
+
+
+def value_span(v: Value) -> Span | None:
+    return v.span
+
+
+class BodyElaborator:
+    """Elaborates one body (a def, or one instance of a generic def) into a Builder."""
+
+    def __init__(self, scope: Scope, builder: Builder, statics: Mapping[str, Any] | None = None):
+        self.scope = scope
+        self.b = builder
+        self.env: dict[str, Value] = {}
+        self.statics = StaticScope(scope.dims, dict(statics or {}))
+        self.depth = 0
+
+    # ------------------------------------------------------------ names
+
+    def bind(self, name: str, value: Value, span: Span | None) -> None:
+        if name in self.env:
+            raise UnboundNameError(
+                f"'{name}' is already bound; statements are single assignment, choose a new name", span
+            )
+        self.env[name] = value
+
+    # ------------------------------------------------------------ materialising pending values
+
+    def typed(self, v: Value, dtype: str | None, what: str = "value") -> WireVal:
+        """A wire for v, giving a pending literal the dtype its context requires."""
+        if isinstance(v, WireVal):
+            return v
+        if isinstance(v, StaticVal):
+            v = self.literal(v.value, v.span)
+        if isinstance(v, TupleVal):
+            raise TypeCheckError(f"expected a single {what}, got a tuple of {len(v.items)}", v.span)
+        assert isinstance(v, Pending)
+        dtype = dtype or "f64"  # a literal no context ever typed (e.g. `return 2` with no signature)
+        if v.number is not None:
+            self._check_literal_fits(v, dtype)
+        return v.build(dtype)
+
+    def _check_literal_fits(self, v: Pending, dtype: str) -> None:
+        n = v.number
+        if dtype in ("i32", "i64") and not (isinstance(n, (int, np.integer)) or float(n).is_integer()):  # type: ignore[arg-type]
+            raise TypeCheckError(f"the literal {n} does not fit the integer dtype {dtype}", v.span)
+        if dtype == "bool" and not isinstance(n, bool):
+            raise TypeCheckError(f"the number {n} is used where a bool is required", v.span)
+
+    def literal(self, number: Any, span: Span | None, is_int: bool = False) -> Pending:
+        def build(dtype: str) -> WireVal:
+            value = bool(number) if dtype == "bool" else (int(number) if dtype in ("i32", "i64") else float(number))
+            (w,) = self.b.add(make_box("const", {"value": value, "dtype": dtype}), (), (TensorType(dtype),), span)
+            return WireVal(w, TensorType(dtype), span)
+
+        return Pending(build, number, is_int, span)
+
+    def dim_value(self, dim: Dim, span: Span | None) -> Pending:
+        if dim.is_const:
+            return self.literal(dim.value, span, True)
+
+        def build(dtype: str) -> WireVal:
+            (w,) = self.b.add(make_box("dimsize", {"dim": dim, "dtype": dtype}), (), (TensorType(dtype),), span)
+            return WireVal(w, TensorType(dtype), span)
+
+        return Pending(build, None, True, span)
+
+    # ------------------------------------------------------------ expressions
+
+    def expr(self, e: ast.Expr) -> Value:
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                raise TypeCheckError(f"expression nested too deeply (more than {MAX_DEPTH} levels); "
+                                     "split it into named statements", e.span)
+            return self._expr(e)
+        finally:
+            self.depth -= 1
+
+    def _expr(self, e: ast.Expr) -> Value:
+        if isinstance(e, ast.Num):
+            return self.literal(e.value, e.span, e.is_int)
+        if isinstance(e, ast.Bool):
+            return self.literal(e.value, e.span)
+        if isinstance(e, ast.Name):
+            return self.name(e)
+        if isinstance(e, ast.BinOp):
+            return self.call_primitive(PRIMITIVES[BINOPS[e.op]], [self.expr(e.left), self.expr(e.right)], {}, e.span)
+        if isinstance(e, ast.UnaryOp):
+            v = self.expr(e.operand)
+            return v if e.op == "+" else self.call_primitive(PRIMITIVES["neg"], [v], {}, e.span)
+        if isinstance(e, ast.Cond):
+            args = [self.expr(e.cond), self.expr(e.then), self.expr(e.other)]
+            return self.call_primitive(PRIMITIVES["where"], args, {}, e.span)
+        if isinstance(e, ast.TupleExpr):
+            return TupleVal(tuple(self.expr(i) for i in e.items), e.span)
+        if isinstance(e, ast.Call):
+            return self.call(e)
+        if isinstance(e, ast.Index):
+            x = self.expr(e.value)
+            return self.call_primitive(PRIMITIVES["index"], [x], {"index": convert_index(e.items, self.statics)}, e.span)
+        if isinstance(e, ast.Attr):
+            if e.attr == "T":
+                return self.call_primitive(PRIMITIVES["transpose"], [self.expr(e.value)], {"axes": None}, e.span)
+            raise TypeCheckError(f"'{_dotted(e)}' is not a value; call it: {_dotted(e)}(...)", e.span)
+        if isinstance(e, ast.Str):
+            raise TypeCheckError("a string is only allowed as a static argument (einsum subscripts)", e.span)
+        if isinstance(e, ast.Lambda):
+            raise TypeCheckError("lambdas and function-typed wires (LANGUAGE.md §7) are not supported "
+                                 "by this version yet", e.span)
+        raise AssertionError(f"unknown expression {e!r}")
+
+    def name(self, e: ast.Name) -> Value:
+        if e.id in self.env:
+            v = self.env[e.id]
+            return v if isinstance(v, TupleVal) else _respan(v, e.span)
+        if e.id in self.statics.statics:
+            value = self.statics.statics[e.id]
+            return self.dim_value(value, e.span) if isinstance(value, Dim) else StaticVal(value, e.span)
+        if e.id in self.scope.dims:
+            return self.dim_value(Dim.sym(e.id), e.span)
+        if e.id in CONSTANTS:
+            return self.literal(CONSTANTS[e.id], e.span)
+        if e.id in PRIMITIVES or self.scope.resolve(e.id, e.span) is not None:
+            raise TypeCheckError(f"'{e.id}' is a box, not a value; call it: {e.id}(...)", e.span)
+        raise UnboundNameError(f"unbound name '{e.id}'" + _suggest(e.id, list(self.env)), e.span)
+
+    # ------------------------------------------------------------ calls
+
+    def call(self, e: ast.Call) -> Value:
+        if not isinstance(e.func, (ast.Name, ast.Attr)):
+            raise TypeCheckError("only named boxes can be called (function-typed wires are not supported yet)", e.span)
+        fname = _dotted(e.func)
+        if isinstance(e.func, ast.Name) and e.func.id in self.env:
+            raise TypeCheckError(f"'{fname}' is a wire of type {_type_of(self.env[fname])}, not a function", e.func.span)
+        d = self.scope.resolve(fname, e.func.span)
+        if d is not None:
+            return self.call_definition(d, e)
+        if fname in PRIMITIVES:
+            prim = PRIMITIVES[fname]
+            args, kwargs = self.bind_primitive_args(prim, e)
+            return self.call_primitive(prim, args, kwargs, e.span)
+        raise UnboundNameError(f"unknown function '{fname}'" + _suggest(fname, list(PRIMITIVES)), e.func.span)
+
+    def bind_primitive_args(self, prim: Primitive, e: ast.Call) -> tuple[list[Value], dict[str, Any]]:
+        """Split a call's arguments into wire values and static parameters, by the row's convention."""
+        positional: list[tuple[str, Any]] = list(zip(prim.args, e.args))
+        if prim.args and prim.args[-1].startswith("*") and len(e.args) > len(prim.args):
+            # a trailing variadic takes the remaining positionals: einsum("ij,jk->ik", a, b)
+            k = len(prim.args) - 1
+            items = ast.TupleExpr(tuple(e.args[k:]), e.args[k].span)
+            positional = positional[:k] + [(prim.args[k], items)]
+        elif len(e.args) > len(prim.args):
+            raise TypeCheckError(f"{prim.name} takes {len(prim.args)} positional argument(s) "
+                                 f"({', '.join(prim.args)}), got {len(e.args)}", e.span)
+        wires: dict[str, Value] = {}
+        statics: dict[str, Any] = {}
+        given = positional + [(k.name, k.value) for k in e.kwargs]
+        for name, arg in given:
+            spec = prim.param_spec(name)
+            if name in wires or name in statics:
+                raise TypeCheckError(f"{prim.name} got argument '{name}' twice", arg.span)
+            if spec is not None:
+                statics[name] = convert_static(spec.kind, arg, self.statics, f"'{name}' of {prim.name}")
+            elif name.startswith("*"):
+                if isinstance(arg, ast.TupleExpr):
+                    wires[name] = TupleVal(tuple(self.expr(i) for i in arg.items), arg.span)
+                else:
+                    v = self.expr(arg)
+                    wires[name] = v if isinstance(v, TupleVal) else TupleVal((v,), arg.span)
+            elif name in prim.args:
+                wires[name] = self.expr(arg)
+            else:
+                raise TypeCheckError(f"{prim.name} has no parameter '{name}' (it takes "
+                                     f"{', '.join(a.lstrip('*') for a in prim.args) or 'no arguments'}"
+                                     f"{'; static: ' + ', '.join(p.name for p in prim.params) if prim.params else ''})",
+                                     arg.span)
+        for spec in prim.params:
+            if spec.name not in statics:
+                if spec.default is REQUIRED:
+                    raise TypeCheckError(f"{prim.name} needs the static argument '{spec.name}'", e.span)
+                statics[spec.name] = spec.default
+        missing = [a for a in prim.wire_args if a not in wires]
+        if missing:
+            raise TypeCheckError(f"{prim.name} is missing argument(s) {', '.join(missing)} "
+                                 f"(it takes {', '.join(prim.wire_args)})", e.span)
+        args: list[Value] = []
+        for a in prim.wire_args:
+            v = wires[a]
+            args.extend(v.items if a.startswith("*") and isinstance(v, TupleVal) else [v])
+        return args, statics
+
+    def call_primitive(self, prim: Primitive, args: Sequence[Value], params: dict[str, Any], span: Span | None) -> Value:
+        if prim.name not in ("index",) and prim.name != "transpose" and not prim.variadic:
+            expected = len(prim.wire_args)
+            if len(args) != expected:
+                raise TypeCheckError(f"{prim.name} takes {expected} argument(s), got {len(args)}", span)
+        for a in args:
+            if isinstance(a, TupleVal):
+                raise TypeCheckError(f"{prim.name} got a tuple of {len(a.items)} values where one value is expected",
+                                     a.span or span)
+        if prim.family in FOLDABLE_FAMILIES and args and all(isinstance(a, (Pending, StaticVal)) for a in args):
+            return self.pending_call(prim, list(args), params, span)
+        dtype = self.context_dtype(prim, args)
+        wires = [self.typed(a, dtype if not (prim.name == "where" and i == 0) else "bool") for i, a in enumerate(args)]
+        try:
+            out_types = prim.infer(tuple(w.type for w in wires), params)
+        except DslError as err:
+            raise err.with_span(span) from None
+        outs = self.b.add(make_box(prim.name, params), [w.wire for w in wires], out_types, span)
+        return _result(outs, out_types, span)
+
+    def context_dtype(self, prim: Primitive, args: Sequence[Value]) -> str | None:
+        typed = [a for a in args if isinstance(a, WireVal) and isinstance(a.type, TensorType)]
+        if prim.name == "where":
+            typed = [a for a in typed[0:] if a is not args[0]]
+        return typed[0].type.dtype if typed else None  # type: ignore[union-attr]
+
+    def pending_call(self, prim: Primitive, args: list[Value], params: dict[str, Any], span: Span | None) -> Value:
+        pend = [a if isinstance(a, Pending) else self.literal(a.value, a.span) for a in args]  # type: ignore[union-attr]
+        numbers = [p.number for p in pend]
+        if all(n is not None for n in numbers):
+            with np.errstate(all="ignore"):
+                value = prim.impl(np, params, *[np.float64(n) for n in numbers])  # type: ignore[arg-type]
+            value = value.item() if hasattr(value, "item") else value
+            is_int = all(p.is_int for p in pend) and prim.name in ("add", "sub", "mul", "neg") and float(value).is_integer()
+            return self.literal(int(value) if is_int else value, span, is_int)
+
+        def build(dtype: str) -> WireVal:
+            out = self.call_primitive(prim, [p.build(dtype) for p in pend], params, span)
+            assert isinstance(out, WireVal)
+            return out
+
+        return Pending(build, None, all(p.is_int for p in pend), span)
+
+    def call_definition(self, d: Definition, e: ast.Call) -> Value:
+        if isinstance(d, GenericDef):
+            args = [self.expr(a) for a in e.args]
+            kwargs = {k.name: (convert_static("any", k.value, self.statics, f"'{k.name}' of {d.name}"), k.span)
+                      for k in e.kwargs}
+            outs = self.scope.generic_instance(d, args, kwargs, e.span, self.b)
+            return outs[0] if len(outs) == 1 else TupleVal(tuple(outs), e.span)
+        if e.kwargs:
+            raise TypeCheckError(f"'{d.name}' takes no keyword arguments (only primitives and generic "
+                                 "library definitions have static parameters)", e.kwargs[0].span)
+        dom = d.diagram.dom if isinstance(d, DiagramDef) else d.dom
+        if len(e.args) != len(dom):
+            raise TypeCheckError(f"'{d.name}' takes {len(dom)} argument(s), got {len(e.args)}", e.span)
+        names = d.param_names
+        wires = [self.typed(self.expr(a), t.dtype if isinstance(t, TensorType) else None)
+                 for a, t in zip(e.args, dom)]
+        binding: dict[str, Dim] = {}
+        for w, t, pname, a in zip(wires, dom, names, e.args):
+            if not unify(t, w.type, binding):
+                raise _arg_mismatch(d.name, pname, t, w.type, binding, a.span)
+        if isinstance(d, DiagramDef):
+            outs = inline_diagram(self.b, d.diagram, [w.wire for w in wires], binding, e.span)
+            cod = instantiate(d.diagram.cod, binding)
+        else:
+            cod = instantiate(d.cod, binding)
+            kind = "gen" if isinstance(d, GeneratorDef) else "call"
+            box = Box(d.name, (), kind) if kind == "gen" else _call_box(d)  # type: ignore[arg-type]
+            outs = self.b.add(box, [w.wire for w in wires], cod, e.span)
+        return _result(outs, cod, e.span)
+
+
+def _call_box(d: DerivedDef) -> Box:
+    return Box(d.name, (), "call")
+
+
+def _result(outs: Sequence[int], types: Sequence[WireType], span: Span | None) -> Value:
+    vals = [WireVal(w, t, span) for w, t in zip(outs, types)]
+    return vals[0] if len(vals) == 1 else TupleVal(tuple(vals), span)
+
+
+def _respan(v: Value, span: Span | None) -> Value:
+    if isinstance(v, WireVal):
+        return WireVal(v.wire, v.type, span)
+    if isinstance(v, Pending):
+        return Pending(v.build, v.number, v.is_int, span)
+    return v
+
+
+def _type_of(v: Value) -> str:
+    return str(v.type) if isinstance(v, WireVal) else "tuple" if isinstance(v, TupleVal) else "number"
+
+
+def _dotted(e: ast.Expr) -> str:
+    if isinstance(e, ast.Name):
+        return e.id
+    if isinstance(e, ast.Attr):
+        return f"{_dotted(e.value)}.{e.attr}"
+    return "<expression>"
+
+
+def _same_kind(want: WireType, got: WireType) -> bool:
+    """Same dtype and rank: a mismatch between them is about dims (a ShapeError)."""
+    return isinstance(want, TensorType) and isinstance(got, TensorType) and want.dtype == got.dtype and want.rank == got.rank
+
+
+def _arg_mismatch(fname: str, pname: str, want: WireType, got: WireType, binding: Mapping[str, Dim],
+                  span: Span | None) -> DslError:
+    if _same_kind(want, got):
+        bound = ", ".join(f"{k} = {v}" for k, v in binding.items())
+        return ShapeError(f"shape mismatch in argument '{pname}' of {fname}: expected {want}, got {got}"
+                          + (f" (with {bound})" if bound else ""), span)
+    return TypeCheckError(f"type mismatch in argument '{pname}' of {fname}: expected {want}, got {got}", span)
+
+
+def _suggest(name: str, candidates: list[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, candidates, n=1)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+def check_return(values: Sequence[WireVal], declared: tuple[WireType, ...], binding: dict[str, Dim],
+                 spans: Sequence[Span | None]) -> None:
+    """Each returned wire must have its declared type (dims not fixed by the parameters are inferred)."""
+    for i, (v, t, sp) in enumerate(zip(values, declared, spans)):
+        if not unify(t, v.type, binding):
+            what = f"return value {i + 1}" if len(declared) > 1 else "the return value"
+            cls = ShapeError if _same_kind(t, v.type) else TypeCheckError
+            raise cls(f"{what} has type {v.type}, but the signature declares {t}", sp)
+
+

@@ -1,0 +1,143 @@
+"""Reduction rows: sum, mean, prod, max, min, logsumexp (`axis=`, `keepdims=`) and the internal `sum_to`.
+
+Every reduction shares one shape rule (drop or keep the reduced axes) and one calling convention
+`name(x, axis=None, keepdims=false)`; they differ in the dtypes they accept, their NumPy meaning and
+their JVP template. Results keep the input dtype (NumPy accumulates small integers in int64; the
+impls cast back).
+
+JVP templates that need the primal output broadcast against `x` recompute the reduction with
+`keepdims=true`, so they are correct for every `axis` / `keepdims` combination.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from semantics.errors import ShapeError, TypeCheckError
+from semantics.primitives import ParamSpec, Primitive, Template, normalize_axes, register, tensor_arg
+from semantics.types import FLOAT_DTYPES, Dim, WireType
+
+REDUCE_PARAMS = (ParamSpec("axis", "axis", None), ParamSpec("keepdims", "bool", False))
+_KW = "axis=axis, keepdims=keepdims"
+
+
+def _stable_logsumexp(xp: Any, x: Any, axis: Any, keepdims: bool) -> Any:
+    """log(sum(exp(x))) with the max subtracted first; an all -inf slice gives -inf, not nan."""
+    m = xp.max(x, axis=axis, keepdims=True)
+    m = xp.where(xp.isfinite(m), m, xp.zeros_like(m))
+    s = xp.sum(xp.exp(x - m), axis=axis, keepdims=True)
+    out = xp.log(s) + m
+    if not keepdims:
+        out = xp.squeeze(out, axis=tuple(range(x.ndim)) if axis is None else axis)
+    return out
+
+
+# name, NumPy meaning (xp, x, axis, keepdims), accepted dtypes, JVP template, transpose templates, doc.
+REDUCTIONS: tuple[tuple[str, Any, tuple[str, ...], str, dict[str, Template], str], ...] = (
+    ("sum", lambda xp, x, a, k: xp.sum(x, axis=a, keepdims=k), ("f32", "f64", "i32", "i64"),
+     f"sum(dx, {_KW})", {"x": lambda types, params, i: unreduce("ct", types["x"], params)},
+     "sum over `axis`; the transpose re-inserts the reduced axes and the derivatives stage broadcasts"),
+    ("mean", lambda xp, x, a, k: xp.mean(x, axis=a, keepdims=k), FLOAT_DTYPES,
+     f"sum(dx, {_KW}) / sum(stop_gradient(x ^ 0), {_KW})", {},
+     "arithmetic mean over `axis`; the JVP divides a sum by the element count (x ^ 0 is 1 even for "
+     "inf/nan), so mean needs no transpose of its own"),
+    ("prod", lambda xp, x, a, k: xp.prod(x, axis=a, keepdims=k), ("f32", "f64", "i32", "i64"),
+     f"sum(dx * prod(x, axis=axis, keepdims=true) / x, {_KW})", {},
+     "product over `axis`; the JVP divides by x, so it is nan where x has a zero (incomplete there)"),
+    ("max", lambda xp, x, a, k: xp.max(x, axis=a, keepdims=k), ("f32", "f64", "i32", "i64"),
+     f"sum(where(x == max(x, axis=axis, keepdims=true), dx, 0), {_KW})", {},
+     "maximum over `axis`; at ties the JVP sums the tangents of all maximal entries (no averaging)"),
+    ("min", lambda xp, x, a, k: xp.min(x, axis=a, keepdims=k), ("f32", "f64", "i32", "i64"),
+     f"sum(where(x == min(x, axis=axis, keepdims=true), dx, 0), {_KW})", {},
+     "minimum over `axis`; at ties the JVP sums the tangents of all minimal entries (no averaging)"),
+    ("logsumexp", _stable_logsumexp, FLOAT_DTYPES,
+     f"sum(dx * exp(x - logsumexp(x, axis=axis, keepdims=true)), {_KW})", {},
+     "log(sum(exp(x))) over `axis`, computed stably (max subtracted first, all -inf gives -inf)"),
+)
+
+
+def unreduce(expr: str, x: WireType, params: Mapping[str, Any]) -> str:
+    """`expr` (a reduction of x) with the dropped axes put back as size 1, so it broadcasts against x."""
+    if params.get("keepdims") or params.get("axis") is None:
+        return expr
+    for a in normalize_axes(params["axis"], tensor_arg(x, "sum").rank, "sum"):
+        expr = f"expand_dims({expr}, {a})"
+    return expr
+
+
+def reduced_shape(shape: tuple[Dim, ...], axes: tuple[int, ...], keepdims: bool) -> tuple[Dim, ...]:
+    """`shape` with `axes` dropped, or set to 1 when `keepdims`."""
+    one = Dim.const(1)
+    return tuple(one if i in axes else d for i, d in enumerate(shape) if keepdims or i not in axes)
+
+
+def _reduce_rule(name: str, dtypes: tuple[str, ...]) -> Any:
+    def rule(ts: tuple[WireType, ...], params: Mapping[str, Any]) -> tuple[WireType, ...]:
+        t = tensor_arg(ts[0], name)
+        if t.dtype not in dtypes:
+            what = "a float (f32 or f64)" if dtypes == FLOAT_DTYPES else "a number"
+            hint = "; use cast(x, f64)" if t.dtype != "bool" or dtypes != FLOAT_DTYPES else ""
+            raise TypeCheckError(f"{name} expects {what} argument, got {t}{hint}")
+        axes = normalize_axes(params.get("axis"), t.rank, name)
+        return (t.with_shape(reduced_shape(t.shape, axes, bool(params.get("keepdims", False)))),)
+
+    return rule
+
+
+def _reduce_impl(fn: Any) -> Any:
+    def impl(xp: Any, params: Mapping[str, Any], x: Any) -> Any:
+        axis = params.get("axis")
+        out = fn(xp, x, axis, bool(params.get("keepdims", False)))
+        return xp.asarray(out).astype(x.dtype, copy=False)
+
+    return impl
+
+
+for _name, _fn, _dtypes, _jvp, _tr, _doc in REDUCTIONS:
+    register(Primitive(_name, ("x", "axis"), _reduce_rule(_name, _dtypes), _reduce_impl(_fn), "reduce",
+                       params=REDUCE_PARAMS, jvp=_jvp, transpose=_tr, doc=_doc))
+
+
+# ---------------------------------------------------------------- sum_to (the transpose of broadcast_to)
+
+
+def sum_to_axes(shape: tuple[int, ...], target: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """For summing a concrete `shape` down to `target`: the leading extra axes (dropped) and the axes
+    where the target is 1 but the source is not (kept, as 1)."""
+    lead = len(shape) - len(target)
+    kept = tuple(lead + i for i, d in enumerate(target) if d == 1 and shape[lead + i] != 1)
+    return tuple(range(lead)), kept
+
+
+def _sum_to_rule(ts: tuple[WireType, ...], params: Mapping[str, Any]) -> tuple[WireType, ...]:
+    t = tensor_arg(ts[0], "sum_to")
+    if t.dtype == "bool":
+        raise TypeCheckError(f"sum_to expects numbers, got {t}")
+    target = tuple(params["shape"])
+    shown = f"[{', '.join(map(str, target))}]"
+    if len(target) > t.rank:
+        raise ShapeError(f"sum_to cannot sum {t} to the larger rank shape {shown}")
+    one = Dim.const(1)
+    for d, s in zip(target, t.shape[t.rank - len(target):]):
+        if d != s and d != one:
+            raise ShapeError(f"sum_to: {shown} does not broadcast to {t} ({d} ≠ {s})")
+    return (t.with_shape(target),)
+
+
+def _sum_to_impl(xp: Any, params: Mapping[str, Any], x: Any) -> Any:
+    target = tuple(params["shape"])
+    dtype = x.dtype
+    lead, kept = sum_to_axes(tuple(x.shape), target)
+    if kept:
+        x = xp.sum(x, axis=kept, keepdims=True)
+    if lead:
+        x = xp.sum(x, axis=lead)
+    return xp.reshape(xp.asarray(x).astype(dtype, copy=False), target)
+
+
+register(Primitive("sum_to", ("x", "shape"), _sum_to_rule, _sum_to_impl, "reduce",
+                   params=(ParamSpec("shape", "shape"),), jvp="sum_to(dx, shape)",
+                   transpose={"x": "ct"},
+                   doc="internal: sum a broadcast tensor back to `shape` (the transpose of broadcast_to); "
+                       "transpose `ct` is broadcast back to x by the derivatives stage"))

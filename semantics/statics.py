@@ -1,0 +1,160 @@
+"""Static (compile-time) arguments: `axis=(0, 1)`, `keepdims=true`, `(n, m)` shapes, `f64`, slices.
+
+They are part of the box, not wires, so they are converted from the AST directly, by the kind the
+primitive table declares for the parameter (see `semantics.primitives.PARAM_KINDS`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from grammar import ast
+from semantics.errors import TypeCheckError, UnboundNameError
+from semantics.types import DTYPES, Dim
+
+CONSTANTS = {"pi": math.pi, "inf": math.inf}
+
+
+class StaticScope:
+    """What a static expression may refer to: declared dims and static names (generic def keywords)."""
+
+    def __init__(self, dims: frozenset[str], statics: Mapping[str, Any]):
+        self.dims = dims
+        self.statics = statics
+
+
+def static_number(e: ast.Expr, scope: StaticScope, what: str) -> Any:
+    """A number (int, float or bool) or a Dim, folding + - * / ^ and unary minus."""
+    if isinstance(e, ast.Num):
+        return e.value
+    if isinstance(e, ast.Bool):
+        return e.value
+    if isinstance(e, ast.Name):
+        if e.id in scope.statics:
+            return scope.statics[e.id]
+        if e.id in scope.dims:
+            return Dim.sym(e.id)
+        if e.id in CONSTANTS:
+            return CONSTANTS[e.id]
+        raise UnboundNameError(f"unbound name '{e.id}' in the static argument {what}", e.span)
+    if isinstance(e, ast.UnaryOp):
+        v = static_number(e.operand, scope, what)
+        return -v if e.op == "-" else v
+    if isinstance(e, ast.BinOp) and e.op in _FOLD:
+        a, b = static_number(e.left, scope, what), static_number(e.right, scope, what)
+        try:
+            return _FOLD[e.op](a, b)
+        except (TypeError, ZeroDivisionError) as err:
+            raise TypeCheckError(f"cannot evaluate the static argument {what}: {err}", e.span) from None
+    raise TypeCheckError(f"{what} must be a static value (a number, dim or tuple), not an expression", e.span)
+
+
+def _pow(a: Any, b: Any) -> Any:
+    if isinstance(a, Dim) or isinstance(b, Dim):
+        if isinstance(b, int) and b >= 0:
+            out = Dim.const(1)
+            for _ in range(b):
+                out = out * a
+            return out
+        raise TypeError("dims can only be raised to a non-negative integer power")
+    return a**b
+
+
+def _div(a: Any, b: Any) -> Any:
+    if isinstance(a, Dim) or isinstance(b, Dim):
+        raise TypeError("dims cannot be divided")
+    return a / b
+
+
+_FOLD: dict[str, Callable[[Any, Any], Any]] = {
+    "+": lambda a, b: a + b,
+    "-": lambda a, b: a - b,
+    "*": lambda a, b: a * b,
+    "/": _div,
+    "^": _pow,
+}
+
+
+def _int(e: ast.Expr, scope: StaticScope, what: str) -> int:
+    v = static_number(e, scope, what)
+    if isinstance(v, Dim) and v.is_const:
+        v = v.value
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise TypeCheckError(f"{what} must be an integer, got {v}", getattr(e, "span", None))
+    return v
+
+
+def _items(e: ast.Expr) -> tuple[ast.Expr, ...]:
+    return e.items if isinstance(e, ast.TupleExpr) else (e,)
+
+
+def _dim(e: ast.Expr, scope: StaticScope, what: str) -> Dim:
+    v = static_number(e, scope, what)
+    if isinstance(v, Dim):
+        return v
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise TypeCheckError(f"{what} must be a dim or an integer, got {v}", e.span)
+    return Dim.const(v)
+
+
+def convert_static(kind: str, e: ast.Expr, scope: StaticScope, what: str) -> Any:
+    """Convert the AST of a static argument to the value the primitive table expects for `kind`."""
+    if isinstance(e, ast.Name) and e.id in scope.statics:
+        return scope.statics[e.id]
+    if kind == "int":
+        return _int(e, scope, what)
+    if kind == "bool":
+        v = static_number(e, scope, what)
+        if not isinstance(v, bool):
+            raise TypeCheckError(f"{what} must be true or false, got {v}", e.span)
+        return v
+    if kind in ("float", "value"):
+        v = static_number(e, scope, what)
+        if isinstance(v, Dim):
+            raise TypeCheckError(f"{what} must be a number, got the dim {v}", e.span)
+        return float(v) if kind == "float" else v
+    if kind == "str":
+        if not isinstance(e, ast.Str):
+            raise TypeCheckError(f"{what} must be a string literal", e.span)
+        return e.value
+    if kind == "dtype":
+        if isinstance(e, ast.Name) and e.id in DTYPES:
+            return e.id
+        raise TypeCheckError(f"{what} must be a dtype ({', '.join(DTYPES)})", e.span)
+    if kind == "axis":
+        if isinstance(e, ast.TupleExpr):
+            return tuple(_int(i, scope, what) for i in e.items)
+        return _int(e, scope, what)
+    if kind == "ints":
+        return tuple(_int(i, scope, what) for i in _items(e))
+    if kind == "dim":
+        return _dim(e, scope, what)
+    if kind == "shape":
+        return tuple(_dim(i, scope, what) for i in _items(e))
+    if kind == "pad":
+        items = _items(e)
+        if all(isinstance(i, ast.TupleExpr) for i in items):
+            return tuple((_int(i.items[0], scope, what), _int(i.items[1], scope, what))
+                         for i in items if isinstance(i, ast.TupleExpr) and len(i.items) == 2)
+        if len(items) != 2:
+            raise TypeCheckError(f"{what} must be (lo, hi) or ((lo, hi), ...)", e.span)
+        return (_int(items[0], scope, what), _int(items[1], scope, what))
+    if kind == "any":
+        return static_number(e, scope, what)
+    raise AssertionError(f"unknown static kind {kind}")
+
+
+def convert_index(items: tuple[Any, ...], scope: StaticScope) -> tuple[tuple[Any, ...], ...]:
+    """`x[1:, ::2, 0]` as the `index` primitive's spec: ("slice", lo, hi, step) / ("int", k) items."""
+    spec: list[tuple[Any, ...]] = []
+    for item in items:
+        if isinstance(item, ast.Slice):
+            parts = tuple(None if p is None else _int(p, scope, "a slice bound") for p in (item.lo, item.hi, item.step))
+            if parts[2] == 0:
+                raise TypeCheckError("slice step cannot be zero", item.span)
+            spec.append(("slice", *parts))
+        else:
+            spec.append(("int", _int(item, scope, "an index")))
+    return tuple(spec)

@@ -1,0 +1,53 @@
+"""Values during elaboration of a `def` body: wires, pending literals, tuples and static values.
+
+A number literal or a dim used as a value has no dtype of its own (LANGUAGE.md §2: it takes the
+dtype its context requires), so it stays `Pending` until an operation with a typed wire, a
+parameter type or the declared return type fixes the dtype; then it is materialised as a
+`const`/`dimsize` node (or a small expression of them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Union
+
+from grammar.errors import Span
+from semantics.types import WireType
+
+
+@dataclass(frozen=True)
+class WireVal:
+    wire: int
+    type: WireType
+    span: Span | None = None
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A dtype-less scalar: `build(dtype)` writes its nodes and returns the wire.
+
+    `number` is its value when it is known without any wire (literals and literal arithmetic),
+    so `(3 / pi) ^ (1 / 3)` folds to one constant; `is_int` says it was written as an integer."""
+
+    build: Callable[[str], WireVal]
+    number: Union[float, int, bool, None]
+    is_int: bool
+    span: Span | None = None
+
+
+@dataclass(frozen=True)
+class TupleVal:
+    items: tuple[Value, ...]
+    span: Span | None = None
+
+
+@dataclass(frozen=True)
+class StaticVal:
+    """A static (compile-time) value bound to a name: a generic def's keyword parameter (`axis`)."""
+
+    value: Any
+    span: Span | None = None
+
+
+Value = Union[WireVal, Pending, TupleVal, StaticVal]

@@ -1,0 +1,255 @@
+"""optimize(): semantics preserved on random diagrams, ops never increase, sharing and CSE, deep
+chains without recursion, limits, the report, and the cost model."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rewrite.cost import cost
+from rewrite.extract import type_errors
+from rewrite.optimize import Limits, optimize
+from rewrite.prove import prove_equal
+from semantics.diagram import Builder, Diagram, make_box, structural_errors
+from semantics.interpret import interpret
+from semantics.primitives import PRIMITIVES
+from semantics.types import Dim, TensorType, scalar
+
+F64 = scalar("f64")
+VEC = TensorType("f64", (Dim.sym("n"),))
+UNARY = ["sin", "cos", "tanh", "neg", "exp", "square", "sqrt", "log", "sigmoid", "stop_gradient"]
+BINARY = ["add", "sub", "mul", "div", "pow", "maximum"]
+CONSTS = [0.0, 1.0, 2.0, 0.5, -1.0, 3.0]
+
+
+def op(b: Builder, name: str, *ins: int, **params: object) -> int:
+    outs = PRIMITIVES[name].infer([b.types[w] for w in ins], params)
+    return b.add(make_box(name, params), list(ins), outs)[0]
+
+
+def const(b: Builder, v: float) -> int:
+    return b.add(make_box("const", {"value": v, "dtype": "f64"}), [], [F64])[0]
+
+
+def random_diagram(seed: int, n_ops: int, n_in: int = 3, n_out: int = 2) -> Diagram:
+    """Elementwise ops over f64[n] and f64 inputs and small constants (mixing shapes broadcasts)."""
+    rng = np.random.default_rng(seed)
+    b = Builder()
+    wires = [b.input(VEC if i % 2 == 0 else F64) for i in range(n_in)]
+    for _ in range(n_ops):
+        r = rng.random()
+        if r < 0.15:  # a binary op with a constant operand
+            c = const(b, float(rng.choice(CONSTS)))
+            w = wires[len(wires) - 1 - int(rng.integers(min(4, len(wires))))]
+            wires.append(op(b, str(rng.choice(BINARY)), *((w, c) if rng.random() < 0.7 else (c, w))))
+        elif r < 0.55:
+            wires.append(op(b, str(rng.choice(UNARY)), wires[int(rng.integers(len(wires)))]))
+        else:
+            pick = lambda: wires[len(wires) - 1 - int(min(rng.geometric(0.3), len(wires)) - 1)]
+            wires.append(op(b, str(rng.choice(BINARY)), pick(), pick()))
+    outs = [wires[-1 - i] for i in range(n_out)]
+    return b.build(outs, input_names=tuple(f"a{i}" for i in range(n_in)))
+
+
+def run_both(d0: Diagram, d1: Diagram, seed: int = 0) -> None:
+    rng = np.random.default_rng(seed)
+    args = [rng.uniform(0.5, 1.5, size=(4,)) if t == VEC else np.float64(rng.uniform(0.5, 1.5)) for t in d0.dom]
+    with np.errstate(all="ignore"):
+        r0, r1 = interpret(d0, *args), interpret(d1, *args)
+    r0 = r0 if isinstance(r0, tuple) else (r0,)
+    r1 = r1 if isinstance(r1, tuple) else (r1,)
+    for a, c in zip(r0, r1):
+        a, c = np.broadcast_arrays(np.asarray(a), np.asarray(c))
+        ok = np.isfinite(a) & np.isfinite(c) & (np.abs(a) < 1e6)  # real-number rewrites may differ at inf/nan
+        np.testing.assert_allclose(c[ok], a[ok], rtol=1e-6, atol=1e-9)
+
+
+def check(d: Diagram, out: Diagram, report: object) -> None:
+    assert out.dom == d.dom and out.cod == d.cod
+    assert out.input_names == d.input_names and out.name == d.name
+    assert not type_errors(out) and not list(structural_errors(out))
+    assert out.stats()["ops"] <= d.stats()["ops"]
+    assert report.unsound_merges == 0  # type: ignore[attr-defined]
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 10_000), st.integers(1, 25))
+def test_random_diagrams_keep_their_meaning(seed: int, n_ops: int) -> None:
+    d = random_diagram(seed, n_ops)
+    out, report = optimize(d)
+    check(d, out, report)
+    run_both(d, out, seed)
+
+
+def test_cse_of_duplicated_subterms() -> None:
+    b = Builder()
+    x = b.input(VEC)
+    s1, s2 = op(b, "sin", x), op(b, "sin", x)
+    e1, e2 = op(b, "exp", s1), op(b, "exp", s2)
+    d = b.build([op(b, "add", e1, e2)])
+    out, report = optimize(d)
+    check(d, out, report)
+    names = [n.box.name for n in out.nodes]
+    assert names.count("sin") == 1 and names.count("exp") == 1
+
+
+def test_sharing_is_preserved() -> None:
+    """A diamond chain stays a chain: one node per layer, not an exponential tree."""
+    b = Builder()
+    h = b.input(VEC)
+    for _ in range(60):
+        h = op(b, "add", op(b, "sin", h), op(b, "cos", h))
+    d = b.build([h])
+    out, report = optimize(d)
+    check(d, out, report)
+    assert out.stats()["ops"] == d.stats()["ops"]
+
+
+def test_sin_chain_2000_layers() -> None:
+    b = Builder()
+    h = x = b.input(VEC)
+    for _ in range(2000):
+        h = op(b, "sin", h)
+    d = b.build([h], input_names=("x",), name="deep")
+    t = time.perf_counter()
+    out, report = optimize(d)
+    assert time.perf_counter() - t < 5
+    check(d, out, report)
+    assert out.stats()["ops"] == 2000 and x == 0
+
+
+def test_residual_chain_1000_layers() -> None:
+    b = Builder()
+    h = b.input(VEC)
+    for _ in range(1000):
+        h = op(b, "add", h, op(b, "mul", const(b, 0.1), op(b, "tanh", op(b, "mul", h, h))))
+    d = b.build([h])
+    t = time.perf_counter()
+    out, report = optimize(d)
+    assert time.perf_counter() - t < 5
+    check(d, out, report)
+    run_both(d, out)
+
+
+def test_random_1000_ops() -> None:
+    d = random_diagram(7, 1000)
+    t = time.perf_counter()
+    out, report = optimize(d)
+    assert time.perf_counter() - t < 5
+    check(d, out, report)
+    run_both(d, out)
+
+
+def test_tiny_node_limit() -> None:
+    d = random_diagram(3, 40)
+    out, report = optimize(d, Limits(nodes=1))
+    check(d, out, report)
+    assert report.stages[0].stop_reason == "node limit"
+    assert report.stop_reason == "node limit"
+    run_both(d, out)
+
+
+def test_iteration_and_time_limits() -> None:
+    d = random_diagram(5, 60)
+    out, report = optimize(d, Limits(iterations=1))
+    check(d, out, report)
+    assert all(s.stop_reason in ("iteration limit", "saturated", "skipped") for s in report.stages)
+    out, report = optimize(d, Limits(seconds=0.0))
+    check(d, out, report)
+    assert report.stages[0].stop_reason == "time limit"
+
+
+def test_report_prints_a_table() -> None:
+    b = Builder()
+    x = b.input(VEC)
+    d = b.build([op(b, "mul", op(b, "add", x, const(b, 0.0)), const(b, 1.0))])
+    out, report = optimize(d)
+    text = str(report)
+    assert "algebra" in text and "stop reason" in text and "ops 2 -> 0" in text
+    assert "add-zero-r" in text and "mul-one-r" in text
+    assert [n.box.name for n in out.nodes] == []
+
+
+def test_prove_equal() -> None:
+    b = Builder()
+    x = b.input(VEC)
+    two = b.build([op(b, "mul", x, const(b, 2.0))])
+    b = Builder()
+    x = b.input(VEC)
+    twice = b.build([op(b, "add", x, x)])
+    assert prove_equal(two, twice) is True
+
+
+def test_cost_ordering() -> None:
+    b = Builder()
+    x = b.input(VEC)
+    sin_d = b.build([op(b, "sin", x)])
+    b = Builder()
+    x = b.input(VEC)
+    add_d = b.build([op(b, "add", x, x)])
+    assert cost(sin_d) > cost(add_d)
+    assert cost(add_d, {"n": 10}) < cost(add_d, {"n": 1000})
+
+
+def _mat(r: int, c: int) -> TensorType:
+    return TensorType("f64", (Dim.const(r), Dim.const(c)))
+
+
+@pytest.mark.skipif("matmul" not in PRIMITIVES, reason="linalg primitives not registered yet")
+@pytest.mark.parametrize("left_first", [True, False])
+def test_matmul_association_by_cost(left_first: bool) -> None:
+    b = Builder()
+    a, bb, c = b.input(_mat(1000, 2)), b.input(_mat(2, 1000)), b.input(_mat(1000, 1))
+    if left_first:
+        out = op(b, "matmul", op(b, "matmul", a, bb), c)
+    else:
+        out = op(b, "matmul", a, op(b, "matmul", bb, c))
+    d = b.build([out])
+    res, report = optimize(d)
+    check(d, res, report)
+    inner = res.nodes[0]
+    assert inner.box.name == "matmul" and res.types[inner.outputs[0]] == _mat(2, 1)  # B @ C first
+    assert cost(res) <= cost(d)
+    rng = np.random.default_rng(0)
+    args = [rng.standard_normal((1000, 2)), rng.standard_normal((2, 1000)), rng.standard_normal((1000, 1))]
+    np.testing.assert_allclose(interpret(res, *args), interpret(d, *args), rtol=1e-9)
+
+
+def test_generators_calls_and_other_arities_round_trip() -> None:
+    """Multi-output generator boxes, 4-input boxes, zero-input boxes and dimsize survive the e-graph."""
+    b = Builder()
+    x, y = b.input(VEC), b.input(VEC)
+    p, q = b.add(make_box("f", kind="gen"), [x, y], [VEC, VEC])
+    p2, _ = b.add(make_box("f", kind="gen"), [x, y], [VEC, VEC])  # a duplicate: CSE merges it
+    (g,) = b.add(make_box("g", kind="gen"), [p, q, p2, x], [VEC])
+    (k,) = b.add(make_box("dimsize", {"dim": Dim.sym("n"), "dtype": "f64"}), [], [F64])
+    (z,) = b.add(make_box("zero", kind="gen"), [], [F64])
+    out = op(b, "mul", op(b, "add", g, const(b, 0.0)), op(b, "add", k, z))
+    d = b.build([out, q], input_names=("x", "y"))
+    res, report = optimize(d)
+    check(d, res, report)
+    assert [n.box.name for n in res.nodes].count("f") == 1
+    boxes: dict[str, Callable[..., Any]] = {
+        "f": lambda a, c: (a + c, a * c), "g": lambda a, c, e, f: a - c + e * f, "zero": lambda: 0.5}
+    args = (np.linspace(0.1, 1, 5), np.linspace(1, 2, 5))
+    for r0, r1 in zip(interpret(d, *args, boxes=boxes), interpret(res, *args, boxes=boxes)):
+        np.testing.assert_allclose(r1, r0)
+
+
+def test_egglog_failure_returns_the_input(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rewrite import egraph
+
+    def boom(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("egglog exploded")
+
+    monkeypatch.setattr(egraph.EGraph, "run_iteration", boom)
+    d = random_diagram(1, 20)
+    out, report = optimize(d)
+    assert out.stats()["ops"] <= d.stats()["ops"] and any("egglog exploded" in n for n in report.notes)
+    run_both(d, out)
