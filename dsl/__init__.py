@@ -20,6 +20,7 @@ from dsl.errors import (
     UnboundNameError,
 )
 from dsl.module import Module, load, loads
+from rewrite import grad, hessian, jacobian, jvp, prove_equal, simplify, value_and_grad, vjp
 from semantics.diagram import Diagram
 
 __version__ = "0.1.0"
@@ -36,6 +37,14 @@ __all__ = [
     "Span",
     "TypeCheckError",
     "UnboundNameError",
+    "grad",
+    "hessian",
+    "jacobian",
+    "jvp",
     "load",
     "loads",
+    "prove_equal",
+    "simplify",
+    "value_and_grad",
+    "vjp",
 ]

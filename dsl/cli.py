@@ -74,7 +74,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     outs = list(out) if isinstance(out, tuple) else [out]
     _print_outputs(args.name, outs, elapsed if args.time else None)
     if args.output:
-        np.savez(args.output, **{f"out{i}": np.asarray(o) for i, o in enumerate(outs)})
+        saved: dict[str, Any] = {f"out{i}": np.asarray(o) for i, o in enumerate(outs)}
+        np.savez(args.output, **saved)
         print(f"wrote {len(outs)} output(s) to {args.output}")
     return 0
 

@@ -75,10 +75,10 @@ def read_inputs(specs: Sequence[str], dom: Sequence[WireType], names: Sequence[s
             for k, v in zip(names, data):
                 found[k] = _as_array(v, types[k], k, spec)
         else:
-            name = next((n for n in positional if n not in found), None)
-            if name is None:
+            slot = next((n for n in positional if n not in found), None)
+            if slot is None:
                 raise InputError(f"too many inputs: {spec} has no parameter left to fill")
-            found[name] = _as_array(data, types[name], name, spec)
+            found[slot] = _as_array(data, types[slot], slot, spec)
     missing = [n for n in names if n not in found]
     if missing:
         raise InputError(f"missing input for parameter(s) {', '.join(missing)}; pass files or use --random SEED")

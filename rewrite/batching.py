@@ -74,7 +74,7 @@ def batch_node(bt: Batcher, node: Node, d: Diagram, ins: list[int], batched: lis
     sp = node.span
     if prim.family in ELEMENTWISE:
         lifted = [bt.lift(w, t, out_t.rank, sp) if f else w for w, t, f in zip(ins, tys, batched)]
-        types = [TensorType(t.dtype, (bt.k,) + (Dim.const(1),) * (out_t.rank - t.rank) + t.shape) if f else t
+        types: list[WireType] = [TensorType(t.dtype, (bt.k,) + (Dim.const(1),) * (out_t.rank - t.rank) + t.shape) if f else t
                  for t, f in zip(tys, batched)]
         return bt.add(name, lifted, params, types, sp)
     rule = RULES.get(name)

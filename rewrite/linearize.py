@@ -57,7 +57,7 @@ def linearize(d: Diagram, wrt: tuple[int, ...]) -> Linearized:
             continue
         for w, t in zip(node.outputs, _node_tangents(b, node, d, primal, tans)):
             tangent[w] = t
-    outs = [primal[w] for w in d.outputs]
+    outs = tuple(primal[w] for w in d.outputs)
     douts = []
     for w in d.outputs:
         t = tangent.get(w, ZERO)
@@ -68,7 +68,7 @@ def linearize(d: Diagram, wrt: tuple[int, ...]) -> Linearized:
             t = zeros(b, wt)
         douts.append(t.wire)
     names = d.param_names() + tuple(f"d{d.param_names()[i]}" for i in wrt)
-    lin = b.build(outs + douts, input_names=names, name=f"jvp_{d.name}" if d.name else "")
+    lin = b.build(outs + tuple(douts), input_names=names, name=f"jvp_{d.name}" if d.name else "")
     return Linearized(lin, len(d.inputs), len(wrt), len(d.outputs))
 
 

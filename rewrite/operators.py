@@ -8,24 +8,36 @@ cleaned (CSE, dead code) and then optimised in the e-graph.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Union
 
 from rewrite.cleanup import tidy
-from rewrite.simplify import Step, simplify_diagram
 from rewrite.linearize import is_float, linearize
+from rewrite.simplify import Step, simplify_diagram
 from rewrite.transpose import transpose
 from semantics.diagram import Builder, Diagram, make_box
 from semantics.errors import DerivativeError
 from semantics.types import TensorType, type_str
 
+Wrt = Union[Sequence[Union[int, str]], int, str, None]  # parameters by index or name; None = all float ones
+Trace = Union[list[Step], None]  # collects the passes for `dsl show --steps`
 
-def default_wrt(d: Diagram, wrt: Sequence[int] | None) -> tuple[int, ...]:
+
+def default_wrt(d: Diagram, wrt: Wrt) -> tuple[int, ...]:
+    """Parameter indices to differentiate: given by index or by name; default every float parameter."""
     if wrt is None:
         return tuple(i for i, t in enumerate(d.dom) if is_float(t))
-    for i in wrt:
-        if not 0 <= i < len(d.dom) or not is_float(d.dom[i]):
-            raise DerivativeError(f"cannot differentiate with respect to parameter {i} of type "
-                                  f"{d.dom[i] if 0 <= i < len(d.dom) else '?'}")
-    return tuple(wrt)
+    names = list(d.param_names())
+    out = []
+    for w in (wrt,) if isinstance(wrt, (int, str)) else wrt:
+        if isinstance(w, str):
+            if w not in names:
+                raise DerivativeError(f"'{d.name or 'diagram'}' has no parameter '{w}' (parameters: {', '.join(names)})")
+            w = names.index(w)
+        if not 0 <= w < len(d.dom) or not is_float(d.dom[w]):
+            raise DerivativeError(f"cannot differentiate with respect to parameter {w} of type "
+                                  f"{d.dom[w] if 0 <= w < len(d.dom) else '?'}; only float tensors have derivatives")
+        out.append(w)
+    return tuple(out)
 
 
 def _scalar_out(d: Diagram, op: str) -> TensorType:
@@ -46,7 +58,7 @@ def _finish(d: Diagram, name: str, names: Sequence[str], optimize: bool, trace: 
     return out.with_names(name, names)
 
 
-def vjp(d: Diagram, wrt: Sequence[int] | None = None, optimize: bool = True, trace: list[Step] | None = None) -> Diagram:
+def vjp(d: Diagram, wrt: Wrt = None, optimize: bool = True, trace: Trace = None) -> Diagram:
     """`(x..., ct_y...) -> ct_x...` for the parameters in wrt."""
     wrt = default_wrt(d, wrt)
     back = transpose(linearize(d, wrt))
@@ -67,25 +79,25 @@ def _seeded(d: Diagram, wrt: tuple[int, ...], keep_value: bool) -> Diagram:
     return b.build(list(outs) if keep_value else list(outs[1:]))
 
 
-def grad(d: Diagram, wrt: Sequence[int] | None = None, optimize: bool = True, trace: list[Step] | None = None) -> Diagram:
+def grad(d: Diagram, wrt: Wrt = None, optimize: bool = True, trace: Trace = None) -> Diagram:
     """The gradient of a scalar-valued diagram: `x... -> dy/dx_wrt...`."""
     wrt = default_wrt(d, wrt)
     return _finish(_seeded(d, wrt, False), f"grad_{d.name}", d.param_names(), optimize, trace)
 
 
-def value_and_grad(d: Diagram, wrt: Sequence[int] | None = None, optimize: bool = True, trace: list[Step] | None = None) -> Diagram:
+def value_and_grad(d: Diagram, wrt: Wrt = None, optimize: bool = True, trace: Trace = None) -> Diagram:
     wrt = default_wrt(d, wrt)
     return _finish(_seeded(d, wrt, True), f"value_and_grad_{d.name}", d.param_names(), optimize, trace)
 
 
-def jvp(d: Diagram, wrt: Sequence[int] | None = None, optimize: bool = True, trace: list[Step] | None = None) -> Diagram:
+def jvp(d: Diagram, wrt: Wrt = None, optimize: bool = True, trace: Trace = None) -> Diagram:
     """`(x..., dx_wrt...) -> (y..., dy...)`."""
     wrt = default_wrt(d, wrt)
     lin = linearize(d, wrt)
     return _finish(lin.diagram, f"jvp_{d.name}", lin.diagram.param_names(), optimize, trace)
 
 
-def jacobian(d: Diagram, wrt: Sequence[int] | None = None, optimize: bool = True, trace: list[Step] | None = None) -> Diagram:
+def jacobian(d: Diagram, wrt: Wrt = None, optimize: bool = True, trace: Trace = None) -> Diagram:
     """`x... -> J` with shape(y) + shape(x_wrt) for a single output and a single wrt parameter."""
     from rewrite.batching import batched_jacobian
 
@@ -95,7 +107,7 @@ def jacobian(d: Diagram, wrt: Sequence[int] | None = None, optimize: bool = True
     return _finish(batched_jacobian(d, wrt[0]), f"jacobian_{d.name}", d.param_names(), optimize, trace)
 
 
-def hessian(d: Diagram, wrt: Sequence[int] | None = None, optimize: bool = True, trace: list[Step] | None = None) -> Diagram:
+def hessian(d: Diagram, wrt: Wrt = None, optimize: bool = True, trace: Trace = None) -> Diagram:
     """Forward-over-reverse: the Jacobian of the gradient; shape(x) + shape(x)."""
     from rewrite.batching import batched_jacobian
 
@@ -115,7 +127,7 @@ OPERATORS = {"grad": grad, "value_and_grad": value_and_grad, "vjp": vjp, "jvp": 
              "hessian": hessian, "jacobian": jacobian}
 
 
-def derive(op: str, d: Diagram, wrt: Sequence[int] | None = None, optimize: bool = True, trace: list[Step] | None = None) -> Diagram:
+def derive(op: str, d: Diagram, wrt: Wrt = None, optimize: bool = True, trace: Trace = None) -> Diagram:
     """Apply a derived-definition operator by name (what `name = op(f, wrt=...)` does)."""
     if op == "simplify":
         return simplify(d, trace)

@@ -15,7 +15,7 @@ worst) with the reason in the report.
 >>> (y,) = b.add(make_box("mul"), [s, one], [f64])
 >>> out, report = optimize(b.build([y]))
 >>> [n.box.name for n in out.nodes], report.ops_before, report.ops_after
-(['sin'], 2, 1)
+(['sin'], 3, 1)
 """
 
 from __future__ import annotations

@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from semantics.diagram import Diagram
-
 from rewrite.optimize import Limits, optimize
+from semantics.diagram import Diagram
 
 
 @dataclass(frozen=True)

@@ -52,15 +52,15 @@ def transpose(lin: Linearized) -> Diagram:
         if all(c is None for c in cts):
             continue
         _transpose_node(b, node, d, primal, linear, cts, acc)
-    outs = [primal[w] if w in primal else _unreachable(w) for w in d.outputs[:lin.n_primal_out]]
-    grads = []
+    ys = [primal[w] if w in primal else _unreachable(w) for w in d.outputs[:lin.n_primal_out]]
+    grads: list[int] = []
     for w in d.inputs[lin.n_primal_in:lin.n_primal_in + lin.n_tangent_in]:
-        c = acc.get(w)
+        ct = acc.get(w)
         t = d.types[w]
         assert isinstance(t, TensorType)
-        grads.append(c if c is not None else zeros(b, t).wire)
+        grads.append(ct if ct is not None else zeros(b, t).wire)
     names = d.param_names()[:lin.n_primal_in] + tuple(f"ct{i}" for i in range(len(ct_inputs)))
-    return b.build(outs + grads, input_names=names)
+    return b.build(ys + grads, input_names=names)
 
 
 def _unreachable(w: int) -> int:

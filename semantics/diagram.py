@@ -155,10 +155,16 @@ class Diagram:
         return draw(self, path)
 
     def stats(self) -> dict[str, int]:
-        """Sizes: `ops` counts primitive boxes (copy/discard/swap are wiring, not boxes)."""
-        ops = sum(1 for n in self.nodes if n.box.name not in ("const", "dimsize") or n.box.kind != "prim")
-        return {"ops": ops, "nodes": len(self.nodes), "wires": len(self.types),
-                "consts": len(self.nodes) - ops, "inputs": len(self.inputs), "outputs": len(self.outputs)}
+        """Sizes. `ops` counts boxes (primitives, literals, generators); copy, discard and swap are
+        wiring in this representation, so they are not boxes and never counted.
+
+        >>> from semantics.types import scalar
+        >>> box(make_box("sin"), [scalar("f64")], [scalar("f64")]).stats()["ops"]
+        1
+        """
+        consts = sum(1 for n in self.nodes if n.box.kind == "prim" and n.box.name in ("const", "dimsize"))
+        return {"ops": len(self.nodes), "consts": consts, "wires": len(self.types),
+                "inputs": len(self.inputs), "outputs": len(self.outputs)}
 
     def readers(self) -> dict[int, list[int]]:
         """For each wire, the indices of the nodes that read it (in order)."""

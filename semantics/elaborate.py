@@ -79,7 +79,8 @@ class Elaborator:
                 self.convert_type(decl.type)  # reports undeclared dims in unused aliases too
         for name in own:
             self.resolve(name, None)
-        defs = [(k, v) for k, v in self.imported.items()] + [(n, self.done[n]) for n in own]
+        hidden = [(k, v) for k, v in self.done.items() if "#" in k]  # nested grad(grad(f)) operands
+        defs = list(self.imported.items()) + hidden + [(n, self.done[n]) for n in own]
         return Program(self.module.filename, tuple(defs), self.dims, tuple(own))
 
     def declare(self, name: str, decl: ast.Decl, span: Span | None) -> None:

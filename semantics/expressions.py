@@ -297,15 +297,16 @@ class BodyElaborator:
         for w, t, pname, a in zip(wires, dom, names, e.args):
             if not unify(t, w.type, binding):
                 raise _arg_mismatch(d.name, pname, t, w.type, binding, a.span)
+        out_wires: tuple[int, ...]
         if isinstance(d, DiagramDef):
-            outs = inline_diagram(self.b, d.diagram, [w.wire for w in wires], binding, e.span)
+            out_wires = inline_diagram(self.b, d.diagram, [w.wire for w in wires], binding, e.span)
             cod = instantiate(d.diagram.cod, binding)
         else:
             cod = instantiate(d.cod, binding)
             kind = "gen" if isinstance(d, GeneratorDef) else "call"
             box = Box(d.name, (), kind) if kind == "gen" else _call_box(d)  # type: ignore[arg-type]
-            outs = self.b.add(box, [w.wire for w in wires], cod, e.span)
-        return _result(outs, cod, e.span)
+            out_wires = self.b.add(box, [w.wire for w in wires], cod, e.span)
+        return _result(out_wires, cod, e.span)
 
 
 def _call_box(d: DerivedDef) -> Box:

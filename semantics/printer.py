@@ -153,7 +153,7 @@ class Printer:
         for node in d.nodes:
             text, lvl = self.expression(node)
             single = len(node.outputs) == 1
-            w0 = node.outputs[0] if node.outputs else None
+            w0 = node.outputs[0] if node.outputs else -1
             always_inline = node.box.name in ("const", "dimsize") and node.box.kind == "prim"
             if single and (always_inline or (self.uses.get(w0, 0) == 1 and w0 not in self.outputs)):
                 self.inline[w0] = (text, lvl)  # type: ignore[index]

@@ -107,3 +107,26 @@ def test_console_script_never_prints_a_traceback(tmp_path):
                           cwd=ROOT)
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr and "error:" in proc.stderr
+
+
+def test_grad_command_prints_the_derived_definition(capsys):
+    code, out, _ = cli(capsys, "grad", os.path.join(EX, "mlp.dsl"), "loss", "--wrt", "W1,b1")
+    assert code == 0
+    assert out.startswith("# grad_loss = grad(loss, wrt=W1,b1)")
+    assert "def grad_loss(x: f32[B, D], y: f32[B, 1], W1: f32[D, H], b1: f32[H], W2: f32[H, 1]) -> (f32[D, H], f32[H])" in out
+    code, _, err = cli(capsys, "grad", os.path.join(EX, "mlp.dsl"), "loss", "--wrt", "nope")
+    assert code == 1 and "no parameter 'nope'" in err
+
+
+def test_show_steps_reports_the_stages(capsys):
+    code, out, _ = cli(capsys, "show", os.path.join(EX, "mlp.dsl"), "dloss", "--steps")
+    assert code == 0
+    assert "linearize + transpose" in out and "CSE + dead code" in out and "e-graph optimisation" in out
+    assert "stop reason" in out and "ops " in out
+
+
+def test_emit_prints_numpy_source(capsys):
+    code, out, _ = cli(capsys, "emit", os.path.join(EX, "mlp.dsl"), "loss")
+    assert (code == 0 and out.startswith("def loss(")) or "def loss(" in out
+    code, _, err = cli(capsys, "emit", os.path.join(EX, "mlp.dsl"), "loss", "--target", "fortran")
+    assert code == 1 and "fortran" in err

@@ -141,7 +141,7 @@ def test_long_flat_chain_is_fine_or_clear():
 SRC = "dim n, m\ndef f(x: f64[n, m], y: f64[m]) -> f64[n] { return x @ y }"
 
 
-@pytest.mark.parametrize("backend", ["interpret"])
+@pytest.mark.parametrize("backend", ["interpret", "numpy"])
 def test_runtime_input_errors_name_the_parameter(backend):
     f = dsl.loads(SRC).compile("f", backend=backend)
     with pytest.raises(dsl.InputError, match="'x'.*float32"):

@@ -154,7 +154,7 @@ def _cast_impl(xp: Any, params: Mapping[str, Any], x: Any) -> Any:
 
 
 register(Primitive("cast", ("x", "dtype"), _cast_rule, _cast_impl, "unary", params=(ParamSpec("dtype", "dtype"),),
-                   jvp="cast(dx, dtype)", transpose={"x": lambda types, params, i: f"cast(ct, {types['x'].dtype})"}))
+                   jvp="cast(dx, dtype)", transpose={"x": lambda types, params, i: f"cast(ct, {types['x'].dtype})"}))  # type: ignore[union-attr]
 
 
 def _identity_rule(ts: tuple[WireType, ...], params: Mapping[str, Any]) -> tuple[WireType, ...]:
