@@ -102,6 +102,13 @@ def cmd_grad(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_draw(args: argparse.Namespace) -> int:
+    mod = dsl.load(args.file)
+    path = mod[args.name].draw(args.output or f"{args.name}.dot")
+    print(f"wrote {path}")
+    return 0
+
+
 def cmd_emit(args: argparse.Namespace) -> int:
     mod = dsl.load(args.file)
     print(mod.emit(args.name, target=args.target))
@@ -169,6 +176,14 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("name", help="the definition to compile")
     e.add_argument("--target", default="numpy", help="numpy (default) or cuda")
     e.set_defaults(func=cmd_emit)
+
+    d = sub.add_parser("draw", help="draw a definition as a string diagram (Graphviz)",
+                       description="Write definition NAME of FILE as a Graphviz drawing: .dot always, .svg/.png/.pdf "
+                       "when Graphviz's `dot` is installed.")
+    d.add_argument("file", help="a .dsl file")
+    d.add_argument("name", help="the definition to draw")
+    d.add_argument("-o", "--output", metavar="OUT", help="output path (default NAME.dot)")
+    d.set_defaults(func=cmd_draw)
     return p
 
 

@@ -3,7 +3,9 @@ common-subexpression elimination (hash-consing of identical nodes)."""
 
 from __future__ import annotations
 
-from semantics.diagram import Builder, Diagram
+from grammar.errors import DslError
+from semantics.diagram import Builder, Diagram, Node
+from semantics.primitives import PRIMITIVES
 
 
 def prune(d: Diagram) -> Diagram:
@@ -36,6 +38,37 @@ def cse(d: Diagram) -> Diagram:
     return b.build([rename[w] for w in d.outputs], input_names=d.input_names, name=d.name, span=d.span)
 
 
+ELEMENTWISE = ("unary", "binary", "compare", "select")
+
+
+def elide_broadcasts(d: Diagram) -> Diagram:
+    """An elementwise box broadcasts its operands itself: read the un-broadcast wire instead of a
+    `broadcast_to` result wherever that leaves the box's output type unchanged (saves the
+    materialised array). Dead broadcasts are then dropped by `prune`."""
+    source = {n.outputs[0]: n.inputs[0] for n in d.nodes
+              if n.box.kind == "prim" and n.box.name == "broadcast_to" and len(n.outputs) == 1}
+    if not source:
+        return d
+    nodes = []
+    for node in d.nodes:
+        prim = PRIMITIVES.get(node.box.name) if node.box.kind == "prim" else None
+        if prim is not None and prim.family in ELEMENTWISE and any(w in source for w in node.inputs):
+            ins = list(node.inputs)
+            for i, w in enumerate(ins):
+                if w in source:
+                    trial = ins[:i] + [source[w]] + ins[i + 1:]
+                    try:
+                        same = prim.infer([d.types[v] for v in trial], node.box.param_dict) == \
+                            tuple(d.types[o] for o in node.outputs)
+                    except DslError:
+                        same = False
+                    if same:
+                        ins = trial
+            node = Node(node.box, tuple(ins), node.outputs, node.span)
+        nodes.append(node)
+    return prune(Diagram(d.types, d.inputs, tuple(nodes), d.outputs, d.input_names, d.name, d.span))
+
+
 def _rebuild(d: Diagram, nodes: list) -> Diagram:
     b = Builder()
     rename = {w: b.input(d.types[w]) for w in d.inputs}
@@ -46,5 +79,5 @@ def _rebuild(d: Diagram, nodes: list) -> Diagram:
 
 
 def tidy(d: Diagram) -> Diagram:
-    """CSE then dead-code elimination."""
-    return prune(cse(d))
+    """CSE, then broadcasts elided, then dead-code elimination."""
+    return elide_broadcasts(prune(cse(d)))

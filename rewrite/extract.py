@@ -15,11 +15,14 @@ import heapq
 import math
 from collections.abc import Mapping, Sequence
 
+from grammar.errors import DslError
 from rewrite.cost import nbytes, node_cost
 from rewrite.egraph import ENode, Frozen, Tables
 from semantics.diagram import Box, Builder, Diagram, make_box
 from semantics.primitives import PRIMITIVES
 from semantics.types import TensorType, WireType
+
+ELEMENTWISE = ("unary", "binary", "compare", "select")
 
 
 class ExtractionError(Exception):
@@ -161,6 +164,29 @@ def rebuild(fz: Frozen, choice: Mapping[int, ENode], tab: Tables, d: Diagram, ro
             return args_of(n.children[0])
         return list(n.children)
 
+    filled: dict[int, TensorType] = {}  # Num classes of non-scalar type, built as a scalar const
+    broadcast: dict[int, int] = {}
+
+    def full(k: int) -> int:
+        if k not in filled:
+            return wire[k]
+        if k not in broadcast:
+            t = filled[k]
+            (broadcast[k],) = b.add(make_box("broadcast_to", {"shape": t.shape}), [wire[k]], [t])
+        return broadcast[k]
+
+    def _operands(box: Box, kids: list[int], out_t: WireType) -> list[int]:
+        """Elementwise boxes read a filled constant as a scalar (broadcasting does the rest) when that
+        leaves the node's type unchanged; everything else reads the full tensor."""
+        scalar = [wire[k] for k in kids]
+        if any(k in filled for k in kids) and box.kind == "prim" and PRIMITIVES[box.name].family in ELEMENTWISE:
+            try:
+                if PRIMITIVES[box.name].infer([b.types[w] for w in scalar], box.param_dict) == (out_t,):
+                    return scalar
+            except DslError:
+                pass
+        return [full(k) for k in kids]
+
     for root in roots:
         stack: list[tuple[int, bool]] = [(root, False)]
         while stack:
@@ -179,14 +205,14 @@ def rebuild(fz: Frozen, choice: Mapping[int, ENode], tab: Tables, d: Diagram, ro
             elif n.op == "num":
                 t = tab.types[n.t]
                 assert isinstance(t, TensorType)
-                st = TensorType(t.dtype, ())
-                (w,) = b.add(_scalar_const(n.value, t, originals), [], [st])
-                if t.shape:
-                    (w,) = b.add(make_box("broadcast_to", {"shape": t.shape}), [w], [t])
+                (w,) = b.add(_scalar_const(n.value, t, originals), [], [TensorType(t.dtype, ())])
                 wire[c] = w
+                if t.shape:  # a filled tensor: broadcast only where a reader needs the full shape
+                    filled[c] = t
             elif n.op == "op":
                 box, _ = tab.boxes[n.a]
-                (wire[c],) = b.add(box, [wire[k] for k in deps(n)], [tab.types[n.t]])
+                out_t = tab.types[n.t]
+                (wire[c],) = b.add(box, _operands(box, [k for k in deps(n)], out_t), [out_t])
             elif n.op == "multi":
                 box, outs = tab.boxes[n.a]
                 tuples[c] = b.add(box, [wire[k] for k in deps(n)], list(outs))
@@ -194,7 +220,7 @@ def rebuild(fz: Frozen, choice: Mapping[int, ENode], tab: Tables, d: Diagram, ro
                 wire[c] = tuples[n.children[0]][n.a]
             else:
                 raise ExtractionError(f"unexpected {n.op} node in a term position")
-    return b.build([wire[r] for r in roots], input_names=d.input_names, name=d.name, span=d.span)
+    return b.build([full(r) for r in roots], input_names=d.input_names, name=d.name, span=d.span)
 
 
 def type_errors(d: Diagram) -> list[str]:

@@ -92,7 +92,7 @@ def test_missing_file(capsys):
     assert code == 1 and "cannot read" in err
 
 
-@pytest.mark.parametrize("cmd", ["check", "run", "show", "grad", "emit"])
+@pytest.mark.parametrize("cmd", ["check", "run", "show", "grad", "emit", "draw"])
 def test_help_on_every_command(capsys, cmd):
     with pytest.raises(SystemExit) as info:
         main([cmd, "--help"])
@@ -130,3 +130,11 @@ def test_emit_prints_numpy_source(capsys):
     assert (code == 0 and out.startswith("def loss(")) or "def loss(" in out
     code, _, err = cli(capsys, "emit", os.path.join(EX, "mlp.dsl"), "loss", "--target", "fortran")
     assert code == 1 and "fortran" in err
+
+
+def test_draw_writes_a_dot_file(capsys, tmp_path):
+    out = tmp_path / "sincos.dot"
+    code, text, _ = cli(capsys, "draw", os.path.join(EX, "pointfree.dsl"), "sincos", "-o", str(out))
+    assert code == 0 and out.exists()
+    dot = out.read_text()
+    assert dot.startswith("digraph diagram {") and 'label="sin"' in dot and 'label="cos"' in dot

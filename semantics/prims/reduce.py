@@ -34,25 +34,25 @@ def _stable_logsumexp(xp: Any, x: Any, axis: Any, keepdims: bool) -> Any:
 
 
 # name, NumPy meaning (xp, x, axis, keepdims), accepted dtypes, JVP template, transpose templates, doc.
-REDUCTIONS: tuple[tuple[str, Any, tuple[str, ...], str, dict[str, Template], str], ...] = (
+# JVPs reuse the primal output `out` (axes put back) rather than recomputing the reduction.
+REDUCTIONS: tuple[tuple[str, Any, tuple[str, ...], Template, dict[str, Template], str], ...] = (
     ("sum", lambda xp, x, a, k: xp.sum(x, axis=a, keepdims=k), ("f32", "f64", "i32", "i64"),
      f"sum(dx, {_KW})", {"x": lambda types, params, i: unreduce("ct", types["x"], params)},
      "sum over `axis`; the transpose re-inserts the reduced axes and the derivatives stage broadcasts"),
     ("mean", lambda xp, x, a, k: xp.mean(x, axis=a, keepdims=k), FLOAT_DTYPES,
-     f"sum(dx, {_KW}) / sum(stop_gradient(x ^ 0), {_KW})", {},
-     "arithmetic mean over `axis`; the JVP divides a sum by the element count (x ^ 0 is 1 even for "
-     "inf/nan), so mean needs no transpose of its own"),
+     f"mean(dx, {_KW})", {"x": lambda types, params, i: unreduce("ct", types["x"], params) + " * (count_out / count_x)"},
+     "arithmetic mean over `axis`; its transpose spreads ct / (elements per output) back over x"),
     ("prod", lambda xp, x, a, k: xp.prod(x, axis=a, keepdims=k), ("f32", "f64", "i32", "i64"),
-     f"sum(dx * prod(x, axis=axis, keepdims=true) / x, {_KW})", {},
+     lambda types, params, i: f"sum(dx * {unreduce('out', types['x'], params)} / x, {_KW})", {},
      "product over `axis`; the JVP divides by x, so it is nan where x has a zero (incomplete there)"),
     ("max", lambda xp, x, a, k: xp.max(x, axis=a, keepdims=k), ("f32", "f64", "i32", "i64"),
-     f"sum(where(x == max(x, axis=axis, keepdims=true), dx, 0), {_KW})", {},
+     lambda types, params, i: f"sum(where(x == {unreduce('out', types['x'], params)}, dx, 0), {_KW})", {},
      "maximum over `axis`; at ties the JVP sums the tangents of all maximal entries (no averaging)"),
     ("min", lambda xp, x, a, k: xp.min(x, axis=a, keepdims=k), ("f32", "f64", "i32", "i64"),
-     f"sum(where(x == min(x, axis=axis, keepdims=true), dx, 0), {_KW})", {},
+     lambda types, params, i: f"sum(where(x == {unreduce('out', types['x'], params)}, dx, 0), {_KW})", {},
      "minimum over `axis`; at ties the JVP sums the tangents of all minimal entries (no averaging)"),
     ("logsumexp", _stable_logsumexp, FLOAT_DTYPES,
-     f"sum(dx * exp(x - logsumexp(x, axis=axis, keepdims=true)), {_KW})", {},
+     lambda types, params, i: f"sum(dx * exp(x - {unreduce('out', types['x'], params)}), {_KW})", {},
      "log(sum(exp(x))) over `axis`, computed stably (max subtracted first, all -inf gives -inf)"),
 )
 
