@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -13,6 +14,7 @@ from semantics.errors import TypeCheckError, UnboundNameError
 from semantics.program import Definition, DerivedDef, DiagramDef, GeneratorDef, GenericDef, Program, signature_of
 from semantics.replay import inline_diagram
 from semantics.types import Dim, unify
+from semantics.verify import check
 
 
 class Module:
@@ -55,9 +57,13 @@ class Module:
         return name in self._defs
 
     def __getitem__(self, name: str) -> Diagram:
-        """The diagram of a definition; derived definitions are derived (and cached) here."""
+        """The diagram of a definition; derived definitions are derived (and cached) here.
+        Each diagram is verified at this stage boundary; DSL_DEBUG=1 prints it."""
         if name not in self._diagrams:
-            self._diagrams[name] = self._build(name)
+            d = check(self._build(name), f"building '{name}'")
+            if os.environ.get("DSL_DEBUG"):
+                print(f"# DSL_DEBUG {name} : {d.signature}\n{d.show()}", file=sys.stderr)
+            self._diagrams[name] = d
         return self._diagrams[name]
 
     def _build(self, name: str) -> Diagram:
