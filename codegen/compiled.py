@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from codegen.numpy_emitter import NumpyProgram, generate_numpy
-from codegen.runtime import array_namespace
+from codegen.runtime import array_namespace, dask_arguments
 from semantics.diagram import Diagram
 from semantics.errors import InputError
 from semantics.types import TensorType
@@ -101,7 +101,10 @@ class CompiledFunction:
             name, span = self._missing[0]
             raise InputError(f"generator box '{name}' has no implementation; pass it with "
                              f"dsl.load(..., boxes={{'{name}': callable}})", span)
-        arrays = as_arrays(d.dom, args, array_namespace(*args))
+        xp = array_namespace(*args)
+        arrays = as_arrays(d.dom, args, xp)
+        if xp.__name__ == "dask.array":
+            arrays = dask_arguments(xp, arrays)
         with np.errstate(all="ignore"):  # as the interpreter: inf/nan are values, not errors
             out = self.fn(*arrays)
         return out

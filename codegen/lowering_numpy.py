@@ -125,7 +125,8 @@ LOWERINGS: dict[str, Lowering] = {
     "square": _ufunc("square"),
     "reciprocal": _ufunc("reciprocal"),
     "floor": _ufunc("floor"),
-    "cast": Lowering("{x}.astype({dtype})"),
+    "cast": Lowering(lambda c: f"{c.args[0]}.copy()" if c.in_dtypes[0] == c.out_dtype else
+                     f"{c.args[0]}.astype({c.params['dtype']})"),
     "stop_gradient": Lowering("{x}", alias=True),
     # ---------------------------------------------------------------- binary
     "add": Lowering("{x} + {y}", "xp.add({x}, {y}, out={out})", "+=", commutative=True),

@@ -39,6 +39,17 @@ def array_namespace(*arrays: Any) -> Any:
     return found if found is not None else np
 
 
+def dask_arguments(da: Any, arrays: Sequence[Any]) -> list[Any]:
+    """The arguments of a generated function about to run on Dask, as new `dask.array.Array` objects.
+
+    Generated code writes into dead temporaries (`xp.exp(t0, out=t0)`, `t0 += b`); on Dask that
+    rebinds the graph of the Array *object* it is given. So NumPy arguments become one-chunk Dask
+    arrays (a NumPy temporary cannot take a Dask result in place), and Dask arguments are wrapped
+    anew (same graph and chunks, nothing copied): the caller's objects are never changed.
+    """
+    return [da.Array(a.dask, a.name, a.chunks, meta=a) if isinstance(a, da.Array) else da.asarray(a) for a in arrays]
+
+
 _erf_object = np.frompyfunc(math.erf, 1, 1)
 
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from grammar.errors import Span
-from rewrite.linearize import linearize
+from rewrite.jvp import linearize_diagram
 from rewrite.templates import zeros
 from rewrite.transpose import linear_wires
 from semantics.diagram import Builder, Diagram, Node, make_box
@@ -229,7 +229,7 @@ def batched_jacobian(d: Diagram, i: int) -> Diagram:
     x_t = d.dom[i]
     if not isinstance(x_t, TensorType) or not isinstance(y_t, TensorType):
         raise DerivativeError("jacobian needs tensor input and output")
-    lin = linearize(d, (i,))
+    lin = linearize_diagram(d, (i,))
     L = lin.diagram
     linear = linear_wires(lin)
     k = numel(x_t)

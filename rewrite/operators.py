@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from typing import Union
 
 from rewrite.cleanup import tidy
-from rewrite.linearize import is_float, linearize
+from rewrite.jvp import linearize_diagram
+from rewrite.linearize import is_float
 from rewrite.simplify import Step, simplify_diagram
 from rewrite.transpose import transpose
 from semantics.diagram import Builder, Diagram, make_box
@@ -49,7 +50,7 @@ def _scalar_out(d: Diagram, op: str) -> TensorType:
 
 def _finish(d: Diagram, name: str, names: Sequence[str], optimize: bool, trace: list[Step] | None) -> Diagram:
     if trace is not None:
-        trace.append(Step("linearize + transpose", d.stats()["ops"]))
+        trace.append(Step("transpose (reverse sweep) and seeding", d.stats()["ops"]))
     out = tidy(d)
     if trace is not None:
         trace.append(Step("CSE + dead code", out.stats()["ops"]))
@@ -61,7 +62,7 @@ def _finish(d: Diagram, name: str, names: Sequence[str], optimize: bool, trace: 
 def vjp(d: Diagram, wrt: Wrt = None, optimize: bool = True, trace: Trace = None) -> Diagram:
     """`(x..., ct_y...) -> ct_x...` for the parameters in wrt."""
     wrt = default_wrt(d, wrt)
-    back = transpose(linearize(d, wrt))
+    back = transpose(linearize_diagram(d, wrt, trace))
     b = Builder()
     ins = [b.input(t) for t in back.dom]
     outs = b.inline(back, ins)
@@ -69,9 +70,9 @@ def vjp(d: Diagram, wrt: Wrt = None, optimize: bool = True, trace: Trace = None)
     return _finish(b.build(outs[len(d.cod):]), f"vjp_{d.name}", names, optimize, trace)
 
 
-def _seeded(d: Diagram, wrt: tuple[int, ...], keep_value: bool) -> Diagram:
+def _seeded(d: Diagram, wrt: tuple[int, ...], keep_value: bool, trace: Trace = None) -> Diagram:
     y = _scalar_out(d, "grad")
-    back = transpose(linearize(d, wrt))
+    back = transpose(linearize_diagram(d, wrt, trace))
     b = Builder()
     xs = [b.input(t) for t in d.dom]
     (one,) = b.add(make_box("const", {"value": 1.0, "dtype": y.dtype}), (), (y,))
@@ -82,18 +83,18 @@ def _seeded(d: Diagram, wrt: tuple[int, ...], keep_value: bool) -> Diagram:
 def grad(d: Diagram, wrt: Wrt = None, optimize: bool = True, trace: Trace = None) -> Diagram:
     """The gradient of a scalar-valued diagram: `x... -> dy/dx_wrt...`."""
     wrt = default_wrt(d, wrt)
-    return _finish(_seeded(d, wrt, False), f"grad_{d.name}", d.param_names(), optimize, trace)
+    return _finish(_seeded(d, wrt, False, trace), f"grad_{d.name}", d.param_names(), optimize, trace)
 
 
 def value_and_grad(d: Diagram, wrt: Wrt = None, optimize: bool = True, trace: Trace = None) -> Diagram:
     wrt = default_wrt(d, wrt)
-    return _finish(_seeded(d, wrt, True), f"value_and_grad_{d.name}", d.param_names(), optimize, trace)
+    return _finish(_seeded(d, wrt, True, trace), f"value_and_grad_{d.name}", d.param_names(), optimize, trace)
 
 
 def jvp(d: Diagram, wrt: Wrt = None, optimize: bool = True, trace: Trace = None) -> Diagram:
     """`(x..., dx_wrt...) -> (y..., dy...)`."""
     wrt = default_wrt(d, wrt)
-    lin = linearize(d, wrt)
+    lin = linearize_diagram(d, wrt, trace)
     return _finish(lin.diagram, f"jvp_{d.name}", lin.diagram.param_names(), optimize, trace)
 
 
