@@ -11,10 +11,15 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from rewrite.egraph_jvp import JvpStats, linearize_egraph_stats
+from rewrite.egraph_jvp import JvpLimits, JvpStats, linearize_egraph_stats
 from rewrite.linearize import Linearized, linearize
 from semantics.diagram import Diagram
 from semantics.errors import DerivativeError
+
+
+# A JVP run saturates in a few iterations (10k nodes: ~1 s); past these budgets the direct pass,
+# which is linear by construction, takes over rather than keep the user waiting.
+JVP_LIMITS = JvpLimits(iterations=64, nodes=2_000_000, seconds=10.0)
 
 
 def linearize_diagram(d: Diagram, wrt: tuple[int, ...], trace: list[Any] | None = None) -> Linearized:
@@ -23,7 +28,7 @@ def linearize_diagram(d: Diagram, wrt: tuple[int, ...], trace: list[Any] | None 
     if os.environ.get("DSL_JVP") == "direct":
         return linearize(d, wrt)
     try:
-        lin, stats = linearize_egraph_stats(d, wrt)
+        lin, stats = linearize_egraph_stats(d, wrt, JVP_LIMITS)
     except DerivativeError as err:
         if trace is not None:
             trace.append(Step(f"JVP in the e-graph not possible ({err.message}); direct pass used", 0))

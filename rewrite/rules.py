@@ -105,6 +105,22 @@ RULES: tuple[Rule, ...] = (
     _r("fold-div", '(Op2 "div" p t (Num a ta) (Num b tb))', "(Num r t)", f"(!= b 0.0) (= r (/ a b)) {FOLD}", "fold"),
     _r("fold-neg", '(Op1 "neg" p t (Num a ta))', "(Num r t)", f"(= r (* -1.0 a)) {FOLD}", "fold"),
     _r("fold-square", '(Op1 "square" p t (Num a ta))', "(Num r t)", f"(= r (* a a)) {FOLD}", "fold"),
+    # constant reassociation: (x * a) * b -> x * (a * b) for scalar f64 constants; the kept x has
+    # the node's type, so no broadcasting is lost, and the product is a new scalar constant
+    *(_r(f"fold-mul-assoc-{i}", f'(Op2 "mul" p t {inner} {outer_b})'.replace("INNER", inner_l),
+         '(Op2 "mul" {mul} t x (Num r s))', f"{KEEP} (= s (ScalarOf t)) (= r (* a b)) {FOLD}",
+         "fold")
+      for i, (inner_l, inner, outer_b) in enumerate([
+          ("", '(Op2 "mul" q t x (Num a ta))', "(Num b tb)"),
+          ("", '(Op2 "mul" q t (Num a ta) x)', "(Num b tb)"),
+      ])),
+    *(_r(f"fold-mul-assoc-{i + 2}", f'(Op2 "mul" p t (Num b tb) {inner})', '(Op2 "mul" {mul} t x (Num r s))',
+         f"{KEEP} (= s (ScalarOf t)) (= r (* a b)) {FOLD}", "fold")
+      for i, inner in enumerate(['(Op2 "mul" q t x (Num a ta))', '(Op2 "mul" q t (Num a ta) x)'])),
+    _r("fold-neg-mul", '(Op1 "neg" p t (Op2 "mul" q t x (Num a ta)))', '(Op2 "mul" {mul} t x (Num r s))',
+       f"{KEEP} (= s (ScalarOf t)) (= r (* -1.0 a)) {FOLD}", "fold"),
+    _r("fold-mul-neg", '(Op2 "mul" p t (Op1 "neg" q t x) (Num a ta))', '(Op2 "mul" {mul} t x (Num r s))',
+       f"{KEEP} (= s (ScalarOf t)) (= r (* -1.0 a)) {FOLD}", "fold"),
     # factoring (distributivity, one direction only: it removes a multiplication)
     _r("factor-ll", '(Op2 "add" p t (Op2 "mul" q u a b) (Op2 "mul" r v a c))',
        '(Op2 "mul" {mul} t a (Op2 "add" {add} w b c))', "(HasTy b w) (HasTy c w)", "factor"),

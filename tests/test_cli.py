@@ -135,6 +135,6 @@ def test_emit_prints_numpy_source(capsys):
 def test_draw_writes_a_dot_file(capsys, tmp_path):
     out = tmp_path / "sincos.dot"
     code, text, _ = cli(capsys, "draw", os.path.join(EX, "pointfree.dsl"), "sincos", "-o", str(out))
-    assert code == 0 and out.exists()
+    assert code == 0 and out.exists() and "wrote" in text
     dot = out.read_text()
     assert dot.startswith("digraph diagram {") and 'label="sin"' in dot and 'label="cos"' in dot
