@@ -16,7 +16,6 @@ from rewrite.linearize import Linearized, linearize
 from semantics.diagram import Diagram
 from semantics.errors import DerivativeError
 
-
 # A JVP run saturates in a few iterations (10k nodes: ~1 s); past these budgets the direct pass,
 # which is linear by construction, takes over rather than keep the user waiting.
 JVP_LIMITS = JvpLimits(iterations=64, nodes=2_000_000, seconds=10.0)
