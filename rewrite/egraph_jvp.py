@@ -415,7 +415,14 @@ def linearize_egraph_stats(d: Diagram, wrt: tuple[int, ...],
     roots = [fz.wires[w] for w in outs]
     try:
         lin_roots = [jvp_of[c] for c in roots]
-        diagram = rebuild(fz, choice, tab, sig.build([], input_names=names), roots + lin_roots)
+        spans: dict[int, Any] = {}  # a primal class and its tangent class point at the node's DSL line
+        for node in reversed(d.nodes):
+            for w in node.outputs:
+                if w in fz.wires:
+                    spans[fz.wires[w]] = node.span
+                    if fz.wires[w] in jvp_of:
+                        spans[jvp_of[fz.wires[w]]] = node.span
+        diagram = rebuild(fz, choice, tab, sig.build([], input_names=names), roots + lin_roots, None, spans)
     except (KeyError, ExtractionError) as err:
         raise DerivativeError(f"a JVP term survived saturation: {err}") from err
     diagram = diagram.with_names(name=f"jvp_{d.name}" if d.name else "")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from grammar.errors import DslError
 from rewrite.cost import nbytes, node_cost
@@ -137,7 +138,7 @@ def _scalar_const(value: float, t: TensorType, originals: Mapping[tuple[float, s
 
 
 def rebuild(fz: Frozen, choice: Mapping[int, ENode], tab: Tables, d: Diagram, roots: Sequence[int],
-            originals: Mapping[tuple[float, str], Box] | None = None) -> Diagram:
+            originals: Mapping[tuple[float, str], Box] | None = None, spans: Mapping[int, Any] | None = None) -> Diagram:
     """A Diagram computing the root classes from d's inputs, one node per chosen class (iterative)."""
     originals = originals or {}
     b = Builder()
@@ -212,10 +213,10 @@ def rebuild(fz: Frozen, choice: Mapping[int, ENode], tab: Tables, d: Diagram, ro
             elif n.op == "op":
                 box, _ = tab.boxes[n.a]
                 out_t = tab.types[n.t]
-                (wire[c],) = b.add(box, _operands(box, [k for k in deps(n)], out_t), [out_t])
+                (wire[c],) = b.add(box, _operands(box, [k for k in deps(n)], out_t), [out_t], (spans or {}).get(c))
             elif n.op == "multi":
                 box, outs = tab.boxes[n.a]
-                tuples[c] = b.add(box, [wire[k] for k in deps(n)], list(outs))
+                tuples[c] = b.add(box, [wire[k] for k in deps(n)], list(outs), (spans or {}).get(c))
             elif n.op == "proj":
                 wire[c] = tuples[n.children[0]][n.a]
             else:

@@ -125,7 +125,10 @@ def optimize(d: Diagram, limits: Limits | None = None) -> tuple[Diagram, Rewrite
         else:
             fz = eg.freeze()
             choice = choose(fz, eg.tables)
-            new = rebuild(fz, choice, eg.tables, d, [fz.wires[w] for w in outs], _const_boxes(d))
+            # each e-class keeps the source span of an original node in it, so generated code can still
+            # point back to the DSL line that an extracted node computes
+            spans = {fz.wires[w]: n.span for n in reversed(folded.nodes) for w in n.outputs if w in fz.wires}
+            new = rebuild(fz, choice, eg.tables, d, [fz.wires[w] for w in outs], _const_boxes(d), spans)
             new = fold_constants(new, fired)
             errs = type_errors(new) + list(structural_errors(new))
             if errs:

@@ -14,7 +14,7 @@ from typing import Any
 
 from grammar import ast
 from grammar.errors import Span
-from semantics.diagram import Builder, make_box
+from semantics.diagram import Builder, Node, make_box
 from semantics.errors import DerivativeError
 from semantics.expressions import BodyElaborator
 from semantics.primitives import PRIMITIVES, Primitive
@@ -96,7 +96,10 @@ def instantiate(template: str, b: Builder, env: Mapping[str, Any], statics: Mapp
     el = TemplateElaborator(b, statics, dims)
     for k, v in env.items():
         el.env[k] = v
+    first = len(b.nodes)
     value = el.expr(parse_template(template))
+    # the nodes a rule writes belong to the node being differentiated: give them its source line
+    b.nodes[first:] = [Node(n.box, n.inputs, n.outputs, span) for n in b.nodes[first:]]
     if isinstance(value, ZeroVal):
         return value
     if isinstance(value, StaticVal):
