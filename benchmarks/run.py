@@ -128,7 +128,7 @@ def jax_build(w: Workload, inputs: dict[str, np.ndarray]) -> Built:
         return (value, *grads)
 
     args = tuple(jax.device_put(inputs[p]) for p in w.params)
-    return Built(fwd, vg, args, 0.0, sync=jax.block_until_ready)
+    return Built(fwd, vg, args, None, sync=jax.block_until_ready)
 
 
 def pytensor_build(w: Workload, inputs: dict[str, np.ndarray]) -> Built:
@@ -171,21 +171,31 @@ def timed_call(fn: Callable[..., Any], args: tuple[Any, ...], sync: Callable[[An
     return time.perf_counter() - t0, out
 
 
-def median_time(fn: Callable[..., Any], args: tuple[Any, ...], sync: Callable[[Any], Any],
-                min_runs: int, budget_s: float, warmup: int = 2) -> float:
-    """Median of at least `min_runs` timed calls after `warmup` untimed ones; more calls (up to 50)
-    while the total stays under `budget_s`. The garbage collector is off while timing, as in timeit."""
-    for _ in range(warmup):
-        sync(fn(*args))
-    times: list[float] = []
+def interleaved_medians(fns: dict[str, tuple[Callable[..., Any], tuple[Any, ...], Callable[[Any], Any]]],
+                        min_runs: int, budget_s: float, warmup: int = 2) -> dict[str, float]:
+    """Median time of each function, measured in rounds: every round calls every function once, in a
+    shuffled order, so that a change in the machine's background load hits all systems alike. At least
+    `min_runs` rounds after `warmup` untimed calls each; more rounds (up to 50) while the total stays
+    under `budget_s` per function. The garbage collector is off while timing, as in timeit."""
+    for fn, args, sync in fns.values():
+        for _ in range(warmup):
+            sync(fn(*args))
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    order = list(fns)
+    rng = np.random.default_rng(0)
     gc.disable()
     try:
         start = time.perf_counter()
-        while len(times) < min_runs or (time.perf_counter() - start < budget_s and len(times) < 50):
-            times.append(timed_call(fn, args, sync)[0])
+        rounds = 0
+        while rounds < min_runs or (time.perf_counter() - start < budget_s * len(fns) and rounds < 50):
+            rng.shuffle(order)
+            for k in order:
+                fn, args, sync = fns[k]
+                times[k].append(timed_call(fn, args, sync)[0])
+            rounds += 1
     finally:
         gc.enable()
-    return statistics.median(times)
+    return {k: statistics.median(v) for k, v in times.items()}
 
 
 def max_rel_err(a: np.ndarray, ref: np.ndarray) -> float:
@@ -222,31 +232,43 @@ def run_workload(w: Workload, systems: tuple[str, ...], min_runs: int, budget_s:
     inputs = w.make_inputs(np.random.default_rng(0))
     ref_fwd = w.hand_fwd(*(inputs[p] for p in w.params))
     ref_vg = w.hand_vg(*(inputs[p] for p in w.params))
-    rows = []
+    rows: list[Row] = []
+    built: dict[str, Built] = {}
     for system in systems:
         row = Row(w.key, system)
         rows.append(row)
         try:
-            built = BUILDERS[system](w, inputs)
+            b = built[system] = BUILDERS[system](w, inputs)
         except NotInstalled:
             row.status = "not installed"
             log(f"  {system:11s} not installed")
             continue
-        gc.collect()
-        gc.freeze()   # what exists now (compiled functions, inputs) is never collected: cheap GC later
-        # first calls: one-time work still pending (JAX traces and compiles here; PyTensor's Numba
-        # backend compiles lazily too), then the agreement check, then the timings
-        first_fwd, fwd_out = timed_call(built.fwd, built.args, built.sync)
-        first_vg, vg_out = timed_call(built.vg, built.args, built.sync)
-        err = check_same(w, system, fwd_out, vg_out, ref_fwd, ref_vg)
-        row.fwd_s = median_time(built.fwd, built.args, built.sync, min_runs, budget_s)
-        row.vg_s = median_time(built.vg, built.args, built.sync, min_runs, budget_s)
-        if built.build_s is not None:
-            row.one_time_s = built.build_s + max(first_vg - row.vg_s, 0.0)
-        row.extra = dict(max_rel_err=err, first_fwd=first_fwd, note=built.note)
-        log(f"  {system:11s} fwd {fmt_ms(row.fwd_s):>9s} ms  fwd+grad {fmt_ms(row.vg_s):>9s} ms  "
-            f"one-time {fmt_s(row.one_time_s)}  max rel err vs hand {err:.1e} {built.note}")
-        del built
+        # first calls: one-time work still pending (JAX traces and compiles here), then the agreement check
+        first_fwd, fwd_out = timed_call(b.fwd, b.args, b.sync)
+        first_vg, vg_out = timed_call(b.vg, b.args, b.sync)
+        row.extra = dict(max_rel_err=check_same(w, system, fwd_out, vg_out, ref_fwd, ref_vg),
+                         first_fwd=first_fwd, first_vg=first_vg, note=b.note)
+        del fwd_out, vg_out
+    gc.collect()
+    gc.freeze()   # what exists now (compiled functions, inputs) is never collected: cheap GC while timing
+    fwd = interleaved_medians({k: (b.fwd, b.args, b.sync) for k, b in built.items()}, min_runs, budget_s)
+    vg = interleaved_medians({k: (b.vg, b.args, b.sync) for k, b in built.items()}, min_runs, budget_s)
+    for row in rows:
+        if row.status:
+            continue
+        b = built[row.system]
+        row.fwd_s, row.vg_s = fwd[row.system], vg[row.system]
+        excess = max(row.extra["first_vg"] - row.vg_s, 0.0)
+        if row.system == "JAX":
+            row.one_time_s = excess                 # trace + compile, seen at the first call
+        elif b.build_s is not None:
+            row.one_time_s = b.build_s              # dsl: load + derive + optimise + compile; PyTensor: compile
+        log(f"  {row.system:11s} fwd {fmt_ms(row.fwd_s):>9s} ms  fwd+grad {fmt_ms(row.vg_s):>9s} ms  "
+            f"one-time {fmt_s(row.one_time_s)}  first-call excess {fmt_s(excess)}  "
+            f"max rel err vs hand {row.extra['max_rel_err']:.1e} {b.note}")
+    built.clear()
+    gc.unfreeze()
+    gc.collect()
     return rows
 
 
@@ -415,7 +437,7 @@ def main(argv: list[str] | None = None) -> int:
     if "hand NumPy" not in systems:
         systems = ("hand NumPy", *systems)   # the reference for the checks and ratios
     min_runs = max(args.min_runs, 7)
-    budget_s = 0.1 if args.quick else 1.5
+    budget_s = 0.1 if args.quick else 2.0
 
     def log(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)

@@ -22,6 +22,7 @@ from semantics.replay import inline_diagram
 from semantics.statics import CONSTANTS, StaticScope, convert_index, convert_static
 from semantics.types import (
     Dim,
+    FunType,
     TensorType,
     WireType,
     unify,
@@ -31,6 +32,7 @@ from semantics.values import Pending, StaticVal, TupleVal, Value, WireVal
 BINOPS = {"+": "add", "-": "sub", "*": "mul", "/": "div", "@": "matmul", "^": "pow",
           "==": "eq", "!=": "ne", "<": "lt", "<=": "le", ">": "gt", ">=": "ge"}
 FOLDABLE_FAMILIES = ("unary", "binary", "compare", "select")
+FUNCTIONAL = ("integrate", "nabla", "compose")  # LANGUAGE.md §7, arriving with a later issue
 MAX_DEPTH = 400  # expression nesting accepted before a clear error (Python's stack is the limit)
 
 
@@ -175,6 +177,11 @@ class BodyElaborator:
         if not isinstance(e.func, (ast.Name, ast.Attr)):
             raise TypeCheckError("only named boxes can be called (function-typed wires are not supported yet)", e.span)
         fname = _dotted(e.func)
+        if fname in FUNCTIONAL or (isinstance(e.func, ast.Name) and isinstance(self.env.get(fname), WireVal)
+                                   and isinstance(self.env[fname].type, FunType)):  # type: ignore[union-attr]
+            raise TypeCheckError(f"'{fname}': function-typed wires and functional derivatives (LANGUAGE.md §7: "
+                                 "application, lambda, compose, nabla, integrate) are not supported by this version "
+                                 "yet", e.span)
         if isinstance(e.func, ast.Name) and e.func.id in self.env:
             raise TypeCheckError(f"'{fname}' is a wire of type {_type_of(self.env[fname])}, not a function", e.func.span)
         d = self.scope.resolve(fname, e.func.span)
