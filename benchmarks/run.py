@@ -26,6 +26,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+# glibc returns freed blocks above its (adaptive) mmap/trim thresholds to the OS, so whether a temporary
+# array costs fresh page faults depends on the process's allocation history: on this VM that made the
+# same NumPy function vary 5x between runs. Unless --system-malloc is given, rerun this script with
+# fixed thresholds, so that every system reuses freed memory the same way (see README.md).
+MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": str(2 ** 32), "MALLOC_TRIM_THRESHOLD_": str(2 ** 32)}
+if __name__ == "__main__" and "--system-malloc" not in sys.argv and any(k not in os.environ for k in MALLOC_ENV):
+    os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **MALLOC_ENV})
+
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 # A fresh PyTensor compile directory, so that its one-time cost is not hidden by an on-disk cache
 # left by an earlier run (dsl's caches are cleared too, see `dsl_build`). --keep-pytensor-cache
@@ -34,7 +42,7 @@ if "--keep-pytensor-cache" not in sys.argv and "compiledir" not in os.environ.ge
     _flags = os.environ.get("PYTENSOR_FLAGS", "")
     os.environ["PYTENSOR_FLAGS"] = ",".join(filter(None, [_flags, f"compiledir={tempfile.mkdtemp(prefix='pytensor-bench-')}"]))
 
-import numpy as np
+import numpy as np  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -43,6 +51,10 @@ from workloads import Workload, workloads  # noqa: E402
 
 SYSTEMS = ("dsl-numpy", "hand NumPy", "JAX", "PyTensor")
 DSL_PACKAGES = ("dsl", "codegen", "rewrite", "semantics", "grammar")
+# Timed in a block of their own, after the others: PyTensor's Numba backend calls a second OpenBLAS
+# (SciPy's), whose busy-waiting threads halved NumPy's matmul speed when the calls were interleaved
+# on this 2-core machine (MLP f64: hand NumPy 9 ms -> 17 ms forward).
+TIMED_APART = ("PyTensor",)
 
 
 class NotInstalled(Exception):
@@ -251,8 +263,15 @@ def run_workload(w: Workload, systems: tuple[str, ...], min_runs: int, budget_s:
         del fwd_out, vg_out
     gc.collect()
     gc.freeze()   # what exists now (compiled functions, inputs) is never collected: cheap GC while timing
-    fwd = interleaved_medians({k: (b.fwd, b.args, b.sync) for k, b in built.items()}, min_runs, budget_s)
-    vg = interleaved_medians({k: (b.vg, b.args, b.sync) for k, b in built.items()}, min_runs, budget_s)
+    fwd: dict[str, float] = {}
+    vg: dict[str, float] = {}
+    groups = [[k for k in built if k not in TIMED_APART], *([k] for k in built if k in TIMED_APART)]
+    for group in filter(None, groups):
+        fwd.update(interleaved_medians({k: (built[k].fwd, built[k].args, built[k].sync) for k in group},
+                                       min_runs, budget_s))
+        vg.update(interleaved_medians({k: (built[k].vg, built[k].args, built[k].sync) for k in group},
+                                      min_runs, budget_s))
+        time.sleep(0.2)   # let any spinning worker threads of this group go to sleep
     for row in rows:
         if row.status:
             continue
@@ -343,7 +362,7 @@ def machine() -> str:
     try:
         import pytensor
 
-        pt_mode = f" (default mode {pytensor.config.mode})"
+        pt_mode = f" (default mode: {pytensor.compile.mode.get_default_mode().linker.__class__.__name__})"
     except ImportError:
         pass
     return "\n".join([
@@ -352,7 +371,16 @@ def machine() -> str:
         f"- Python {platform.python_version()}; numpy {np.__version__} (BLAS: {blas or '?'}); "
         f"jax {version('jax')} / jaxlib {version('jaxlib')} (CPU); pytensor {version('pytensor')}{pt_mode}",
         f"- date: {datetime.datetime.now().astimezone().strftime('%Y-%m-%d %H:%M %Z')}",
+        "- malloc: " + ("glibc defaults (--system-malloc)" if not all(k in os.environ for k in MALLOC_ENV)
+                        else ", ".join(f"{k}={os.environ[k]}" for k in MALLOC_ENV)),
     ])
+
+
+def load_average() -> str:
+    try:
+        return f"{os.getloadavg()[0]:.2f}"
+    except OSError:
+        return "?"
 
 
 def cold_dsl_one_time(model: Path, name: str) -> str:
@@ -427,6 +455,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--systems", default=",".join(SYSTEMS), help="comma-separated subset of: " + ", ".join(SYSTEMS))
     ap.add_argument("--only", default="", help="run only workloads whose label contains this text")
     ap.add_argument("--min-runs", type=int, default=7, help="timed calls per measurement, at least (default 7)")
+    ap.add_argument("--system-malloc", action="store_true",
+                    help="keep glibc's default (adaptive) malloc thresholds instead of fixed ones")
     ap.add_argument("--keep-pytensor-cache", action="store_true",
                     help="use PyTensor's usual compile directory instead of a fresh one")
     args = ap.parse_args(argv)
@@ -437,12 +467,13 @@ def main(argv: list[str] | None = None) -> int:
     if "hand NumPy" not in systems:
         systems = ("hand NumPy", *systems)   # the reference for the checks and ratios
     min_runs = max(args.min_runs, 7)
-    budget_s = 0.1 if args.quick else 2.0
+    budget_s = 0.1 if args.quick else 4.0
 
     def log(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
 
     start = time.perf_counter()
+    load_before = load_average()
     if args.quick:
         smoke_check(log)
     rows: list[Row] = []
@@ -473,12 +504,14 @@ def main(argv: list[str] | None = None) -> int:
             "Generated by `benchmarks/run.py` (what is measured: `benchmarks/README.md`).", "",
             "## Machine", "", machine(), "",
             "## Command", "", f"```\n{command}\n```", "",
-            f"Total wall time of the run: {elapsed:.0f} s.", "",
+            f"Total wall time of the run: {elapsed:.0f} s. 1-minute load average: {load_before} before the run, "
+            f"{load_average()} after it ({os.cpu_count()} cores, shared with other work).", "",
             "## Results", "",
             "Times are medians of at least 7 calls after 2 warm-up calls; forward = the loss value, "
             "fwd+grad = one value-and-gradient function; one-time = getting the value-and-gradient function "
             "ready (dsl: load + derive + optimise + compile with caches cleared; JAX: first call minus steady "
-            "call; PyTensor: graph + `pytensor.grad` + `pytensor.function`, plus first-call excess).", "",
+            "call; PyTensor: graph + `pytensor.grad` + `pytensor.function`). Systems are timed interleaved, "
+            "round by round.", "",
             tab, "",
             *([f"dsl one-time cost of MLP f32 `value_and_grad` in a fresh process: {cold}.", ""] if cold else []),
         ])

@@ -33,6 +33,7 @@ class Module:
         self._diagrams: dict[str, Diagram] = {}
         self._compiled: dict[tuple[str, str], Any] = {}
         self._traces: dict[str, list[Any]] = {}
+        self._optimized: dict[str, Diagram] = {}
         self._defs = dict(program.definitions)
 
     @property
@@ -129,14 +130,27 @@ class Module:
         if key not in self._compiled:
             from codegen import compile_diagram
 
-            self._compiled[key] = compile_diagram(self[name], backend, boxes=self.boxes)
+            diagram = self[name] if backend == "interpret" else self.optimized(name)
+            self._compiled[key] = compile_diagram(diagram, backend, boxes=self.boxes)
         return self._compiled[key]
 
     def emit(self, name: str, target: str = "numpy") -> str:
         """The generated source of definition `name` for `target` ("numpy" or "cuda")."""
         from codegen import emit
 
-        return emit(self[name], target)
+        return emit(self.optimized(name), target)
+
+    def optimized(self, name: str) -> Diagram:
+        """What code generation compiles: the definition after the e-graph optimiser (derived
+        definitions are optimised when they are derived; the interpreter runs `self[name]` as written)."""
+        if name not in self._optimized:
+            d = self[name]
+            if not isinstance(self.definition(name), DerivedDef):
+                from rewrite import simplify
+
+                d = check(simplify(d), f"optimising '{name}'")
+            self._optimized[name] = d
+        return self._optimized[name]
 
     def __repr__(self) -> str:
         return f"<dsl.Module {os.path.basename(self.filename)}: {', '.join(self.names)}>"

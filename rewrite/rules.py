@@ -80,6 +80,8 @@ RULES: tuple[Rule, ...] = (
     # powers
     _r("pow-two", '(Op2 "pow" p t x (Num 2.0 z))', '(Op1 "square" {square} t x)', KEEP),
     _r("pow-one", '(Op2 "pow" p t x (Num 1.0 z))', "x", KEEP),
+    _r("pow-three", '(Op2 "pow" p t x (Num 3.0 z))', '(Op2 "mul" {mul} t x (Op1 "square" {square} t x))', KEEP),
+    _r("pow-four", '(Op2 "pow" p t x (Num 4.0 z))', '(Op1 "square" {square} t (Op1 "square" {square} t x))', KEEP),
     _r("pow-zero", '(Op2 "pow" p t x (Num 0.0 z))', "(Num 1.0 t)"),
     _r("pow-half", '(Op2 "pow" p t x (Num 0.5 z))', '(Op1 "sqrt" {sqrt} t x)', KEEP),
     _r("pow-minus-one", '(Op2 "pow" p t x (Num -1.0 z))', '(Op1 "reciprocal" {reciprocal} t x)', KEEP),

@@ -119,7 +119,7 @@ def test_sin_chain_2000_layers() -> None:
     d = b.build([h], input_names=("x",), name="deep")
     t = time.perf_counter()
     out, report = optimize(d)
-    assert time.perf_counter() - t < 5
+    assert time.perf_counter() - t < 30  # measured ~0.1 s; the bound only catches a hang
     check(d, out, report)
     assert out.stats()["ops"] == 2000 and x == 0
 
@@ -132,7 +132,7 @@ def test_residual_chain_1000_layers() -> None:
     d = b.build([h])
     t = time.perf_counter()
     out, report = optimize(d)
-    assert time.perf_counter() - t < 5
+    assert time.perf_counter() - t < 30  # measured ~0.1 s; the bound only catches a hang
     check(d, out, report)
     run_both(d, out)
 
@@ -141,7 +141,7 @@ def test_random_1000_ops() -> None:
     d = random_diagram(7, 1000)
     t = time.perf_counter()
     out, report = optimize(d)
-    assert time.perf_counter() - t < 5
+    assert time.perf_counter() - t < 30  # measured ~0.1 s; the bound only catches a hang
     check(d, out, report)
     run_both(d, out)
 

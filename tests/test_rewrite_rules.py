@@ -70,6 +70,8 @@ CASES: list[tuple[str, Any, Any]] = [
     ("square-mul", ("square", "x"), ("mul", "x", "x")),
     ("pow-two", ("pow", "x", 2.0), ("square", "x")),
     ("pow-one", ("pow", "x", 1.0), "x"),
+    ("pow-three", ("pow", "x", 3.0), ("mul", "x", ("square", "x"))),
+    ("pow-four", ("pow", "x", 4.0), ("square", ("square", "x"))),
     ("pow-zero", ("pow", "s", 0.0), 1.0),
     ("pow-half", ("pow", "x", 0.5), ("sqrt", "x")),
     ("pow-minus-one", ("pow", "x", -1.0), ("reciprocal", "x")),
