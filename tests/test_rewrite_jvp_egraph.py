@@ -128,7 +128,7 @@ def test_deep_diagrams_linearize_fast(make, n):
     d = make(n)
     start = time.perf_counter()
     lin, stats = linearize_egraph_stats(d, (0,))
-    assert time.perf_counter() - start < 2.0
+    assert time.perf_counter() - start < 10.0  # measured 0.07 s; a loose bound so a loaded machine does not flake
     assert stats.iterations < 10  # every JVP goal is present at once: iterations do not grow with depth
     assert stats.unresolved == 0
     _check(lin)
