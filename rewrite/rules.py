@@ -100,6 +100,18 @@ RULES: tuple[Rule, ...] = (
     _r("sum-broadcast", '(Op1 "sum" p t (Op1 "broadcast_to" q u x))', '(Op2 "mul" {mul} t x (Num n t))',
        f"{KEEP} (ScalarT t) (= n (Numel u))"),
     _r("mean-broadcast", '(Op1 "mean" p t (Op1 "broadcast_to" q u x))', "x", f"{KEEP} (ScalarT t)"),
+    # reductions are linear: pull scalar factors out of a sum (one pass fewer over the data) and
+    # split sums of sums/differences of same-typed operands (so the factors can come out)
+    _r("sum-scale-r", '(Op1 "sum" p t (Op2 "mul" q u x (Num c z)))', '(Op2 "mul" {mul} t (Op1 "sum" p t x) (Num c s))',
+       "(HasTy x u) (= s (ScalarOf t))"),
+    _r("sum-scale-l", '(Op1 "sum" p t (Op2 "mul" q u (Num c z) x))', '(Op2 "mul" {mul} t (Op1 "sum" p t x) (Num c s))',
+       "(HasTy x u) (= s (ScalarOf t))"),
+    _r("sum-add", '(Op1 "sum" p t (Op2 "add" q u a b))', '(Op2 "add" {add} t (Op1 "sum" p t a) (Op1 "sum" p t b))',
+       "(HasTy a u) (HasTy b u)"),
+    _r("sum-sub", '(Op1 "sum" p t (Op2 "sub" q u a b))', '(Op2 "sub" {sub} t (Op1 "sum" p t a) (Op1 "sum" p t b))',
+       "(HasTy a u) (HasTy b u)"),
+    # linear shape operations commute with negation, so a - pad(x) replaces a + pad(-x)
+    _r("pad-neg", '(Op1 "pad" p t (Op1 "neg" q u x))', '(Op1 "neg" {neg} t (Op1 "pad" p t x))'),
     # guarded constant folding (f64 only)
     _r("fold-add", '(Op2 "add" p t (Num a ta) (Num b tb))', "(Num r t)", f"(= r (+ a b)) {FOLD}", "fold"),
     _r("fold-sub", '(Op2 "sub" p t (Num a ta) (Num b tb))', "(Num r t)", f"(= r (- a b)) {FOLD}", "fold"),
