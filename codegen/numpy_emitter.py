@@ -161,9 +161,48 @@ class _Emitter:
 
     # ------------------------------------------------------------ statements
 
+    def fused_pads(self) -> dict[int, Instr]:
+        """`t = pad(b); a += t` (or `-=`) as `a[lo:-hi] += b` when the add writes into `a` in place, the
+        padded array has no other reader and the add comes right after the pad (so nothing in between
+        can have reused b's buffer): the transpose of a slice then costs no n-sized temporary."""
+        instrs = self.sched.instrs
+        readers: dict[int, int] = {}
+        for ins in instrs:
+            for w in ins.inputs:
+                readers[w] = readers.get(w, 0) + 1
+        for w in self.sched.outputs:
+            readers[w] = readers.get(w, 0) + 2
+        fused: dict[int, Instr] = {}
+        for pad, nxt in zip(instrs, instrs[1:]):
+            if pad.box.name != "pad" or pad.box.kind != "prim" or readers.get(pad.outputs[0]) != 1:
+                continue
+            p = pad.outputs[0]
+            if nxt.box.name in ("add", "sub") and nxt.reuse is not None and p in nxt.inputs and nxt.reuse != p \
+                    and (nxt.box.name == "add" or nxt.inputs[1] == p):
+                fused[p] = nxt
+        return fused
+
+    def pad_update(self, pad: Instr, ins: Instr) -> None:
+        """Emit `a[lo0:-hi0, ...] += b` for the fused `a + pad(b)` (see `fused_pads`)."""
+        out = self.var[ins.reuse]  # type: ignore[index]
+        rank = self.d.types[pad.inputs[0]].rank  # type: ignore[union-attr]
+        width = pad.box.param_dict["width"]
+        pairs = width if width and isinstance(width[0], tuple) else (tuple(width),) * rank
+        index = ", ".join(f"{lo}:{-hi if hi else ''}" for lo, hi in pairs)
+        op = "-=" if ins.box.name == "sub" else "+="
+        self.emit(f"{out}[{index}] {op} {self.var[pad.inputs[0]]}", ins)
+        self.var[ins.outputs[0]] = out
+
     def run(self) -> NumpyProgram:
+        fused = self.fused_pads()
+        pads = {ins.outputs[0]: ins for ins in self.sched.instrs if ins.outputs and ins.outputs[0] in fused}
         for ins in self.sched.instrs:
-            if ins.kind == "const":
+            if ins.outputs and ins.outputs[0] in fused:
+                continue  # written as a slice update by the add that reads it
+            pad = next((pads[w] for w in ins.inputs if w in fused and fused[w] is ins), None)
+            if pad is not None:
+                self.pad_update(pad, ins)
+            elif ins.kind == "const":
                 self.constant(ins)
             elif ins.box.kind == "gen":
                 self.generator(ins)
