@@ -32,6 +32,7 @@ def f(x):
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import Any
 
@@ -173,7 +174,7 @@ class _Emitter:
         for w in self.sched.outputs:
             readers[w] = readers.get(w, 0) + 2
         fused: dict[int, Instr] = {}
-        for pad, nxt in zip(instrs, instrs[1:]):
+        for pad, nxt in itertools.pairwise(instrs):
             if pad.box.name != "pad" or pad.box.kind != "prim" or readers.get(pad.outputs[0]) != 1:
                 continue
             p = pad.outputs[0]
