@@ -173,7 +173,7 @@ class _Emitter:
                 readers[w] = readers.get(w, 0) + 1
         for w in self.sched.outputs:
             readers[w] = readers.get(w, 0) + 2
-        fused: dict[int, Instr] = {}
+        fused: dict[int, Instr] = self.fused_squares(readers)
         for pad, nxt in itertools.pairwise(instrs):
             if pad.box.name != "pad" or pad.box.kind != "prim" or readers.get(pad.outputs[0]) != 1:
                 continue
@@ -181,6 +181,18 @@ class _Emitter:
             if nxt.box.name in ("add", "sub") and nxt.reuse is not None and p in nxt.inputs and nxt.reuse != p \
                     and (nxt.box.name == "add" or nxt.inputs[1] == p):
                 fused[p] = nxt
+        return fused
+
+    def fused_squares(self, readers: dict[int, int]) -> dict[int, Instr]:
+        """`s = square(x); sum(s)` over all axes as `xp.vdot(x, x)`: one pass, no squared temporary
+        (only where nothing else reads s and the sum follows right after, as with the pads)."""
+        fused: dict[int, Instr] = {}
+        for sq, nxt in itertools.pairwise(self.sched.instrs):
+            if sq.box.name == "square" and sq.box.kind == "prim" and readers.get(sq.outputs[0]) == 1 \
+                    and nxt.box.name == "sum" and nxt.inputs == sq.outputs \
+                    and nxt.box.param_dict.get("axis") is None and not nxt.box.param_dict.get("keepdims") \
+                    and self.d.types[sq.inputs[0]].dtype in ("f32", "f64"):  # type: ignore[union-attr]
+                fused[sq.outputs[0]] = nxt
         return fused
 
     def pad_update(self, pad: Instr, ins: Instr) -> None:
@@ -201,7 +213,12 @@ class _Emitter:
             if ins.outputs and ins.outputs[0] in fused:
                 continue  # written as a slice update by the add that reads it
             pad = next((pads[w] for w in ins.inputs if w in fused and fused[w] is ins), None)
-            if pad is not None:
+            if pad is not None and pad.box.name == "square":
+                x = self.var[pad.inputs[0]]
+                name = self.fresh()
+                self.emit(f"{name} = xp.vdot({x}, {x})", ins)
+                self.var[ins.outputs[0]] = name
+            elif pad is not None:
                 self.pad_update(pad, ins)
             elif ins.kind == "const":
                 self.constant(ins)

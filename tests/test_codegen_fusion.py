@@ -38,3 +38,10 @@ def test_pad_is_fused_into_the_in_place_add():
     assert "pad" not in mod.emit("f") and "] += " in mod.emit("f")
     assert "pad" not in mod.emit("g") and "] -= " in mod.emit("g")
     assert "xp.pad" in mod.emit("h")  # the padded array is read twice: it must exist
+
+
+def test_sum_of_squares_is_a_dot_product():
+    mod = dsl.loads("dim n\ndef f(x: f64[n]) -> f64 { d = x[1:] - x[:-1]\n return sum(d * d) + sum(exp(x)) }")
+    assert "xp.vdot(" in mod.emit("f")
+    x = np.linspace(-1, 2, 9)
+    np.testing.assert_allclose(mod.compile("f")(x), np.sum(np.diff(x) ** 2) + np.sum(np.exp(x)), rtol=1e-13)
