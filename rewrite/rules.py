@@ -110,6 +110,12 @@ RULES: tuple[Rule, ...] = (
        "(HasTy a u) (HasTy b u)"),
     _r("sum-sub", '(Op1 "sum" p t (Op2 "sub" q u a b))', '(Op2 "sub" {sub} t (Op1 "sum" p t a) (Op1 "sum" p t b))',
        "(HasTy a u) (HasTy b u)"),
+    # broadcast late: an elementwise op of two values of one (small) type, one of them broadcast, is
+    # the broadcast of the op (then the broadcast is read as a scalar by its elementwise readers)
+    *(_r(f"{op}-broadcast-{side}", f'(Op2 "{op}" p t {lhs})', f'(Op1 "broadcast_to" q t (Op2 "{op}" {{{op}}} s a b))',
+         "(HasTy a s) (HasTy b s)")
+      for op in ("add", "sub", "mul")
+      for side, lhs in (("r", 'a (Op1 "broadcast_to" q t b)'), ("l", '(Op1 "broadcast_to" q t a) b'))),
     # linear shape operations commute with negation, so a - pad(x) replaces a + pad(-x)
     _r("pad-neg", '(Op1 "pad" p t (Op1 "neg" q u x))', '(Op1 "neg" {neg} t (Op1 "pad" p t x))'),
     # guarded constant folding (f64 only)

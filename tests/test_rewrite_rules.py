@@ -101,6 +101,11 @@ CASES: list[tuple[str, Any, Any]] = [
     ("sum-add", ("sum", ("add", ("mul", "x", 2.0), "y")), ("add", ("mul", ("sum", "x"), 2.0), ("sum", "y"))),
     ("pad-neg", ("add", ("pad", "y", {"width": (1, 0)}), ("pad", ("neg", "x"), {"width": (1, 0)})),
      ("sub", ("pad", "y", {"width": (1, 0)}), ("pad", "x", {"width": (1, 0)}))),
+    *((f"{op}-broadcast-{side}",
+       ("mul", "x", (op, *(("s", ("broadcast_to", "t", {"shape": (Dim.sym("n"),)})) if side == "r" else
+                           (("broadcast_to", "s", {"shape": (Dim.sym("n"),)}), "t")))),
+       ("mul", "x", ("broadcast_to", (op, "s", "t"), {"shape": (Dim.sym("n"),)})))
+      for op in ("add", "sub", "mul") for side in ("r", "l")),
     ("factor-ll", ("add", ("mul", "x", "y"), ("mul", "x", "z")), ("mul", "x", ("add", "y", "z"))),
     ("factor-rr", ("add", ("mul", "y", "x"), ("mul", "z", "x")), ("mul", ("add", "y", "z"), "x")),
     ("factor-lr", ("add", ("mul", "x", "y"), ("mul", "z", "x")), ("mul", "x", ("add", "y", "z"))),
