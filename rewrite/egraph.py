@@ -102,6 +102,7 @@ SCHEMA = """
 (ruleset fold)
 (ruleset factor)
 (ruleset assoc)
+(ruleset scale)
 """
 
 TERM_CONSTRUCTORS = ("Leaf", "Num", "Op1", "Op2", "Op3", "OpN", "Proj", "ANil", "ACons", "Multi")
