@@ -4,8 +4,9 @@ common-subexpression elimination (hash-consing of identical nodes)."""
 from __future__ import annotations
 
 from grammar.errors import DslError
-from semantics.diagram import Builder, Diagram, Node
+from semantics.diagram import Builder, Diagram, Node, make_box
 from semantics.primitives import PRIMITIVES
+from semantics.types import Dim, TensorType
 
 
 def prune(d: Diagram) -> Diagram:
@@ -67,6 +68,63 @@ def elide_broadcasts(d: Diagram) -> Diagram:
             node = Node(node.box, tuple(ins), node.outputs, node.span)
         nodes.append(node)
     return prune(Diagram(d.types, d.inputs, tuple(nodes), d.outputs, d.input_names, d.name, d.span))
+
+
+def contract_columns(d: Diagram) -> Diagram:
+    """`sum_to(a / c, (1, M))` with a: [N, M] and a column c: [N, 1] is the matvec
+    `reshape(1 / c, (1, N)) @ a` (likewise `a * c`): no N×M temporary, and BLAS does the sum. This is
+    the shape a reverse-mode gradient takes for a per-row scaling (the transpose of broadcasting)."""
+    producer = {w: n for n in d.nodes for w in n.outputs}
+    readers: dict[int, int] = {}
+    for n in d.nodes:
+        for w in n.inputs:
+            readers[w] = readers.get(w, 0) + 1
+    b = Builder()
+    rename = {w: b.input(d.types[w]) for w in d.inputs}
+    for node in d.nodes:
+        out = _column_matvec(b, node, d, producer, readers, rename)
+        if out is None:
+            outs = b.add(node.box, [rename[w] for w in node.inputs], [d.types[w] for w in node.outputs], node.span)
+            rename.update(zip(node.outputs, outs))
+        else:
+            rename[node.outputs[0]] = out
+    return prune(b.build([rename[w] for w in d.outputs], input_names=d.input_names, name=d.name, span=d.span))
+
+
+def _column_matvec(b: Builder, node: Node, d: Diagram, producer: dict[int, Node], readers: dict[int, int],
+                   rename: dict[int, int]) -> int | None:
+    if node.box.kind != "prim" or node.box.name != "sum_to":
+        return None
+    inner = producer.get(node.inputs[0])
+    if inner is None or inner.box.name not in ("mul", "div") or readers.get(node.inputs[0]) != 1:
+        return None
+    a_w, c_w = inner.inputs
+    if inner.box.name == "mul" and _is_column(d.types[a_w]) and not _is_column(d.types[c_w]):
+        a_w, c_w = c_w, a_w
+    a, c, out = d.types[a_w], d.types[c_w], d.types[node.outputs[0]]
+    if not (isinstance(a, TensorType) and isinstance(c, TensorType) and isinstance(out, TensorType)):
+        return None
+    one = Dim.const(1)
+    if not (a.rank == 2 and _is_column(c) and c.shape[0] == a.shape[0] and a.dtype in ("f32", "f64")
+            and out.shape == (one, a.shape[1]) and d.types[inner.outputs[0]] == a):
+        return None
+    col = rename[c_w]
+    if inner.box.name == "div":
+        (col,) = b.add(make_box("reciprocal"), [col], [c], inner.span)
+    row_t = TensorType(c.dtype, (one, c.shape[0]))
+    (row,) = b.add(make_box("reshape", {"shape": row_t.shape}), [col], [row_t], inner.span)
+    negated = producer.get(a_w)
+    if negated is not None and negated.box.name == "neg" and readers.get(a_w) == 1:
+        # -(row @ a) negates M numbers instead of copying N×M of them
+        (mv,) = b.add(make_box("matmul"), [row, rename[negated.inputs[0]]], [out], node.span)
+        (neg,) = b.add(make_box("neg"), [mv], [out], negated.span)
+        return neg
+    (mv,) = b.add(make_box("matmul"), [row, rename[a_w]], [out], node.span)
+    return mv
+
+
+def _is_column(t: object) -> bool:
+    return isinstance(t, TensorType) and t.rank == 2 and t.shape[1] == Dim.const(1)
 
 
 def _rebuild(d: Diagram, nodes: list) -> Diagram:

@@ -121,3 +121,17 @@ def test_prove_equal_and_simplify():
     assert prove_equal(mod["a"], mod["b"]) is True
     assert prove_equal(mod["a"], mod["c"]) is None
     assert simplify(mod["a"]) == mod["b"]
+
+
+def test_per_row_scaling_gradient_is_a_matvec():
+    """The transpose of `a / column` summed over rows is emitted as `row @ a` (no N×M temporary)."""
+    src = ("dim N, M\ndef f(a: f64[N, M], w: f64[M], T: f64[N]) -> f64 {\n"
+           "    return sum(exp(a - expand_dims(w, 0) / expand_dims(T, 1)))\n}\ng = grad(f, wrt=w)\n")
+    mod = dsl.loads(src)
+    g = mod["g"]
+    assert any(n.box.name == "matmul" for n in g.nodes), g.show()
+    rng = np.random.default_rng(0)
+    a, w, T = rng.standard_normal((5, 3)), rng.standard_normal(3), rng.uniform(1, 2, 5)
+    want = -np.sum(np.exp(a - w[None, :] / T[:, None]) / T[:, None], axis=0)
+    np.testing.assert_allclose(mod.compile("g")(a, w, T), want, rtol=1e-12)
+    np.testing.assert_allclose(mod.compile("g", backend="interpret")(a, w, T), want, rtol=1e-12)
