@@ -239,6 +239,13 @@ class EGraph:
             outputs.append([g(w) for w in d.outputs])
             offset += len(d.types)
         self._facts()
+        self.input_rows(rows, "load")
+        self._run("(run-schedule (saturate (run typing)))")
+        return outputs
+
+    def input_rows(self, rows: dict[str, list[tuple[Any, ...]]], ruleset: str) -> None:
+        """Bulk-load relation rows through TSV files (linear, unlike building terms in Python), then
+        run the ruleset that turns them into terms."""
         with tempfile.TemporaryDirectory() as tmp:
             cmds = []
             for rel, rs in rows.items():
@@ -247,10 +254,7 @@ class EGraph:
                     with open(path, "w") as f:
                         f.writelines("\t".join(_cell(c) for c in r) + "\n" for r in rs)
                     cmds.append(f'(input {rel} "{path}")')
-            self._run("\n".join(cmds))
-        self._run("(run-schedule (run load))")
-        self._run("(run-schedule (saturate (run typing)))")
-        return outputs
+            self._run("\n".join([*cmds, f"(run-schedule (run {ruleset}))"]))
 
     @staticmethod
     def _args(ins: Sequence[int], lists: int, rows: dict[str, list[tuple[Any, ...]]]) -> int:

@@ -40,8 +40,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -452,15 +450,7 @@ def _seed(eg: EGraph, d: Diagram, wrt: Sequence[int], active: set[int]) -> None:
             rows["RNZ"].append((w,))
         elif isinstance(ty, TensorType):
             rows["RJZ"].append((w, tab.type(ty)))
-    with tempfile.TemporaryDirectory() as tmp:
-        cmds = []
-        for rel, rs in rows.items():
-            if rs:
-                path = os.path.join(tmp, f"{rel}.tsv")
-                with open(path, "w") as f:
-                    f.writelines("\t".join(map(str, r)) + "\n" for r in rs)
-                cmds.append(f'(input {rel} "{path}")')
-        eg._run("\n".join([*cmds, "(run-schedule (run jvpload))"]))
+    eg.input_rows(rows, "jvpload")
 
 
 # --------------------------------------------------------------- export with Lin lowered
