@@ -2,7 +2,7 @@
 
 from codegen.errors import CodegenError
 from grammar.errors import DslError, ParseError, Span
-from semantics.errors import DerivativeError, InputError, ShapeError, TypeCheckError, UnboundNameError
+from semantics.errors import DerivativeError, InputError, RebindError, ShapeError, TypeCheckError, UnboundNameError
 
 __all__ = [
            "CodegenError",
@@ -10,6 +10,7 @@ __all__ = [
            "DslError",
            "InputError",
            "ParseError",
+           "RebindError",
            "ShapeError",
            "Span",
            "TypeCheckError",

@@ -14,8 +14,9 @@ from grammar import ast
 from grammar.errors import DslError, Span
 from semantics.derived import DERIVED_OPS, derived_signature, resolve_wrt
 from semantics.diagram import Builder, Diagram
-from semantics.errors import DerivativeError, TypeCheckError, UnboundNameError
+from semantics.errors import DerivativeError, RebindError, TypeCheckError, UnboundNameError
 from semantics.expressions import BodyElaborator, check_return
+from semantics.order import dependency_order
 from semantics.pointfree import PointFree
 from semantics.primitives import PRIMITIVES
 from semantics.program import (
@@ -87,7 +88,7 @@ class Elaborator:
         if name in self.decls or name in self.imported:
             first = self.decls.get(name)
             where = f" (first defined at {first.span})" if first is not None and first.span else ""
-            raise UnboundNameError(f"'{name}' is defined twice{where}", span)
+            raise RebindError(f"'{name}' is defined twice{where}", span)
         if name in PRIMITIVES or name in DTYPES or name in ("pi", "inf"):
             raise UnboundNameError(f"'{name}' is a built-in name and cannot be redefined", span)
         self.decls[name] = decl
@@ -99,7 +100,7 @@ class Elaborator:
         for name in program.own:
             key = f"{decl.alias}.{name}" if decl.alias else name
             if key in self.imported or key in self.decls:
-                raise UnboundNameError(f"import of '{decl.path}' defines '{key}' a second time; "
+                raise RebindError(f"import of '{decl.path}' defines '{key}' a second time; "
                                        f"use import \"{decl.path}\" as name", decl.span)
             self.imported[key] = program.lookup(name)  # type: ignore[assignment]
         self.dims = self.dims | (program.dims if not decl.alias else frozenset())
@@ -188,9 +189,8 @@ class Elaborator:
         return b.build([w.wire for w in outs], input_names=tuple(names), name=decl.name, span=decl.span)
 
     def elaborate_body(self, body: BodyElaborator, decl: ast.Def, declared: tuple[WireType, ...] | None) -> list[WireVal]:
-        for stmt in decl.body:
-            value = body.expr(stmt.value)
-            self.assign(body, stmt, value)
+        for stmt in dependency_order(decl.body, body.env.keys()):
+            self.assign(body, stmt, body.expr(stmt.value))
         values, spans = self.flatten_returns(body, decl.returns)
         if declared is not None and len(values) != len(declared):
             raise TypeCheckError(f"'{decl.name}' returns {len(values)} value(s) but its signature declares "
@@ -261,7 +261,7 @@ class Elaborator:
         return values
 
     def _generic_body(self, body: BodyElaborator, decl: ast.Def) -> tuple[list[Value], list[Span | None]]:
-        for stmt in decl.body:
+        for stmt in dependency_order(decl.body, body.env.keys() | body.statics.statics.keys()):
             self.assign(body, stmt, body.expr(stmt.value))
         return self.flatten_returns(body, decl.returns)
 

@@ -11,8 +11,12 @@ class ShapeError(TypeCheckError):
     """Shapes (dims) do not fit: `f64[B, D] @ f64[H, 1]`."""
 
 
+class RebindError(TypeCheckError):
+    """A name bound a second time: statements are single assignment, a definition is defined once."""
+
+
 class UnboundNameError(DslError):
-    """A name that is not defined where it is used (or a definition that is defined twice)."""
+    """A name that is not defined where it is used."""
 
 
 class DerivativeError(DslError):

@@ -15,7 +15,7 @@ import numpy as np
 from grammar import ast
 from grammar.errors import DslError, Span
 from semantics.diagram import Box, Builder, make_box
-from semantics.errors import ShapeError, TypeCheckError, UnboundNameError
+from semantics.errors import RebindError, ShapeError, TypeCheckError, UnboundNameError
 from semantics.primitives import PRIMITIVES, REQUIRED, Primitive
 from semantics.program import Definition, DerivedDef, DiagramDef, GeneratorDef, GenericDef, instantiate
 from semantics.replay import inline_diagram
@@ -65,9 +65,8 @@ class BodyElaborator:
 
     def bind(self, name: str, value: Value, span: Span | None) -> None:
         if name in self.env:
-            raise UnboundNameError(
-                f"'{name}' is already bound; statements are single assignment, choose a new name", span
-            )
+            raise RebindError(f"'{name}' is already bound; statements are single assignment, choose a new name",
+                              span)
         self.env[name] = value
 
     # ------------------------------------------------------------ materialising pending values

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from grammar import ast
+from grammar.errors import Span
 from semantics.errors import TypeCheckError, UnboundNameError
 from semantics.types import DTYPES, Dim
 
@@ -100,21 +101,17 @@ def _dim(e: ast.Expr, scope: StaticScope, what: str) -> Dim:
 
 
 def convert_static(kind: str, e: ast.Expr, scope: StaticScope, what: str) -> Any:
-    """Convert the AST of a static argument to the value the primitive table expects for `kind`."""
+    """Convert the AST of a static argument to the value the primitive table expects for `kind`.
+
+    A name of a generic def's static parameter (`axis` inside `softmax`) stands for the value the
+    caller gave, which is checked against `kind` here, at elaboration, with the caller's span.
+    """
     if isinstance(e, ast.Name) and e.id in scope.statics:
-        return scope.statics[e.id]
-    if kind == "int":
-        return _int(e, scope, what)
-    if kind == "bool":
-        v = static_number(e, scope, what)
-        if not isinstance(v, bool):
-            raise TypeCheckError(f"{what} must be true or false, got {v}", e.span)
-        return v
-    if kind in ("float", "value"):
-        v = static_number(e, scope, what)
-        if isinstance(v, Dim):
-            raise TypeCheckError(f"{what} must be a number, got the dim {v}", e.span)
-        return float(v) if kind == "float" else v
+        return check_static(kind, scope.statics[e.id], what, e.span)
+    if kind == "any" and isinstance(e, ast.TupleExpr):
+        return tuple(convert_static("any", i, scope, what) for i in e.items)
+    if kind in _BY_VALUE:
+        return check_static(kind, static_number(e, scope, what), what, e.span)
     if kind == "str":
         if not isinstance(e, ast.Str):
             raise TypeCheckError(f"{what} must be a string literal", e.span)
@@ -123,27 +120,82 @@ def convert_static(kind: str, e: ast.Expr, scope: StaticScope, what: str) -> Any
         if isinstance(e, ast.Name) and e.id in DTYPES:
             return e.id
         raise TypeCheckError(f"{what} must be a dtype ({', '.join(DTYPES)})", e.span)
-    if kind == "axis":
-        if isinstance(e, ast.TupleExpr):
-            return tuple(_int(i, scope, what) for i in e.items)
-        return _int(e, scope, what)
+    if kind == "axis" and isinstance(e, ast.TupleExpr):
+        return tuple(_int(i, scope, what) for i in e.items)
     if kind == "ints":
         return tuple(_int(i, scope, what) for i in _items(e))
-    if kind == "dim":
-        return _dim(e, scope, what)
     if kind == "shape":
         return tuple(_dim(i, scope, what) for i in _items(e))
     if kind == "pad":
-        items = _items(e)
-        if all(isinstance(i, ast.TupleExpr) for i in items):
-            return tuple((_int(i.items[0], scope, what), _int(i.items[1], scope, what))
-                         for i in items if isinstance(i, ast.TupleExpr) and len(i.items) == 2)
-        if len(items) != 2:
-            raise TypeCheckError(f"{what} must be (lo, hi) or ((lo, hi), ...)", e.span)
-        return (_int(items[0], scope, what), _int(items[1], scope, what))
-    if kind == "any":
-        return static_number(e, scope, what)
+        return _pad(e, scope, what)
     raise AssertionError(f"unknown static kind {kind}")
+
+
+_BY_VALUE = ("int", "bool", "float", "value", "axis", "dim", "any")
+
+
+def check_static(kind: str, v: Any, what: str, span: Span | None) -> Any:
+    """A static value (a number, bool, Dim or tuple of them) checked against a parameter kind.
+
+    >>> check_static("axis", (0, 1), "'axis' of sum", None)
+    (0, 1)
+    >>> check_static("int", 0.5, "'axis' of max", None)
+    Traceback (most recent call last):
+    semantics.errors.TypeCheckError: error: 'axis' of max must be an integer, got 0.5
+    """
+    if kind == "any":
+        return v
+    if isinstance(v, tuple):
+        if kind == "pad" and all(isinstance(x, tuple) for x in v):
+            return tuple(check_static("pad", x, what, span) for x in v)
+        if kind in ("axis", "ints", "shape", "pad"):
+            return tuple(check_static("int" if kind != "shape" else "dim", x, what, span) for x in v)
+        raise TypeCheckError(f"{what} must be {_KIND_TEXT.get(kind, kind)}, got the tuple {_show(v)}", span)
+    if kind == "bool":
+        if not isinstance(v, bool):
+            raise TypeCheckError(f"{what} must be true or false, got {_show(v)}", span)
+        return v
+    if kind in ("int", "axis", "ints"):
+        if isinstance(v, Dim) and v.is_const:
+            v = v.value
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise TypeCheckError(f"{what} must be an integer, got {_show(v)}", span)
+        return (v,) if kind == "ints" else v
+    if kind in ("dim", "shape"):
+        if isinstance(v, bool) or not isinstance(v, (int, Dim)):
+            raise TypeCheckError(f"{what} must be a dim or an integer, got {_show(v)}", span)
+        d = v if isinstance(v, Dim) else Dim.const(v)
+        return (d,) if kind == "shape" else d
+    if kind in ("float", "value"):
+        if isinstance(v, Dim) or (kind == "float" and isinstance(v, bool)):
+            raise TypeCheckError(f"{what} must be a number, got {_show(v)}", span)
+        return float(v) if kind == "float" else v
+    raise TypeCheckError(f"{what} must be {_KIND_TEXT.get(kind, kind)}, got {_show(v)}", span)
+
+
+_KIND_TEXT = {"str": "a string literal", "dtype": f"a dtype ({', '.join(DTYPES)})", "pad": "(lo, hi) pairs"}
+
+
+def _show(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, Dim):
+        return f"the dim {v}"
+    if isinstance(v, tuple):
+        return "(" + ", ".join(_show(x) for x in v) + ")"
+    return str(v)
+
+
+def _pad(e: ast.Expr, scope: StaticScope, what: str) -> Any:
+    items = _items(e)
+    if all(isinstance(i, ast.TupleExpr) for i in items):
+        if any(len(i.items) != 2 for i in items if isinstance(i, ast.TupleExpr)):
+            raise TypeCheckError(f"{what} must be (lo, hi) or ((lo, hi), ...)", e.span)
+        return tuple((_int(i.items[0], scope, what), _int(i.items[1], scope, what))
+                     for i in items if isinstance(i, ast.TupleExpr))
+    if len(items) != 2:
+        raise TypeCheckError(f"{what} must be (lo, hi) or ((lo, hi), ...)", e.span)
+    return (_int(items[0], scope, what), _int(items[1], scope, what))
 
 
 def convert_index(items: tuple[Any, ...], scope: StaticScope) -> tuple[tuple[Any, ...], ...]:

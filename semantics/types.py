@@ -67,11 +67,17 @@ class Dim:
             acc[m] = acc.get(m, 0) + c
         return Dim._make(acc)
 
+    def __radd__(self, other: int) -> Dim:
+        return self + other
+
     def __neg__(self) -> Dim:
         return Dim(tuple((m, -c) for m, c in self.terms))
 
     def __sub__(self, other: Union[Dim, int]) -> Dim:
         return self + (-as_dim(other))
+
+    def __rsub__(self, other: int) -> Dim:
+        return as_dim(other) - self
 
     def __mul__(self, other: Union[Dim, int]) -> Dim:
         other = as_dim(other)
@@ -81,6 +87,10 @@ class Dim:
                 m = tuple(sorted(m1 + m2))
                 acc[m] = acc.get(m, 0) + c1 * c2
         return Dim._make(acc)
+
+    def __rmul__(self, other: int) -> Dim:
+        # `3 * n` (an int on the left) is the same polynomial as `n * 3`
+        return self * other
 
     def evaluate(self, binding: Mapping[str, int]) -> int:
         """The concrete size under a binding of every atom (raises KeyError if one is unbound)."""

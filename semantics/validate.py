@@ -6,6 +6,7 @@ Shared by the interpreter and every compiled backend: each error names the param
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -21,19 +22,38 @@ def _describe(shape: Sequence[int], dtype: str) -> str:
 def bind_inputs(fname: str, dom: Sequence[WireType], names: Sequence[str], args: Sequence[Any]) -> dict[str, int]:
     """Check dtype, rank and dims of every argument; return the binding of symbolic dims to sizes.
 
+    Plain dims (`n`) are bound from the first axis that has them; compound dims (`n + 1`, `2 * n`)
+    are then checked against that binding, or solved for their one unbound dim when they are
+    linear in it (`f64[n + 1]` of length 5 binds n = 4; `f64[2 * n]` of length 5 is an error).
+
     >>> bind_inputs("f", (TensorType("f64", (Dim.sym("n"),)),), ("x",), (np.zeros(3),))
     {'n': 3}
+    >>> bind_inputs("f", (TensorType("f64", (Dim.sym("n") + 1,)),), ("x",), (np.zeros(5),))
+    {'n': 4}
     """
     if len(args) != len(dom):
         raise InputError(f"{fname} takes {len(dom)} argument(s) ({', '.join(names)}), got {len(args)}")
     binding: dict[str, int] = {}
+    compound: list[_Axis] = []
     for t, name, a in zip(dom, names, args):
         if isinstance(t, FunType):
             if not callable(a):
                 raise InputError(f"argument '{name}' of {fname} must be a function ({t}), got {type(a).__name__}")
             continue
-        bind_tensor(fname, t, name, a, binding)
+        compound += bind_tensor(fname, t, name, a, binding)
+    _bind_compound(fname, compound, binding)
     return binding
+
+
+@dataclass(frozen=True)
+class _Axis:
+    """An axis of an argument whose declared dim is compound (checked once the plain dims are bound)."""
+
+    name: str
+    type: TensorType
+    axis: int
+    dim: Dim
+    size: int
 
 
 def array_dtype(a: Any) -> str | None:
@@ -41,11 +61,13 @@ def array_dtype(a: Any) -> str | None:
     return FROM_NUMPY.get(str(dt)) if dt is not None else None
 
 
-def bind_tensor(fname: str, t: TensorType, name: str, a: Any, binding: dict[str, int]) -> None:
+def bind_tensor(fname: str, t: TensorType, name: str, a: Any, binding: dict[str, int]) -> list[_Axis]:
+    """Check one argument, binding its plain dims; returns its axes with compound dims, to check later."""
     shape = getattr(a, "shape", None)
     if shape is None:
         if isinstance(a, (int, float, bool, np.number)) and not t.shape:
-            return _check_python_scalar(fname, t, name, a)
+            _check_python_scalar(fname, t, name, a)
+            return []
         raise InputError(f"argument '{name}' of {fname} must be an array of type {t}, got {type(a).__name__}")
     dtype = array_dtype(a)
     if dtype != t.dtype:
@@ -54,25 +76,73 @@ def bind_tensor(fname: str, t: TensorType, name: str, a: Any, binding: dict[str,
     if len(shape) != t.rank:
         raise InputError(f"argument '{name}' of {fname} has rank {len(shape)} ({_describe(shape, dtype)}), "
                          f"expected rank {t.rank} ({t})")
+    compound = []
     for axis, (d, size) in enumerate(zip(t.shape, shape)):
-        _bind_dim(fname, name, t, axis, d, int(size), binding)
+        if _plain(d) is None:
+            compound.append(_Axis(name, t, axis, d, int(size)))
+        else:
+            _bind_plain(fname, name, t, axis, d, int(size), binding)
+    return compound
 
 
-def _bind_dim(fname: str, name: str, t: TensorType, axis: int, d: Dim, size: int, binding: dict[str, int]) -> None:
-    atoms = d.atoms
-    if len(atoms) == 1 and d == Dim.sym(next(iter(atoms))):
-        sym = next(iter(atoms))
-        if sym in binding and binding[sym] != size:
-            raise InputError(f"inconsistent dim {sym}: argument '{name}' of {fname} has {sym} = {size} "
-                             f"(axis {axis} of {t}), but an earlier argument has {sym} = {binding[sym]}")
-        binding[sym] = size
-        return
-    try:
-        want = d.evaluate(binding)
-    except KeyError:
-        return  # a compound dim whose atoms are bound later; checked by the result shapes
-    if want != size:
-        raise InputError(f"argument '{name}' of {fname} has size {size} on axis {axis}, expected {d} = {want} ({t})")
+def _plain(d: Dim) -> str | None:
+    """The name of a dim that is a single declared name (`n`), else None."""
+    if len(d.terms) == 1 and d.terms[0][1] == 1 and len(d.terms[0][0]) == 1:
+        return d.terms[0][0][0]
+    return None
+
+
+def _bind_plain(fname: str, name: str, t: TensorType, axis: int, d: Dim, size: int, binding: dict[str, int]) -> None:
+    sym = _plain(d)
+    assert sym is not None
+    if sym in binding and binding[sym] != size:
+        raise InputError(f"inconsistent dim {sym}: argument '{name}' of {fname} has {sym} = {size} "
+                         f"(axis {axis} of {t}), but an earlier argument has {sym} = {binding[sym]}")
+    binding[sym] = size
+
+
+def _bind_compound(fname: str, pending: list[_Axis], binding: dict[str, int]) -> None:
+    """Check compound dims, solving those linear in one unbound dim, until none is left."""
+    while pending:
+        progress = False
+        for ax in list(pending):
+            unbound = sorted(a for a in ax.dim.atoms if a not in binding)
+            if len(unbound) > 1 or (unbound and _solve(fname, ax, unbound[0], binding) is None):
+                continue
+            pending.remove(ax)
+            progress = True
+            want = ax.dim.evaluate(binding)
+            if want != ax.size:
+                raise InputError(f"argument '{ax.name}' of {fname} has size {ax.size} on axis {ax.axis}, "
+                                 f"expected {ax.dim} = {want} ({ax.type}"
+                                 f"{', with ' + _show_binding(ax.dim, binding) if ax.dim.atoms else ''})")
+        if not progress:
+            ax = pending[0]
+            raise InputError(f"argument '{ax.name}' of {fname}: cannot determine "
+                             f"{', '.join(sorted(a for a in ax.dim.atoms if a not in binding))} from its size "
+                             f"{ax.size} on axis {ax.axis} ({ax.type}); pass an argument that has it as an axis")
+
+
+def _solve(fname: str, ax: _Axis, atom: str, binding: dict[str, int]) -> int | None:
+    """Bind `atom` from `ax.size == ax.dim` when the dim is `c * atom + rest` with rest known (else None)."""
+    coeff, rest = 0, 0
+    for mono, c in ax.dim.terms:
+        if atom not in mono:
+            rest += Dim(((mono, c),)).evaluate(binding)
+        elif mono == (atom,):
+            coeff = c
+        else:
+            return None  # non-linear in atom (n * n, n * m with m unbound)
+    value, remainder = divmod(ax.size - rest, coeff)
+    if remainder or value < 0:
+        raise InputError(f"argument '{ax.name}' of {fname} has size {ax.size} on axis {ax.axis}, which is not "
+                         f"{ax.dim} for any size {atom} ≥ 0 ({ax.type})")
+    binding[atom] = value
+    return value
+
+
+def _show_binding(d: Dim, binding: dict[str, int]) -> str:
+    return ", ".join(f"{a} = {binding[a]}" for a in sorted(d.atoms))
 
 
 def _check_python_scalar(fname: str, t: TensorType, name: str, a: Any) -> None:

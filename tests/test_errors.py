@@ -33,16 +33,18 @@ def test_unknown_function():
 
 
 def test_rebinding():
-    raises_at(dsl.UnboundNameError, "def f(x: f64) -> f64 {\n  y = x\n  y = 2 * x\n  return y\n}", 3,
+    # a RebindError is a TypeCheckError: the name is bound, the program does not fit the rules
+    assert issubclass(dsl.RebindError, dsl.TypeCheckError) and not issubclass(dsl.RebindError, dsl.UnboundNameError)
+    raises_at(dsl.RebindError, "def f(x: f64) -> f64 {\n  y = x\n  y = 2 * x\n  return y\n}", 3,
               "'y' is already bound")
 
 
 def test_rebinding_a_parameter():
-    raises_at(dsl.UnboundNameError, "def f(x: f64) -> f64 {\n  x = 2\n  return x\n}", 2, "'x'")
+    raises_at(dsl.RebindError, "def f(x: f64) -> f64 {\n  x = 2\n  return x\n}", 2, "'x'")
 
 
 def test_definition_defined_twice():
-    raises_at(dsl.UnboundNameError, "def f(x: f64) -> f64 { return x }\ndef f(x: f64) -> f64 { return x }", 2,
+    raises_at(dsl.RebindError, "def f(x: f64) -> f64 { return x }\ndef f(x: f64) -> f64 { return x }", 2,
               "defined twice")
 
 

@@ -162,8 +162,9 @@ def parse_subscripts(subscripts: str, n: int) -> tuple[list[str], str]:
     terms = lhs.split(",")
     if len(terms) != n:
         raise TypeCheckError(f"einsum subscripts '{subscripts}' name {len(terms)} operand(s), got {n}")
-    if any(not c.isalpha() for c in lhs.replace(",", "") + rhs):
-        raise TypeCheckError(f"einsum subscripts '{subscripts}' may only use letters, ',' and '->'")
+    if any(not (c.isascii() and c.isalpha()) for c in lhs.replace(",", "") + rhs):
+        # NumPy's einsum (and the generated code) only knows the ASCII letters a-z and A-Z as labels
+        raise TypeCheckError(f"einsum subscripts '{subscripts}' may only use the letters a-z, A-Z, ',' and '->'")
     labels = "".join(terms)
     if not arrow:
         rhs = "".join(sorted(c for c in set(labels) if labels.count(c) == 1))

@@ -1,0 +1,111 @@
+"""Statement order inside a `def` body (LANGUAGE.md §3): the order of statements does not change
+the diagram, only the text, so a name may be used above the statement that binds it.
+
+`dependency_order` returns the statements in an order where every statement comes after the ones
+binding the names it reads — the source order whenever that already works, so ordinary bodies
+elaborate exactly as written. A name bound twice is a `RebindError`; statements that need each
+other (`a = b + 1`, `b = a * 2`) are a `TypeCheckError` naming the cycle.
+
+>>> from grammar import parse
+>>> body = parse("def f(x: f64) -> f64 { b = a * 2\\n a = sin(x)\\n return b }").decls[0].body
+>>> [s.targets for s in dependency_order(body, {"x"})]
+[('a',), ('b',)]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import heapq
+from collections.abc import Collection, Iterator, Sequence
+
+from grammar import ast
+from grammar.errors import Span
+from semantics.errors import RebindError, TypeCheckError
+
+
+def free_names(e: ast.Expr) -> set[str]:
+    """The names an expression reads (lambda parameters excluded). Iterative: deeply nested
+    expressions are reported by elaboration with a clear error, not by a RecursionError here."""
+    out: set[str] = set()
+    stack: list[tuple[object, frozenset[str]]] = [(e, frozenset())]
+    while stack:
+        node, bound = stack.pop()
+        if isinstance(node, ast.Name):
+            if node.id not in bound:
+                out.add(node.id)
+        elif isinstance(node, ast.Lambda):
+            stack.append((node.body, bound | set(node.params)))
+        elif isinstance(node, tuple):
+            stack.extend((item, bound) for item in node)
+        elif dataclasses.is_dataclass(node) and not isinstance(node, (Span, type)):
+            stack.extend((getattr(node, f.name), bound) for f in dataclasses.fields(node) if f.name != "span")
+    return out
+
+
+def _binders(stmts: Sequence[ast.Assign], bound: Collection[str]) -> dict[str, int]:
+    """Which statement binds each name; a second binding (or a parameter re-bound) is an error."""
+    owner: dict[str, int] = {}
+    for i, stmt in enumerate(stmts):
+        spans = stmt.target_spans or (stmt.span,) * len(stmt.targets)
+        for name, span in zip(stmt.targets, spans):
+            if name in bound:
+                raise RebindError(f"'{name}' is already bound (a parameter); statements are single "
+                                  "assignment, choose a new name", span)
+            if name in owner:
+                first = stmts[owner[name]].span
+                where = f" (first bound at line {first.line})" if first is not None else ""
+                raise RebindError(f"'{name}' is already bound{where}; statements are single assignment, "
+                                  "choose a new name", span)
+            owner[name] = i
+    return owner
+
+
+def dependency_order(stmts: Sequence[ast.Assign], bound: Collection[str] = ()) -> list[ast.Assign]:
+    """The statements sorted so each follows those it reads from; ties keep the source order."""
+    owner = _binders(stmts, bound)
+    deps = [{owner[n] for n in free_names(s.value) if n in owner} for s in stmts]
+    if all(j < i for i, ds in enumerate(deps) for j in ds):
+        return list(stmts)  # already in order: the common case costs one pass
+    readers: list[list[int]] = [[] for _ in stmts]
+    waiting = [len(ds) for ds in deps]
+    for i, ds in enumerate(deps):
+        for j in ds:
+            readers[j].append(i)
+    ready = [i for i, w in enumerate(waiting) if w == 0]
+    heapq.heapify(ready)
+    order: list[int] = []
+    while ready:
+        i = heapq.heappop(ready)
+        order.append(i)
+        for r in readers[i]:
+            waiting[r] -= 1
+            if waiting[r] == 0:
+                heapq.heappush(ready, r)
+    if len(order) < len(stmts):
+        raise _cycle_error(stmts, deps, set(range(len(stmts))) - set(order))
+    return [stmts[i] for i in order]
+
+
+def _cycle_error(stmts: Sequence[ast.Assign], deps: list[set[int]], left: set[int]) -> TypeCheckError:
+    """Name one cycle among the statements that could not be ordered."""
+    start = min(left)
+    path, seen = [start], {start}
+    for i in _walk(deps, left, start):
+        if i in seen:
+            cycle = path[path.index(i):] + [i]
+            break
+        path.append(i)
+        seen.add(i)
+    names = [stmts[i].targets[0] for i in cycle]
+    first = stmts[cycle[0]]
+    if len(cycle) == 2:
+        return TypeCheckError(f"'{names[0]}' is used in its own definition", first.span)
+    return TypeCheckError(f"statements depend on each other in a cycle: {' -> '.join(names)} "
+                          "(each uses the next)", first.span)
+
+
+def _walk(deps: list[set[int]], left: set[int], i: int) -> Iterator[int]:
+    """Follow dependencies inside the unordered set: every statement there depends on another there."""
+    while True:
+        i = min(j for j in deps[i] if j in left)
+        yield i

@@ -1,0 +1,112 @@
+"""The front end (issue 8): dim arithmetic, runtime checks of compound dims, statement order,
+re-binding, static arguments checked at elaboration. Each test fails without its fix."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import dsl
+from tests.helpers import raises_at
+
+BACKENDS = ("numpy", "interpret")
+
+
+# ---------------------------------------------------------------- dims
+
+
+def test_int_times_dim_is_the_same_dim_as_dim_times_int():
+    mod = dsl.loads("dim n\ndef f(x: f64[3 * n]) -> f64 { return sum(x) }\n"
+                    "def g(x: f64[n * 3]) -> f64 { return sum(x) }\n"
+                    "def h(x: f64[1 + n], y: f64[2 - n + 2 * n]) -> f64 { return sum(x) + sum(y) }")
+    assert mod["f"].signature == mod["g"].signature == "f64[3 * n] -> f64"
+    assert mod["h"].signature == "(f64[n + 1], f64[n + 2]) -> f64"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_compound_dims_are_checked_at_run_time(backend):
+    src = ("dim n\ndef g(x: f64[n + 1], y: f64[n]) -> f64 { return sum(x[1:] * y) }\n"
+           "def h(x: f64[n * 2]) -> f64 { return sum(x) }\n"
+           "def k(x: f64[n + 1]) -> f64 { return sum(x) }")
+    mod = dsl.loads(src)
+    g, h, k = (mod.compile(name, backend=backend) for name in ("g", "h", "k"))
+    assert g(np.ones(4), np.ones(3)) == 3.0
+    with pytest.raises(dsl.InputError, match=r"argument 'x' of g has size 5 on axis 0, expected n \+ 1 = 4"):
+        g(np.ones(5), np.ones(3))
+    assert h(np.ones(6)) == 6.0
+    with pytest.raises(dsl.InputError, match=r"argument 'x' of h has size 5 .* not 2 \* n for any size n"):
+        h(np.ones(5))
+    assert k(np.ones(3)) == 3.0  # n = 2, solved from the compound dim alone
+    with pytest.raises(dsl.InputError, match="argument 'x' of k has size 0"):
+        k(np.ones(0))
+
+
+def test_compound_dims_solve_in_any_argument_order():
+    src = "dim n\ndef g(x: f64[2 * n + 1], y: f64[n]) -> f64 { return sum(x) + sum(y) }"
+    f = dsl.loads(src).compile("g", backend="interpret")
+    assert f(np.ones(7), np.ones(3)) == 10.0
+    with pytest.raises(dsl.InputError, match="expected 2 \\* n \\+ 1 = 5"):
+        f(np.ones(7), np.ones(2))
+
+
+# ---------------------------------------------------------------- statement order
+
+
+def test_statement_order_does_not_change_the_diagram():
+    in_order = "def f(x: f64) -> f64 {\n a = sin(x)\n b = a * a\n c = b + a\n return c\n}"
+    shuffled = "def f(x: f64) -> f64 {\n c = b + a\n b = a * a\n a = sin(x)\n return c\n}"
+    d1, d2 = dsl.loads(in_order)["f"], dsl.loads(shuffled)["f"]
+    assert d1.canonical == d2.canonical
+    assert float(dsl.loads(shuffled).compile("f")(0.5)) == pytest.approx(np.sin(0.5) ** 2 + np.sin(0.5))
+
+
+def test_statement_order_in_a_generic_def():
+    src = ("def twice_sm(x, axis=-1) {\n y = e / sum(e, axis=axis, keepdims=true)\n e = exp(x)\n return y\n}\n"
+           "dim n\ndef f(x: f64[n]) -> f64[n] { return twice_sm(x, axis=0) }")
+    x = np.array([0.0, 1.0, 2.0])
+    np.testing.assert_allclose(dsl.loads(src).compile("f")(x), np.exp(x) / np.exp(x).sum())
+
+
+def test_a_cycle_between_statements_is_an_error():
+    raises_at(dsl.TypeCheckError, "def f(x: f64) -> f64 {\n a = b + x\n b = a * 2\n return b\n}", 2,
+              "cycle", "a -> b -> a")
+    raises_at(dsl.TypeCheckError, "def f(x: f64) -> f64 {\n a = x\n y = y + 1\n return y\n}", 3,
+              "'y' is used in its own definition")
+
+
+def test_unpacking_statements_are_ordered_too():
+    src = "def f(x: f64) -> f64 {\n s = p + q\n p, q = (sin(x), cos(x))\n return s\n}"
+    assert float(dsl.loads(src).compile("f")(0.3)) == pytest.approx(np.sin(0.3) + np.cos(0.3))
+
+
+# ---------------------------------------------------------------- re-binding
+
+
+def test_rebinding_is_a_rebind_error_exported_from_dsl():
+    assert "RebindError" in dsl.__all__
+    err = raises_at(dsl.RebindError, "def f(x: f64) -> f64 {\n  y = x\n  z = y\n  y = 2 * x\n  return y\n}", 4,
+                    "'y' is already bound (first bound at line 2)", col=3)
+    assert isinstance(err, dsl.TypeCheckError)
+    raises_at(dsl.RebindError, "def f(x, axis=0) {\n  axis = 1\n  return x\n}\ndef g(x: f64) -> f64 { return f(x) }",
+              2, "'axis' is already bound")
+
+
+# ---------------------------------------------------------------- static arguments
+
+
+@pytest.mark.parametrize(("call", "col", "fragments"), [
+    ("softmax(x, axis=0.5)", 10, ("'axis' of max must be an integer, got 0.5",)),
+    ("softmax(x, axis=n)", 10, ("must be an integer, got the dim n",)),
+    ("softmax(x, axis=true)", 10, ("must be an integer, got true",)),
+    ('einsum("é,é->i", x, x)', 10, ("letters a-z, A-Z",)),
+    ("sum(x, axis=0.5)", 22, ("'axis' of sum must be an integer, got 0.5",)),
+])
+def test_static_arguments_are_checked_at_elaboration(call, col, fragments):
+    src = f"dim n\ndef f(x: f64[n]) -> f64[n] {{\n  return {call}\n}}"
+    raises_at(dsl.TypeCheckError, src, 3, *fragments, col=col)
+
+
+def test_tuple_static_arguments_pass_through_generic_defs():
+    src = ("dim n, m\ndef f(x: f64[n, m]) -> f64[n, m] { return softmax(x, axis=(0, 1)) }")
+    x = np.arange(6.0).reshape(2, 3)
+    np.testing.assert_allclose(dsl.loads(src).compile("f")(x), np.exp(x) / np.exp(x).sum())
