@@ -188,23 +188,6 @@ def _index(call: Call) -> str:
     return f"{call.args[0]}[{_index_items(call)}]"
 
 
-def _unindex(call: Call) -> str:
-    # Zeros of `shape` with x written at the index: a statement in NumPy, so a runtime helper.
-    return f"unindex(xp, {call.args[0]}, ({_slice_objects(call)}), {call.params['shape']})"
-
-
-def _slice_objects(call: Call) -> str:
-    items = []
-    for item in call.raw["index"]:
-        if item[0] == "int":
-            items.append(call.source(item[1]))
-        elif item[0] == "newaxis":
-            items.append("None")
-        else:
-            items.append("slice(" + ", ".join("None" if v is None else call.source(v) for v in item[1:4]) + ")")
-    return ", ".join(items) + ("," if len(items) == 1 else "")
-
-
 def _pad(call: Call) -> str:
     width = call.raw["width"]
     rank = call.in_ranks[0]
@@ -231,18 +214,8 @@ def _sum_to(call: Call) -> str:
     return f"xp.reshape({inner}, {call.params['shape']})"
 
 
-def _expand_reduced(call: Call) -> str:
-    from semantics.primitives import normalize_axes
-
-    if call.raw["keepdims"]:
-        return call.args[0]
-    axes = normalize_axes(call.raw["axis"], call.raw["rank"], "expand_reduced")
-    return f"xp.expand_dims({call.args[0]}, {axes!r})"
-
-
 LOWERINGS.update({
     "sum_to": Lowering(_sum_to, result_dtype=lambda c: _int_accumulate(c) if _sum_to_axes(c) else c.out_dtype),
-    "expand_reduced": Lowering(_expand_reduced),
     "sum": _reduce("sum", _int_accumulate),
     "prod": _reduce("prod", _int_accumulate),
     "mean": _reduce("mean", _int_mean),
@@ -253,7 +226,6 @@ LOWERINGS.update({
     "matmul": Lowering("{x} @ {y}"),
     "dot": Lowering("{x} @ {y}"),
     "outer": Lowering("{x}[:, None] * {y}[None, :]"),
-    "mT": Lowering("xp.swapaxes({x}, -1, -2)"),
     "transpose": Lowering(_transpose),
     "einsum": Lowering(lambda c: f"xp.einsum({c.params['subscripts']}, {', '.join(c.args)})"),
     "trace": Lowering("xp.trace({x})", result_dtype=_int_accumulate),
@@ -265,7 +237,6 @@ LOWERINGS.update({
     "expand_dims": Lowering("xp.expand_dims({x}, axis={axis})"),
     "squeeze": Lowering(lambda c: f"xp.squeeze({c.args[0]}{_axis_kw(c)})"),
     "index": Lowering(_index),
-    "unindex": Lowering(_unindex, helpers=("unindex",)),
     "pad": Lowering(_pad),
     "roll": Lowering(lambda c: f"xp.roll({c.args[0]}, {c.params['shift']}, axis={c.params['axis']})"),
     "zeros": Lowering("xp.zeros({shape}, dtype={dtype})"),

@@ -48,8 +48,6 @@ from semantics.types import NUMPY_DTYPE, Dim, TensorType
 HELPERS = ("array_namespace", "box_outputs", "erf", "logsumexp", "unindex")
 # Names the generated code relies on; no parameter, dim or temporary may shadow them.
 RESERVED = ("xp", "boxes", "float", *HELPERS)
-# Consumers for which a Python number next to an array of the same dtype keeps that dtype (NEP 50).
-WEAK_SCALAR_FAMILIES = frozenset({"binary", "compare", "select"})
 
 
 @dataclass(frozen=True)
@@ -145,9 +143,10 @@ class _Emitter:
         if w not in self.const:
             return self.var[w]
         literal, dtype = self.const[w]
-        family = PRIMITIVES[consumer.box.name].family if consumer.box.kind == "prim" else ""
+        elementwise = consumer.box.kind == "prim" and PRIMITIVES[consumer.box.name].elementwise
         partners = [v for v in consumer.inputs if v not in self.const and self.d.types[v].dtype == dtype]  # type: ignore[union-attr]
-        if literal is not None and family in WEAK_SCALAR_FAMILIES and partners:
+        # An elementwise consumer keeps an array operand's dtype next to a Python number (NEP 50).
+        if literal is not None and elementwise and partners:
             return literal
         return self.hoist(w)
 

@@ -41,22 +41,17 @@ from semantics.diagram import Box, Diagram
 from semantics.primitives import PRIMITIVES
 from semantics.types import Dim, TensorType, WireType
 
-ELEMENTWISE_FAMILIES = frozenset({"unary", "binary", "compare", "select"})
-# Rows whose result may share memory with an argument (NumPy returns views for these).
-VIEW_PRIMS = frozenset({"stop_gradient", "reshape", "transpose", "index", "broadcast_to", "expand_dims",
-                        "squeeze", "diag", "einsum", "sum_to", "expand_reduced", "mT"})
-# Rows that always allocate a new array (so a later instruction may write into it).
-CONTRACTIONS = frozenset({"matmul", "dot", "outer", "trace"})
-SCALAR_CONSTS = frozenset({"const", "dimsize"})
+# Kinds whose result is a new array this program owns (so a later instruction may write into it).
 FRESH_KINDS = frozenset({"elementwise", "reduction", "contraction", "constructor"})
 
 InPlace = Callable[[Box, Sequence[WireType], WireType], bool]
 
 
 def op_kind(box: Box) -> str:
-    """How the scheduler treats a box: `elementwise`, `reduction`, `contraction`, `constructor`,
-    `const` (a hoisted scalar), `view` (may alias its inputs), `other` (treated like a view) or
-    `generator` (a user callable: may alias anything).
+    """How the scheduler treats a box: `generator` (a user callable: may alias anything), or the
+    primitive row's fusion class (`Primitive.fusion`, derived from its family and `view` flag):
+    `elementwise`, `reduction`, `contraction`, `constructor`, `const` (a hoisted scalar), `view`
+    (may alias its inputs) or `other` (treated like a view).
 
     >>> op_kind(Box("tanh")), op_kind(Box("const")), op_kind(Box("f", kind="gen"))
     ('elementwise', 'const', 'generator')
@@ -67,20 +62,7 @@ def op_kind(box: Box) -> str:
         raise CodegenError(f"'{box.name}' is a call of a definition; expand calls before code generation")
     if box.name not in PRIMITIVES:
         raise CodegenError(f"unknown primitive '{box.name}'")
-    family = PRIMITIVES[box.name].family
-    if box.name in SCALAR_CONSTS:
-        return "const"
-    if box.name in VIEW_PRIMS:
-        return "view"
-    if family in ELEMENTWISE_FAMILIES:
-        return "elementwise"
-    if family == "reduce":
-        return "reduction"
-    if box.name in CONTRACTIONS:
-        return "contraction"
-    if family in ("const", "constructor"):
-        return "constructor"
-    return "other"
+    return PRIMITIVES[box.name].fusion
 
 
 def elementwise_in_place(box: Box, in_types: Sequence[WireType], out_type: WireType) -> bool:

@@ -39,9 +39,6 @@ def cse(d: Diagram) -> Diagram:
     return b.build([rename[w] for w in d.outputs], input_names=d.input_names, name=d.name, span=d.span)
 
 
-ELEMENTWISE = ("unary", "binary", "compare", "select")
-
-
 def elide_broadcasts(d: Diagram) -> Diagram:
     """An elementwise box broadcasts its operands itself: read the un-broadcast wire instead of a
     `broadcast_to` result wherever that leaves the box's output type unchanged (saves the
@@ -53,7 +50,7 @@ def elide_broadcasts(d: Diagram) -> Diagram:
     nodes = []
     for node in d.nodes:
         prim = PRIMITIVES.get(node.box.name) if node.box.kind == "prim" else None
-        if prim is not None and prim.family in ELEMENTWISE and any(w in source for w in node.inputs):
+        if prim is not None and prim.elementwise and any(w in source for w in node.inputs):
             ins = list(node.inputs)
             for i, w in enumerate(ins):
                 if w in source:

@@ -1,6 +1,7 @@
 """The cost model: estimated floating-point operations plus bytes moved, per node and per diagram.
 
-Symbolic dims are evaluated at representative sizes (64 for every dim name unless `sizes` says
+Each primitive's row names its cost class (`Primitive.cost`); this module holds the formula of each
+class. Symbolic dims are evaluated at representative sizes (64 for every dim name unless `sizes` says
 otherwise), so costs are plain floats that can be compared. The e-graph extractor uses the same
 per-node function (`node_cost`), so "cheapest" means the same thing everywhere.
 
@@ -23,21 +24,18 @@ from functools import lru_cache
 from typing import Any
 
 from semantics.diagram import Box, Diagram
+from semantics.primitives import COST_CLASSES, MISSING, PRIMITIVES
 from semantics.types import Dim, TensorType, WireType
 
 DEFAULT_DIM = 64
 BYTE_WEIGHT = 0.25  # one FLOP ~ four bytes moved (a memory-bound elementwise op costs ~ its traffic)
 
-CHEAP = {"neg", "abs", "sign", "relu", "floor", "square", "cast", "stop_gradient", "add", "sub", "mul",
-         "maximum", "minimum", "where", "eq", "ne", "lt", "le", "gt", "ge"}
-MEDIUM = {"div", "reciprocal", "sqrt", "rsqrt"}
-TRANSCENDENTAL = {"exp", "log", "log1p", "expm1", "sin", "cos", "tan", "tanh", "sinh", "cosh", "arcsin",
-                  "arccos", "arctan", "sigmoid", "softplus", "erf", "pow", "atan2", "logsumexp"}
-REDUCTIONS = {"sum", "mean", "prod", "max", "min", "logsumexp"}
-SHAPE_OPS = {"reshape", "broadcast_to", "transpose", "concat", "stack", "expand_dims", "squeeze", "index",
-             "pad", "roll", "sum_to", "diag"}
-FREE = {"const", "dimsize"}
-WEIGHT = {**{n: 1.0 for n in CHEAP}, **{n: 4.0 for n in MEDIUM}, **{n: 16.0 for n in TRANSCENDENTAL}}
+# FLOPs per element of each cost class (semantics/primitives.py COST_CLASSES; the row says which
+# class a primitive is in). Elementwise classes count output elements, reductions input elements.
+ELEMENT_FLOPS = {"cheap": 1.0, "medium": 4.0, "transcendental": 16.0}
+REDUCTION_FLOPS = {"reduction": 1.0, "transcendental-reduction": 16.0}
+STRUCTURAL = ("free", "movement", "contraction", "einsum")  # priced by their own formula below
+assert set(ELEMENT_FLOPS) | set(REDUCTION_FLOPS) | set(STRUCTURAL) == set(COST_CLASSES), "a cost class has no formula"
 DTYPE_BYTES = {"f32": 4, "f64": 8, "i32": 4, "i64": 8, "bool": 1}
 
 
@@ -75,27 +73,33 @@ def node_cost(box: Box, in_types: Sequence[WireType], out_types: Sequence[WireTy
     >>> node_cost(make_box("matmul"), [m(10, 20), m(20, 30)], [m(10, 30)]) >= 2 * 10 * 20 * 30
     True
     """
-    name = box.name
-    if box.kind == "prim" and name in FREE:
+    if box.kind != "prim":  # an opaque generator/call: assume moderately expensive
+        return 10.0 * (_count(out_types, sizes) + _count(in_types, sizes)) + BYTE_WEIGHT * (
+            _bytes(in_types, sizes) + _bytes(out_types, sizes))
+    klass = PRIMITIVES[box.name].cost
+    assert klass is not MISSING, f"primitive {box.name} has no cost class"
+    if klass == "free":
         return 0.0
-    traffic = sum(nbytes(t, sizes) for t in in_types) + sum(nbytes(t, sizes) for t in out_types)
-    out_n = sum(numel(t, sizes) for t in out_types)
-    in_n = sum(numel(t, sizes) for t in in_types)
-    if box.kind != "prim":
-        flops = 10.0 * (out_n + in_n)  # an opaque generator/call: assume moderately expensive
-    elif name in REDUCTIONS:
-        flops = in_n * (WEIGHT.get(name, 1.0) if name == "logsumexp" else 1.0)
-    elif name == "matmul" or name == "dot":
-        k = _contracted(in_types, sizes)
-        flops = 2.0 * out_n * k
-    elif name == "einsum":
+    traffic = _bytes(in_types, sizes) + _bytes(out_types, sizes)
+    if klass in ELEMENT_FLOPS:
+        flops = ELEMENT_FLOPS[klass] * max(_count(out_types, sizes), 1)
+    elif klass in REDUCTION_FLOPS:
+        flops = REDUCTION_FLOPS[klass] * _count(in_types, sizes)
+    elif klass == "contraction":
+        flops = 2.0 * _count(out_types, sizes) * _contracted(in_types, sizes)
+    elif klass == "einsum":
         flops = 2.0 * _einsum_volume(box.param_dict, in_types, sizes)
-    elif name in SHAPE_OPS:
-        flops = 0.0
-        traffic = sum(nbytes(t, sizes) for t in out_types)
-    else:
-        flops = WEIGHT.get(name, 2.0) * max(out_n, 1)
+    else:  # movement: no arithmetic, only the bytes written
+        flops, traffic = 0.0, _bytes(out_types, sizes)
     return flops + BYTE_WEIGHT * traffic
+
+
+def _count(ts: Sequence[WireType], sizes: Mapping[str, int] | None) -> int:
+    return sum(numel(t, sizes) for t in ts)
+
+
+def _bytes(ts: Sequence[WireType], sizes: Mapping[str, int] | None) -> float:
+    return sum(nbytes(t, sizes) for t in ts)
 
 
 def _contracted(in_types: Sequence[WireType], sizes: Mapping[str, int] | None) -> int:

@@ -23,8 +23,6 @@ from semantics.diagram import Box, Builder, Diagram, make_box
 from semantics.primitives import PRIMITIVES
 from semantics.types import TensorType, WireType
 
-ELEMENTWISE = ("unary", "binary", "compare", "select")
-
 
 class ExtractionError(Exception):
     """No finite-cost term for a root (cannot happen for a loaded diagram; guards bugs)."""
@@ -180,7 +178,7 @@ def rebuild(fz: Frozen, choice: Mapping[int, ENode], tab: Tables, d: Diagram, ro
         """Elementwise boxes read a filled constant as a scalar (broadcasting does the rest) when that
         leaves the node's type unchanged; everything else reads the full tensor."""
         scalar = [wire[k] for k in kids]
-        if any(k in filled for k in kids) and box.kind == "prim" and PRIMITIVES[box.name].family in ELEMENTWISE:
+        if any(k in filled for k in kids) and box.kind == "prim" and PRIMITIVES[box.name].elementwise:
             try:
                 if PRIMITIVES[box.name].infer([b.types[w] for w in scalar], box.param_dict) == (out_t,):
                     return scalar

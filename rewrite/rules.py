@@ -172,8 +172,6 @@ STAGES: tuple[tuple[str, tuple[str, ...], int | None], ...] = (
 
 # --------------------------------------------------------------- constant folding in Python
 
-FOLDABLE = {"unary", "binary"}
-
 
 def const_value(node_box: Any) -> float | int | bool | None:
     """The value of a scalar `const` box (None for anything else)."""
@@ -226,7 +224,7 @@ def fold_constants(d: Diagram, fired: dict[str, int] | None = None) -> Diagram:
 
 def _fold(box: Any, args: list[Any], outs_t: list[Any]) -> float | None:
     prim = PRIMITIVES.get(box.name) if box.kind == "prim" else None
-    if prim is None or prim.family not in FOLDABLE or not args or any(a is None for a in args):
+    if prim is None or not prim.foldable or not args or any(a is None for a in args):
         return None
     t = outs_t[0]
     if len(outs_t) != 1 or not isinstance(t, TensorType) or t.shape or t.dtype not in FLOAT_DTYPES:

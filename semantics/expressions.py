@@ -16,7 +16,7 @@ from grammar import ast
 from grammar.errors import DslError, Span
 from semantics.diagram import Box, Builder, make_box
 from semantics.errors import RebindError, ShapeError, TypeCheckError, UnboundNameError
-from semantics.primitives import PRIMITIVES, REQUIRED, Primitive
+from semantics.primitives import INFIX_PRIMS, PRIMITIVES, REQUIRED, Primitive
 from semantics.program import Definition, DerivedDef, DiagramDef, GeneratorDef, GenericDef, instantiate
 from semantics.replay import inline_diagram
 from semantics.statics import CONSTANTS, StaticScope, convert_index, convert_static
@@ -29,9 +29,7 @@ from semantics.types import (
 )
 from semantics.values import Pending, StaticVal, TupleVal, Value, WireVal
 
-BINOPS = {"+": "add", "-": "sub", "*": "mul", "/": "div", "@": "matmul", "^": "pow",
-          "==": "eq", "!=": "ne", "<": "lt", "<=": "le", ">": "gt", ">=": "ge"}
-FOLDABLE_FAMILIES = ("unary", "binary", "compare", "select")
+BINOPS = INFIX_PRIMS  # operator -> primitive, from the rows' `syntax`
 FUNCTIONAL = ("integrate", "nabla", "compose")  # LANGUAGE.md §7, arriving with a later issue
 MAX_DEPTH = 400  # expression nesting accepted before a clear error (Python's stack is the limit)
 
@@ -249,7 +247,7 @@ class BodyElaborator:
             if isinstance(a, TupleVal):
                 raise TypeCheckError(f"{prim.name} got a tuple of {len(a.items)} values where one value is expected",
                                      a.span or span)
-        if prim.family in FOLDABLE_FAMILIES and args and all(isinstance(a, (Pending, StaticVal)) for a in args):
+        if prim.elementwise and args and all(isinstance(a, (Pending, StaticVal)) for a in args):
             return self.pending_call(prim, list(args), params, span)
         dtype = self.context_dtype(prim, args)
         wires = [self.typed(a, dtype if not (prim.name == "where" and i == 0) else "bool") for i, a in enumerate(args)]

@@ -1,8 +1,12 @@
 """The primitive table: every generating box of LANGUAGE.md §4, declared once, as data.
 
 Each `Primitive` has a calling convention (which positional arguments are wires and which are
-static parameters), a type/shape rule, a reference NumPy meaning, and the derivative columns
-(`jvp`, `transpose`) written as DSL expression templates that `rewrite/` turns into rules.
+static parameters), a type/shape rule, a reference NumPy meaning, the derivative columns (`jvp`,
+`transpose`) written as DSL expression templates that `rewrite/` turns into rules, its cost class,
+its SymPy meaning, its printed syntax and whether its result may be a view of an argument. Every
+other per-primitive fact (elementwise or not, the scheduler's fusion class, which rows constant
+folding may evaluate) is derived from these fields here, once; `tests/test_table_complete.py`
+fails, naming the row and the field, when a row leaves a required field out.
 
 Rows are grouped by family in `semantics/prims/*.py`; this module holds the row type, the registry
 and the helpers the rows share.
@@ -15,6 +19,7 @@ and the helpers the rows share.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Union
@@ -28,6 +33,48 @@ from semantics.types import (
 )
 
 REQUIRED = object()  # default of a static parameter that must be given
+
+
+class _Missing(enum.Enum):
+    MISSING = "missing"
+
+
+# The default of a row field every row must set (cost, sympy, view): a row that leaves one out is
+# reported by `missing_fields` (and so by the completeness test) instead of silently getting a value.
+MISSING = _Missing.MISSING
+REQUIRED_FIELDS = ("cost", "sympy", "view")
+
+# family -> the scheduler's fusion class of its rows (a row with `view=True` is a "view" whatever its
+# family). "elementwise": fused with neighbours over one iteration space; "reduction": closes a fusion
+# group; "contraction": BLAS-like, allocates its result; "const": a scalar literal, hoisted;
+# "constructor": allocates a filled array; "other": a fresh array the scheduler treats like a view.
+FAMILY_FUSION: dict[str, str] = {
+    "unary": "elementwise",
+    "binary": "elementwise",
+    "compare": "elementwise",
+    "select": "elementwise",
+    "reduce": "reduction",
+    "linalg": "contraction",
+    "const": "const",
+    "constructor": "constructor",
+    "shape": "other",
+}
+FAMILIES = tuple(FAMILY_FUSION)
+
+# The cost classes rewrite/cost.py prices (it checks that it has a formula for each): FLOPs per
+# output element for "cheap" (1), "medium" (4), "transcendental" (16); per input element for
+# "reduction" (1) and "transcendental-reduction" (16); 2·m·k·n for "contraction" (matmul, dot),
+# 2·(product of every label's size) for "einsum"; no FLOPs for "free" (scalar literals, no traffic
+# either) and "movement" (copies and views: the bytes written).
+COST_CLASSES = ("free", "cheap", "medium", "transcendental", "reduction", "transcendental-reduction",
+                "contraction", "einsum", "movement")
+
+# The printed syntax of a row (`Primitive.syntax`): an infix operator with its precedence level
+# (higher binds tighter; comparisons do not chain), or one of SPECIAL_SYNTAX: negation `-x`, the
+# subscript `x[...]`, the matrix transpose `x.T` (printed so when it has no `axes` and rank 2).
+# Rows without one print as calls `name(args, key=value)`.
+INFIX_LEVEL = {"==": 2, "!=": 2, "<": 2, "<=": 2, ">": 2, ">=": 2, "+": 3, "-": 3, "*": 4, "/": 4, "@": 4, "^": 6}
+SPECIAL_SYNTAX = ("-x", "x[...]", "x.T")
 
 # The kinds of static parameter, converted from the AST by the elaborator:
 #   int, float, bool, str, dtype, axis (None | int | tuple of ints), ints (tuple of ints),
@@ -47,6 +94,10 @@ ShapeRule = Callable[[tuple[WireType, ...], Mapping[str, Any]], tuple[WireType, 
 # function (arg types by name, static params, operand index for variadic rows) -> that expression.
 Template = Union[str, Callable[[Mapping[str, WireType], Mapping[str, Any], int], str]]
 Impl = Callable[..., Any]  # impl(xp, params, *arrays) -> array | tuple of arrays
+# The SymPy meaning of a row: a SymPy expression of the wire arguments by name (`"1/(1 + exp(-x))"`),
+# a function (sympy module, static params) -> expression for rows whose meaning is a parameter
+# (`const`), or None for rows without a scalar meaning (an uninterpreted SymPy function).
+SympyMeaning = Union[str, Callable[[Any, Mapping[str, Any]], Any], None]
 
 
 @dataclass(frozen=True)
@@ -57,8 +108,18 @@ class Primitive:
     wires (concat, stack), and a name that is also in `params` is a static parameter.
     `jvp` is a DSL expression of the primal inputs (by arg name), their tangents (`d` + name) and
     the primal output `out`; `transpose` maps each argument the primitive is linear in to a DSL
-    expression of the cotangent `ct` and the other arguments. `family` groups rows for lowering
-    tables and tests ("unary", "binary", "compare", "reduce", "linalg", "shape", "const", "misc")."""
+    expression of the cotangent `ct` and the other arguments.
+
+    Fields (`cost`, `sympy` and `view` have no default: every row sets them, see REQUIRED_FIELDS):
+
+    - `family`: one of FAMILIES; groups rows for lowering tables and tests, and gives the fusion
+      class (FAMILY_FUSION) and the `elementwise` / `foldable` guards of the rewrite rules;
+    - `cost`: one of COST_CLASSES, how rewrite/cost.py prices a node of this row;
+    - `sympy`: the SymPy meaning (see SympyMeaning), used by `semantics/symbolic.py`;
+    - `view`: whether the NumPy result may share memory with an argument (`reshape`, `x.T`), so the
+      scheduler never writes into it or lets it outlive its argument's buffer;
+    - `syntax`: the printed syntax (an INFIX_LEVEL operator or one of SPECIAL_SYNTAX), None for a call;
+    - `doc`: one line for the reference listing."""
 
     name: str
     args: tuple[str, ...]
@@ -69,6 +130,10 @@ class Primitive:
     jvp: Template | None = None
     transpose: Mapping[str, Template] = field(default_factory=dict)
     doc: str = ""
+    cost: str | _Missing = MISSING
+    sympy: SympyMeaning | _Missing = MISSING
+    view: bool | _Missing = MISSING
+    syntax: str | None = None
 
     @property
     def wire_args(self) -> tuple[str, ...]:
@@ -78,6 +143,28 @@ class Primitive:
     @property
     def variadic(self) -> bool:
         return any(a.startswith("*") for a in self.args)
+
+    @property
+    def elementwise(self) -> bool:
+        """Computed element by element over broadcast operands (the fusion and rewrite guard)."""
+        return FAMILY_FUSION.get(self.family) == "elementwise"
+
+    @property
+    def foldable(self) -> bool:
+        """Arithmetic whose impl may evaluate scalar constants at compile time (not comparisons or
+        selection, whose results are not numbers of the operands' dtype)."""
+        return self.family in ("unary", "binary")
+
+    @property
+    def fusion(self) -> str:
+        """The scheduler's class of a node of this row (see FAMILY_FUSION), "view" when `view`.
+
+        >>> PRIMITIVES["tanh"].fusion, PRIMITIVES["reshape"].fusion, PRIMITIVES["sum"].fusion
+        ('elementwise', 'view', 'reduction')
+        """
+        if self.view is not False:  # a row missing the fact is treated as the safe case, a view
+            return "view"
+        return FAMILY_FUSION.get(self.family, "other")
 
     def param_spec(self, name: str) -> ParamSpec | None:
         return next((p for p in self.params if p.name == name), None)
@@ -102,6 +189,25 @@ def register(*prims: Primitive) -> None:
     for p in prims:
         assert p.name not in PRIMITIVES, f"primitive {p.name} registered twice"
         PRIMITIVES[p.name] = p
+
+
+def missing_fields(prim: Primitive) -> list[str]:
+    """What a row leaves out or gets wrong, as `field: why` (empty for a complete row); the
+    completeness test asserts this is empty for every registered row.
+
+    >>> missing_fields(PRIMITIVES["sin"])
+    []
+    """
+    problems = [f"{f}: not set" for f in REQUIRED_FIELDS if getattr(prim, f) is MISSING]
+    if prim.family not in FAMILIES:
+        problems.append(f"family: {prim.family!r} is not one of {', '.join(FAMILIES)}")
+    if prim.cost is not MISSING and prim.cost not in COST_CLASSES:
+        problems.append(f"cost: {prim.cost!r} is not one of {', '.join(COST_CLASSES)}")
+    if prim.syntax is not None and prim.syntax not in INFIX_LEVEL and prim.syntax not in SPECIAL_SYNTAX:
+        problems.append(f"syntax: {prim.syntax!r} is neither an infix operator nor one of {SPECIAL_SYNTAX}")
+    if prim.jvp is None:
+        problems.append("jvp: not set (write \"0\" for a derivative that is zero almost everywhere)")
+    return problems
 
 
 # --------------------------------------------------------------- helpers shared by the rows
@@ -158,3 +264,6 @@ def _load_rows() -> None:
 
 
 _load_rows()
+
+# The infix operators of the language and the rows they elaborate to (`+` -> add), from `syntax`.
+INFIX_PRIMS: dict[str, str] = {p.syntax: p.name for p in PRIMITIVES.values() if p.syntax in INFIX_LEVEL}

@@ -22,12 +22,9 @@ import math
 from typing import Any
 
 from semantics.diagram import Diagram, Node
-from semantics.primitives import PRIMITIVES, REQUIRED
+from semantics.primitives import INFIX_LEVEL, PRIMITIVES, REQUIRED
 from semantics.types import Dim, TensorType, type_str
 
-INFIX = {"add": ("+", 3), "sub": ("-", 3), "mul": ("*", 4), "div": ("/", 4), "matmul": ("@", 4),
-         "pow": ("^", 6), "eq": ("==", 2), "ne": ("!=", 2), "lt": ("<", 2), "le": ("<=", 2),
-         "gt": (">", 2), "ge": (">=", 2)}
 ATOM = 8
 
 
@@ -98,17 +95,18 @@ class Printer:
         if name == "dimsize":
             dim = params["dim"]
             return str(dim), (ATOM if len(dim.terms) == 1 and dim.terms[0][1] > 0 and len(dim.terms[0][0]) <= 1 else 3)
-        if name in INFIX:
-            op, lvl = INFIX[name]
-            left_lvl, right_lvl = (lvl + 1, lvl) if name == "pow" else (lvl, lvl + 1)
-            if lvl == 2:
+        syntax = PRIMITIVES[name].syntax  # the row's printed form (semantics/primitives.py)
+        if syntax in INFIX_LEVEL:
+            op, lvl = syntax, INFIX_LEVEL[syntax]
+            left_lvl, right_lvl = (lvl + 1, lvl) if op == "^" else (lvl, lvl + 1)  # ^ is right-associative
+            if lvl == 2:  # comparisons do not chain
                 left_lvl = right_lvl = 3
             return f"{self.wire(ins[0], left_lvl)} {op} {self.wire(ins[1], right_lvl)}", lvl
-        if name == "neg":
+        if syntax == "-x":
             return f"-{self.wire(ins[0], 6)}", 5
-        if name == "index":
+        if syntax == "x[...]":
             return f"{self.wire(ins[0], ATOM)}[{_format_index(params['index'])}]", ATOM
-        if name == "transpose" and params.get("axes") is None and self._rank(ins[0]) == 2:
+        if syntax == "x.T" and params.get("axes") is None and self._rank(ins[0]) == 2:
             return f"{self.wire(ins[0], ATOM)}.T", ATOM
         return self.call_text(node), ATOM
 

@@ -1,4 +1,5 @@
-"""The SymPy functor: each elementwise/scalar box ↦ its SymPy expression (LaTeX via `sympy.latex`).
+"""The SymPy functor: each elementwise/scalar box ↦ its SymPy expression (LaTeX via `sympy.latex`),
+as written in the box's row of the primitive table (`Primitive.sympy`).
 
 Inputs become symbols named after the parameters (a tensor input stands for a generic element, so
 elementwise diagrams read as scalar formulas). Boxes without a scalar meaning (reductions, linear
@@ -14,52 +15,43 @@ x*exp(x) + 1
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from functools import cache
 from typing import Any
 
 import sympy as sp
+from sympy.parsing.sympy_parser import parse_expr
 
 from semantics.diagram import Diagram, Node
 from semantics.functor import Functor
-
-_UNARY: dict[str, Callable[[Any], Any]] = {
-    "neg": lambda x: -x, "exp": sp.exp, "log": sp.log, "log1p": lambda x: sp.log(1 + x),
-    "expm1": lambda x: sp.exp(x) - 1, "sqrt": sp.sqrt, "rsqrt": lambda x: 1 / sp.sqrt(x), "abs": sp.Abs,
-    "sign": sp.sign, "sin": sp.sin, "cos": sp.cos, "tan": sp.tan, "tanh": sp.tanh, "sinh": sp.sinh,
-    "cosh": sp.cosh, "arcsin": sp.asin, "arccos": sp.acos, "arctan": sp.atan,
-    "sigmoid": lambda x: 1 / (1 + sp.exp(-x)), "relu": lambda x: sp.Max(x, 0),
-    "softplus": lambda x: sp.log(1 + sp.exp(x)), "erf": sp.erf, "square": lambda x: x**2,
-    "reciprocal": lambda x: 1 / x, "floor": sp.floor, "stop_gradient": lambda x: x, "cast": lambda x: x,
-}
-_BINARY: dict[str, Callable[[Any, Any], Any]] = {
-    "add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b,
-    "div": lambda a, b: a / b, "pow": lambda a, b: a**b, "maximum": sp.Max, "minimum": sp.Min,
-    "atan2": sp.atan2, "eq": sp.Eq, "ne": sp.Ne, "lt": sp.Lt, "le": sp.Le, "gt": sp.Gt, "ge": sp.Ge,
-}
+from semantics.primitives import MISSING, PRIMITIVES
 
 
-def _number(v: Any) -> Any:
-    if isinstance(v, bool):
-        return sp.true if v else sp.false
-    if isinstance(v, float) and v.is_integer():
-        return sp.Integer(int(v))
-    return sp.nsimplify(v, rational=False) if isinstance(v, float) else sp.Integer(v)
+@cache  # an explicit cache: one parse per primitive
+def _meaning(name: str) -> tuple[tuple[Any, ...], Any] | None:
+    """The row's SymPy meaning as (placeholder symbols, expression), or None for opaque rows.
+
+    The text is the table's own (never user input), parsed once with the wire arguments as symbols."""
+    prim = PRIMITIVES[name]
+    text = prim.sympy
+    assert text is not MISSING, f"primitive {name} has no SymPy meaning"
+    if not isinstance(text, str):
+        return None
+    args = tuple(sp.Dummy(a) for a in prim.wire_args)
+    return args, parse_expr(text, local_dict=dict(zip(prim.wire_args, args)))
 
 
 class SympyFunctor(Functor[Any]):
     def on_node(self, node: Node, inputs: Sequence[Any], diagram: Diagram) -> Sequence[Any]:
-        name, params = node.box.name, node.box.param_dict
+        name = node.box.name
         if node.box.kind == "prim":
-            if name == "const":
-                return [_number(params["value"])]
-            if name == "dimsize":
-                return [sp.Symbol(str(params["dim"]), integer=True, positive=True)]
-            if name in _UNARY:
-                return [_UNARY[name](inputs[0])]
-            if name in _BINARY:
-                return [_BINARY[name](*inputs)]
-            if name == "where":
-                return [sp.Piecewise((inputs[1], inputs[0]), (inputs[2], True))]
+            meaning = PRIMITIVES[name].sympy
+            if callable(meaning):  # a parameter's value: const, dimsize
+                return [meaning(sp, node.box.param_dict)]
+            parsed = _meaning(name)
+            if parsed is not None:
+                args, expr = parsed
+                return [expr.xreplace(dict(zip(args, inputs)))]
         fn = sp.Function(name)
         if len(node.outputs) == 1:
             return [fn(*inputs)]

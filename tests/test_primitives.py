@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from semantics.errors import ShapeError, TypeCheckError
-from semantics.primitives import PARAM_KINDS, PRIMITIVES, REQUIRED, Primitive
+from semantics.primitives import FAMILIES, PARAM_KINDS, PRIMITIVES, REQUIRED, Primitive
 from semantics.types import FROM_NUMPY, NUMPY_DTYPE, Dim, TensorType
 
 # ---------------------------------------------------------------- helpers
@@ -402,9 +402,6 @@ def test_errors_name_types_and_dims(name: str, ins: list[TensorType], params: di
 
 # ---------------------------------------------------------------- completeness
 
-FAMILIES = {"unary", "binary", "compare", "select", "reduce", "linalg", "shape", "const", "misc"}
-
-
 @pytest.mark.parametrize("name", sorted(PRIMITIVES))
 def test_row_is_complete(name: str) -> None:
     prim = PRIMITIVES[name]
@@ -421,7 +418,7 @@ def test_row_is_complete(name: str) -> None:
         assert a.lstrip("*") == a or a not in names
     wires = {a.lstrip("*") for a in prim.wire_args}
     assert set(prim.transpose) <= wires, f"{name}: transpose for a non-wire argument"
-    if prim.family == "const":
+    if prim.family in ("const", "constructor"):
         assert not wires and prim.jvp == "0"
     if prim.args:  # every param of a callable row is reachable: positional, or keyword with a default
         assert all(spec.name in prim.args or spec.default is not REQUIRED for spec in prim.params)

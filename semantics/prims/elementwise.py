@@ -37,60 +37,63 @@ def _sigmoid(x: Any) -> Any:
     return np.exp(-np.logaddexp(0, -x))
 
 
-# name, NumPy meaning, JVP template (x: input, dx: its tangent, out: the primal output).
-# "0" marks a primitive whose derivative is zero almost everywhere (LANGUAGE.md §6).
-UNARY: tuple[tuple[str, Any, str], ...] = (
-    ("neg", np.negative, "-dx"),
-    ("exp", np.exp, "dx * out"),
-    ("log", np.log, "dx / x"),
-    ("log1p", np.log1p, "dx / (1 + x)"),
-    ("expm1", np.expm1, "dx * (out + 1)"),
-    ("sqrt", np.sqrt, "dx / (2 * out)"),
-    ("rsqrt", lambda x: 1 / np.sqrt(x), "-0.5 * dx * out / x"),
-    ("abs", np.abs, "dx * sign(x)"),
-    ("sign", np.sign, "0"),
-    ("sin", np.sin, "dx * cos(x)"),
-    ("cos", np.cos, "-(dx * sin(x))"),
-    ("tan", np.tan, "dx * (1 + out * out)"),
-    ("tanh", np.tanh, "dx * (1 - out * out)"),
-    ("sinh", np.sinh, "dx * cosh(x)"),
-    ("cosh", np.cosh, "dx * sinh(x)"),
-    ("arcsin", np.arcsin, "dx * rsqrt(1 - x * x)"),
-    ("arccos", np.arccos, "-(dx * rsqrt(1 - x * x))"),
-    ("arctan", np.arctan, "dx / (1 + x * x)"),
-    ("sigmoid", _sigmoid, "dx * out * (1 - out)"),
-    ("relu", lambda x: np.maximum(x, 0), "where(x > 0, dx, 0)"),
-    ("softplus", lambda x: np.logaddexp(0, x), "dx * sigmoid(x)"),
-    ("erf", _erf_impl, "1.1283791670955126 * dx * exp(-(x * x))"),
-    ("square", np.square, "2 * x * dx"),
-    ("reciprocal", np.reciprocal, "-(dx * out * out)"),
-    ("floor", np.floor, "0"),
+# name, NumPy meaning, JVP template (x: input, dx: its tangent, out: the primal output), cost class,
+# SymPy meaning (see semantics/primitives.py). A JVP of "0" marks a primitive whose derivative is zero
+# almost everywhere (LANGUAGE.md §6).
+UNARY: tuple[tuple[str, Any, str, str, str], ...] = (
+    ("neg", np.negative, "-dx", "cheap", "-x"),
+    ("exp", np.exp, "dx * out", "transcendental", "exp(x)"),
+    ("log", np.log, "dx / x", "transcendental", "log(x)"),
+    ("log1p", np.log1p, "dx / (1 + x)", "transcendental", "log(1 + x)"),
+    ("expm1", np.expm1, "dx * (out + 1)", "transcendental", "exp(x) - 1"),
+    ("sqrt", np.sqrt, "dx / (2 * out)", "medium", "sqrt(x)"),
+    ("rsqrt", lambda x: 1 / np.sqrt(x), "-0.5 * dx * out / x", "medium", "1/sqrt(x)"),
+    ("abs", np.abs, "dx * sign(x)", "cheap", "Abs(x)"),
+    ("sign", np.sign, "0", "cheap", "sign(x)"),
+    ("sin", np.sin, "dx * cos(x)", "transcendental", "sin(x)"),
+    ("cos", np.cos, "-(dx * sin(x))", "transcendental", "cos(x)"),
+    ("tan", np.tan, "dx * (1 + out * out)", "transcendental", "tan(x)"),
+    ("tanh", np.tanh, "dx * (1 - out * out)", "transcendental", "tanh(x)"),
+    ("sinh", np.sinh, "dx * cosh(x)", "transcendental", "sinh(x)"),
+    ("cosh", np.cosh, "dx * sinh(x)", "transcendental", "cosh(x)"),
+    ("arcsin", np.arcsin, "dx * rsqrt(1 - x * x)", "transcendental", "asin(x)"),
+    ("arccos", np.arccos, "-(dx * rsqrt(1 - x * x))", "transcendental", "acos(x)"),
+    ("arctan", np.arctan, "dx / (1 + x * x)", "transcendental", "atan(x)"),
+    ("sigmoid", _sigmoid, "dx * out * (1 - out)", "transcendental", "1/(1 + exp(-x))"),
+    ("relu", lambda x: np.maximum(x, 0), "where(x > 0, dx, 0)", "cheap", "Max(x, 0)"),
+    ("softplus", lambda x: np.logaddexp(0, x), "dx * sigmoid(x)", "transcendental", "log(1 + exp(x))"),
+    ("erf", _erf_impl, "1.1283791670955126 * dx * exp(-(x * x))", "transcendental", "erf(x)"),
+    ("square", np.square, "2 * x * dx", "cheap", "x**2"),
+    ("reciprocal", np.reciprocal, "-(dx * out * out)", "medium", "1/x"),
+    ("floor", np.floor, "0", "cheap", "floor(x)"),
 )
 
 # Unary rows that also accept integers (the rest need floats).
 INT_OK = {"neg", "abs", "sign", "square"}
 
-# name, NumPy meaning, JVP template (x, y inputs; dx, dy tangents; out), transpose templates.
-BINARY: tuple[tuple[str, Any, str, dict[str, str]], ...] = (
-    ("add", np.add, "dx + dy", {"x": "ct", "y": "ct"}),
-    ("sub", np.subtract, "dx - dy", {"x": "ct", "y": "-ct"}),
-    ("mul", np.multiply, "dx * y + x * dy", {"x": "ct * y", "y": "x * ct"}),
-    ("div", np.divide, "(dx - out * dy) / y", {"x": "ct / y"}),
-    ("pow", np.power, "dx * y * x ^ (y - 1) + dy * where(x > 0, log(x), 0) * out", {}),
-    ("maximum", np.maximum, "where(x >= y, dx, dy)", {}),
-    ("minimum", np.minimum, "where(x <= y, dx, dy)", {}),
-    ("atan2", np.arctan2, "(y * dx - x * dy) / (x * x + y * y)", {}),
+# name, NumPy meaning, JVP template (x, y inputs; dx, dy tangents; out), transpose templates, cost
+# class, SymPy meaning, infix operator (None: printed as a call).
+BINARY: tuple[tuple[str, Any, str, dict[str, str], str, str, str | None], ...] = (
+    ("add", np.add, "dx + dy", {"x": "ct", "y": "ct"}, "cheap", "x + y", "+"),
+    ("sub", np.subtract, "dx - dy", {"x": "ct", "y": "-ct"}, "cheap", "x - y", "-"),
+    ("mul", np.multiply, "dx * y + x * dy", {"x": "ct * y", "y": "x * ct"}, "cheap", "x*y", "*"),
+    ("div", np.divide, "(dx - out * dy) / y", {"x": "ct / y"}, "medium", "x/y", "/"),
+    ("pow", np.power, "dx * y * x ^ (y - 1) + dy * where(x > 0, log(x), 0) * out", {}, "transcendental", "x**y", "^"),
+    ("maximum", np.maximum, "where(x >= y, dx, dy)", {}, "cheap", "Max(x, y)", None),
+    ("minimum", np.minimum, "where(x <= y, dx, dy)", {}, "cheap", "Min(x, y)", None),
+    ("atan2", np.arctan2, "(y * dx - x * dy) / (x * x + y * y)", {}, "transcendental", "atan2(x, y)", None),
 )
 
 FLOAT_ONLY_BINARY = {"pow", "atan2"}
 
-COMPARE: tuple[tuple[str, Any, str], ...] = (
-    ("eq", np.equal, "=="),
-    ("ne", np.not_equal, "!="),
-    ("lt", np.less, "<"),
-    ("le", np.less_equal, "<="),
-    ("gt", np.greater, ">"),
-    ("ge", np.greater_equal, ">="),
+# name, NumPy meaning, infix operator, SymPy meaning (all cost "cheap", JVP "0").
+COMPARE: tuple[tuple[str, Any, str, str], ...] = (
+    ("eq", np.equal, "==", "Eq(x, y)"),
+    ("ne", np.not_equal, "!=", "Ne(x, y)"),
+    ("lt", np.less, "<", "Lt(x, y)"),
+    ("le", np.less_equal, "<=", "Le(x, y)"),
+    ("gt", np.greater, ">", "Gt(x, y)"),
+    ("ge", np.greater_equal, ">=", "Ge(x, y)"),
 )
 
 
@@ -121,16 +124,28 @@ def _pointwise(fn: Any) -> Any:
     return lambda xp, params, *xs: fn(*xs)
 
 
-for _name, _fn, _jvp in UNARY:
+for _name, _fn, _jvp, _cost, _sympy in UNARY:
     register(Primitive(_name, ("x",), _unary_rule(_name), _pointwise(_fn), "unary", jvp=_jvp,
-                       transpose={"x": "-ct"} if _name == "neg" else {}))
+                       transpose={"x": "-ct"} if _name == "neg" else {},
+                       cost=_cost,
+                       sympy=_sympy,
+                       view=False,
+                       syntax="-x" if _name == "neg" else None))
 
-for _name, _fn, _jvp, _tr in BINARY:
-    register(Primitive(_name, ("x", "y"), _binary_rule(_name), _pointwise(_fn), "binary", jvp=_jvp, transpose=_tr))
+for _name, _fn, _jvp, _tr, _cost, _sympy, _op in BINARY:
+    register(Primitive(_name, ("x", "y"), _binary_rule(_name), _pointwise(_fn), "binary", jvp=_jvp, transpose=_tr,
+                       cost=_cost,
+                       sympy=_sympy,
+                       view=False,
+                       syntax=_op))
 
-for _name, _fn, _op in COMPARE:
+for _name, _fn, _op, _sympy in COMPARE:
     register(Primitive(_name, ("x", "y"), _binary_rule(_name, "bool"), _pointwise(_fn), "compare", jvp="0",
-                       doc=f"`x {_op} y`, elementwise"))
+                       doc=f"`x {_op} y`, elementwise",
+                       cost="cheap",
+                       sympy=_sympy,
+                       view=False,
+                       syntax=_op))
 
 
 def _where_rule(ts: tuple[WireType, ...], params: Mapping[str, Any]) -> tuple[WireType, ...]:
@@ -142,7 +157,10 @@ def _where_rule(ts: tuple[WireType, ...], params: Mapping[str, Any]) -> tuple[Wi
 
 
 register(Primitive("where", ("c", "x", "y"), _where_rule, _pointwise(np.where), "select",
-                   jvp="where(c, dx, dy)", transpose={"x": "where(c, ct, 0)", "y": "where(c, 0, ct)"}))
+                   jvp="where(c, dx, dy)", transpose={"x": "where(c, ct, 0)", "y": "where(c, 0, ct)"},
+                   cost="cheap",
+                   sympy="Piecewise((x, c), (y, True))",
+                   view=False))
 
 
 def _cast_rule(ts: tuple[WireType, ...], params: Mapping[str, Any]) -> tuple[WireType, ...]:
@@ -154,7 +172,10 @@ def _cast_impl(xp: Any, params: Mapping[str, Any], x: Any) -> Any:
 
 
 register(Primitive("cast", ("x", "dtype"), _cast_rule, _cast_impl, "unary", params=(ParamSpec("dtype", "dtype"),),
-                   jvp="cast(dx, dtype)", transpose={"x": lambda types, params, i: f"cast(ct, {types['x'].dtype})"}))  # type: ignore[union-attr]
+                   jvp="cast(dx, dtype)", transpose={"x": lambda types, params, i: f"cast(ct, {types['x'].dtype})"},  # type: ignore[union-attr]
+                   cost="cheap",
+                   sympy="x",  # the value, in another dtype
+                   view=False))
 
 
 def _identity_rule(ts: tuple[WireType, ...], params: Mapping[str, Any]) -> tuple[WireType, ...]:
@@ -162,7 +183,24 @@ def _identity_rule(ts: tuple[WireType, ...], params: Mapping[str, Any]) -> tuple
 
 
 register(Primitive("stop_gradient", ("x",), _identity_rule, lambda xp, params, x: x, "unary", jvp="0",
-                   doc="the identity, with zero derivative"))
+                   doc="the identity, with zero derivative",
+                   cost="cheap",
+                   sympy="x",
+                   view=True))
+
+
+def sympy_number(sp: Any, v: Any) -> Any:
+    """A literal as a SymPy number: booleans as true/false, integral floats as integers."""
+    if isinstance(v, bool):
+        return sp.true if v else sp.false
+    if isinstance(v, float) and v.is_integer():
+        return sp.Integer(int(v))
+    return sp.nsimplify(v, rational=False) if isinstance(v, float) else sp.Integer(v)
+
+
+def sympy_dim(sp: Any, d: Any) -> Any:
+    """A dim (an integer polynomial over dim names) as a SymPy expression of positive integer symbols."""
+    return sp.Add(*(c * sp.Mul(*(sp.Symbol(a, integer=True, positive=True) for a in m)) for m, c in d.terms))
 
 
 def _const_rule(ts: tuple[WireType, ...], params: Mapping[str, Any]) -> tuple[WireType, ...]:
@@ -177,7 +215,10 @@ def _const_impl(xp: Any, params: Mapping[str, Any]) -> Any:
 
 register(Primitive("const", (), _const_rule, _const_impl, "const",
                    params=(ParamSpec("value", "value"), ParamSpec("dtype", "dtype")), jvp="0",
-                   doc="a scalar literal of the dtype its context requires"))
+                   doc="a scalar literal of the dtype its context requires",
+                   cost="free",
+                   sympy=lambda sp, params: sympy_number(sp, params["value"]),
+                   view=False))
 
 
 def _dimsize_impl(xp: Any, params: Mapping[str, Any]) -> Any:
@@ -187,4 +228,7 @@ def _dimsize_impl(xp: Any, params: Mapping[str, Any]) -> Any:
 
 register(Primitive("dimsize", (), _const_rule, _dimsize_impl, "const",
                    params=(ParamSpec("dim", "dim"), ParamSpec("dtype", "dtype")), jvp="0",
-                   doc="the size of a dim as a scalar (`sqrt(D)`)"))
+                   doc="the size of a dim as a scalar (`sqrt(D)`)",
+                   cost="free",
+                   sympy=lambda sp, params: sympy_dim(sp, params["dim"]),
+                   view=False))

@@ -108,13 +108,23 @@ register(
     Primitive("matmul", ("x", "y"), _matmul_rule, _same_dtype_impl(lambda xp, p, x, y: xp.matmul(x, y)), "linalg",
               jvp="dx @ y + x @ dy", transpose=MATMUL_TRANSPOSE,
               doc="`x @ y` with NumPy semantics (1-D promotion, batch broadcasting); transposes by ranks "
-                  "(2-D: ct @ y.T and x.T @ ct)"),
+                  "(2-D: ct @ y.T and x.T @ ct)",
+              cost="contraction",
+              sympy=None,
+              view=False,
+              syntax="@"),
     Primitive("dot", ("x", "y"), _dot_rule, _same_dtype_impl(lambda xp, p, x, y: xp.matmul(x, y)), "linalg",
               jvp="dot(dx, y) + dot(x, dy)", transpose=MATMUL_TRANSPOSE,
-              doc="inner product of 1-D vectors (a scalar); 2-D operands follow matmul"),
+              doc="inner product of 1-D vectors (a scalar); 2-D operands follow matmul",
+              cost="contraction",
+              sympy=None,
+              view=False),
     Primitive("outer", ("x", "y"), _outer_rule, _same_dtype_impl(lambda xp, p, x, y: xp.outer(x, y)),
               "linalg", jvp="outer(dx, y) + outer(x, dy)", transpose={"x": "ct @ y", "y": "x @ ct"},
-              doc="outer product of 1-D vectors: f[n], f[m] -> f[n, m]"),
+              doc="outer product of 1-D vectors: f[n], f[m] -> f[n, m]",
+              cost="cheap",  # one product per output element
+              sympy=None,
+              view=False),
 )
 
 
@@ -147,7 +157,11 @@ register(Primitive("transpose", ("x", "axes"), _transpose_rule,
                    lambda xp, params, x: xp.transpose(x, permutation(params.get("axes"), x.ndim)), "linalg",
                    params=(ParamSpec("axes", "ints", None),), jvp="transpose(dx, axes=axes)",
                    transpose={"x": _transpose_transpose},
-                   doc="permute the axes (default: reverse them; `x.T`); the transpose applies the inverse"))
+                   doc="permute the axes (default: reverse them; `x.T`); the transpose applies the inverse",
+                   cost="movement",
+                   sympy=None,
+                   view=True,
+                   syntax="x.T"))
 
 
 # ---------------------------------------------------------------- einsum
@@ -220,7 +234,10 @@ register(Primitive("einsum", ("subscripts", "*xs"), _einsum_rule,
                    jvp=_einsum_jvp, transpose={"xs": _einsum_transpose},
                    doc="Einstein summation, `einsum(\"ij,jk->ik\", a, b)` (NumPy implicit mode without `->`; no "
                        "ellipsis). The transpose contracts ct with the other operands; incomplete "
-                       "(DerivativeError) for an operand with a repeated label (`ii`) or one summed in it alone"))
+                       "(DerivativeError) for an operand with a repeated label (`ii`) or one summed in it alone",
+                   cost="einsum",
+                   sympy=None,
+                   view=True))  # NumPy returns a view for a pure relabelling ("ij->ji", "ii->i")
 
 
 # ---------------------------------------------------------------- trace, diag
@@ -253,8 +270,14 @@ register(
               jvp="trace(dx)",
               transpose={"x": lambda types, params, i: f"ct * eye({tensor_arg(types['x'], 'trace').shape[0]})"},
               doc="sum of the diagonal of a square matrix; the transpose `ct * eye(n)` names x's dim n, "
-                  "which the template's scope must bind when it is symbolic"),
+                  "which the template's scope must bind when it is symbolic",
+              cost="cheap",
+              sympy=None,
+              view=False),
     Primitive("diag", ("x",), _diag_rule, _same_dtype_impl(lambda xp, p, x: xp.diag(x)), "linalg",
               jvp="diag(dx)", transpose={"x": "diag(ct)"},
-              doc="1-D -> the square diagonal matrix; square 2-D -> its diagonal (each the other's transpose)"),
+              doc="1-D -> the square diagonal matrix; square 2-D -> its diagonal (each the other's transpose)",
+              cost="movement",
+              sympy=None,
+              view=True),  # NumPy's diagonal of a matrix is a read-only view
 )

@@ -33,25 +33,26 @@ def _stable_logsumexp(xp: Any, x: Any, axis: Any, keepdims: bool) -> Any:
     return out
 
 
-# name, NumPy meaning (xp, x, axis, keepdims), accepted dtypes, JVP template, transpose templates, doc.
-# JVPs reuse the primal output `out` (axes put back) rather than recomputing the reduction.
-REDUCTIONS: tuple[tuple[str, Any, tuple[str, ...], Template, dict[str, Template], str], ...] = (
-    ("sum", lambda xp, x, a, k: xp.sum(x, axis=a, keepdims=k), ("f32", "f64", "i32", "i64"),
+# name, cost class, NumPy meaning (xp, x, axis, keepdims), accepted dtypes, JVP template, transpose
+# templates, doc. JVPs reuse the primal output `out` (axes put back) rather than recomputing the
+# reduction. Reductions have no scalar SymPy meaning and return fresh arrays.
+REDUCTIONS: tuple[tuple[str, str, Any, tuple[str, ...], Template, dict[str, Template], str], ...] = (
+    ("sum", "reduction", lambda xp, x, a, k: xp.sum(x, axis=a, keepdims=k), ("f32", "f64", "i32", "i64"),
      f"sum(dx, {_KW})", {"x": lambda types, params, i: unreduce("ct", types["x"], params)},
      "sum over `axis`; the transpose re-inserts the reduced axes and the derivatives stage broadcasts"),
-    ("mean", lambda xp, x, a, k: xp.mean(x, axis=a, keepdims=k), FLOAT_DTYPES,
+    ("mean", "reduction", lambda xp, x, a, k: xp.mean(x, axis=a, keepdims=k), FLOAT_DTYPES,
      f"mean(dx, {_KW})", {"x": lambda types, params, i: unreduce("ct", types["x"], params) + " * (count_out / count_x)"},
      "arithmetic mean over `axis`; its transpose spreads ct / (elements per output) back over x"),
-    ("prod", lambda xp, x, a, k: xp.prod(x, axis=a, keepdims=k), ("f32", "f64", "i32", "i64"),
+    ("prod", "reduction", lambda xp, x, a, k: xp.prod(x, axis=a, keepdims=k), ("f32", "f64", "i32", "i64"),
      lambda types, params, i: f"sum(dx * {unreduce('out', types['x'], params)} / x, {_KW})", {},
      "product over `axis`; the JVP divides by x, so it is nan where x has a zero (incomplete there)"),
-    ("max", lambda xp, x, a, k: xp.max(x, axis=a, keepdims=k), ("f32", "f64", "i32", "i64"),
+    ("max", "reduction", lambda xp, x, a, k: xp.max(x, axis=a, keepdims=k), ("f32", "f64", "i32", "i64"),
      lambda types, params, i: f"sum(where(x == {unreduce('out', types['x'], params)}, dx, 0), {_KW})", {},
      "maximum over `axis`; at ties the JVP sums the tangents of all maximal entries (no averaging)"),
-    ("min", lambda xp, x, a, k: xp.min(x, axis=a, keepdims=k), ("f32", "f64", "i32", "i64"),
+    ("min", "reduction", lambda xp, x, a, k: xp.min(x, axis=a, keepdims=k), ("f32", "f64", "i32", "i64"),
      lambda types, params, i: f"sum(where(x == {unreduce('out', types['x'], params)}, dx, 0), {_KW})", {},
      "minimum over `axis`; at ties the JVP sums the tangents of all minimal entries (no averaging)"),
-    ("logsumexp", _stable_logsumexp, FLOAT_DTYPES,
+    ("logsumexp", "transcendental-reduction", _stable_logsumexp, FLOAT_DTYPES,
      lambda types, params, i: f"sum(dx * exp(x - {unreduce('out', types['x'], params)}), {_KW})", {},
      "log(sum(exp(x))) over `axis`, computed stably (max subtracted first, all -inf gives -inf)"),
 )
@@ -94,9 +95,12 @@ def _reduce_impl(fn: Any) -> Any:
     return impl
 
 
-for _name, _fn, _dtypes, _jvp, _tr, _doc in REDUCTIONS:
+for _name, _cost, _fn, _dtypes, _jvp, _tr, _doc in REDUCTIONS:
     register(Primitive(_name, ("x", "axis"), _reduce_rule(_name, _dtypes), _reduce_impl(_fn), "reduce",
-                       params=REDUCE_PARAMS, jvp=_jvp, transpose=_tr, doc=_doc))
+                       params=REDUCE_PARAMS, jvp=_jvp, transpose=_tr, doc=_doc,
+                       cost=_cost,
+                       sympy=None,
+                       view=False))
 
 
 # ---------------------------------------------------------------- sum_to (the transpose of broadcast_to)
@@ -140,4 +144,7 @@ register(Primitive("sum_to", ("x", "shape"), _sum_to_rule, _sum_to_impl, "reduce
                    params=(ParamSpec("shape", "shape"),), jvp="sum_to(dx, shape)",
                    transpose={"x": "ct"},
                    doc="internal: sum a broadcast tensor back to `shape` (the transpose of broadcast_to); "
-                       "transpose `ct` is broadcast back to x by the derivatives stage"))
+                       "transpose `ct` is broadcast back to x by the derivatives stage",
+                   cost="movement",  # priced like the broadcast it undoes (the bytes written)
+                   sympy=None,
+                   view=True))  # a reshape of x when nothing is summed

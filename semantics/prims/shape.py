@@ -97,12 +97,18 @@ register(
               params=SHAPE_PARAM, jvp="reshape(dx, shape)",
               transpose={"x": lambda types, params, i: reshape_to("ct", types["x"])},
               doc="reshape to `shape` (one dim may be -1 when the others are constant); the transpose reshapes "
-                  "back to x's shape, naming its dims (the template's scope must bind symbolic ones)"),
+                  "back to x's shape, naming its dims (the template's scope must bind symbolic ones)",
+              cost="movement",
+              sympy=None,
+              view=True),
     Primitive("broadcast_to", ("x", "shape"), _broadcast_to_rule,
               lambda xp, p, x: xp.broadcast_to(x, tuple(p["shape"])), "shape",
               params=SHAPE_PARAM, jvp="broadcast_to(dx, shape)", transpose={"x": "ct"},
               doc="NumPy broadcast to `shape`; the transpose `ct` is summed back to x (sum_to) by the "
-                  "derivatives stage"),
+                  "derivatives stage",
+              cost="movement",
+              sympy=None,
+              view=True),
 )
 
 
@@ -214,19 +220,31 @@ register(
               "shape", params=(ParamSpec("axis", "int", 0),), jvp="concat(dxs, axis=axis)",
               transpose={"xs": _concat_transpose},
               doc="join tensors along an existing axis: `concat((a, b), axis=0)`. The transpose slices ct; it "
-                  "fails (DerivativeError) when an operand's offset is symbolic from both ends"),
+                  "fails (DerivativeError) when an operand's offset is symbolic from both ends",
+              cost="movement",
+              sympy=None,
+              view=False),
     Primitive("stack", ("*xs", "axis"), _stack_rule, lambda xp, p, *xs: xp.stack(xs, axis=p.get("axis", 0)),
               "shape", params=(ParamSpec("axis", "int", 0),), jvp="stack(dxs, axis=axis)",
               transpose={"xs": _stack_transpose},
-              doc="join tensors of one shape along a new axis; operand i's cotangent is ct[..., i, ...]"),
+              doc="join tensors of one shape along a new axis; operand i's cotangent is ct[..., i, ...]",
+              cost="movement",
+              sympy=None,
+              view=False),
     Primitive("expand_dims", ("x", "axis"), _expand_dims_rule, lambda xp, p, x: xp.expand_dims(x, p["axis"]),
               "shape", params=(ParamSpec("axis", "int"),), jvp="expand_dims(dx, axis)",
               transpose={"x": "squeeze(ct, axis=axis)"},
-              doc="insert a size-1 axis at `axis` (an axis of the result)"),
+              doc="insert a size-1 axis at `axis` (an axis of the result)",
+              cost="movement",
+              sympy=None,
+              view=True),
     Primitive("squeeze", ("x", "axis"), _squeeze_rule, _squeeze_impl, "shape",
               params=(ParamSpec("axis", "axis", None),), jvp="squeeze(dx, axis=axis)",
               transpose={"x": lambda types, params, i: reshape_to("ct", types["x"])},
-              doc="remove size-1 axes (default: every axis of constant size 1)"),
+              doc="remove size-1 axes (default: every axis of constant size 1)",
+              cost="movement",
+              sympy=None,
+              view=True),
 )
 
 
@@ -367,7 +385,11 @@ register(Primitive("index", ("x", "index"), _index_rule, lambda xp, p, x: x[nump
                        "(\"newaxis\",) items; missing trailing items take whole axes. The transpose pads ct back "
                        "to x; incomplete (DerivativeError) for negative steps, steps on symbolic dims, and bounds "
                        "that need the size of a symbolic axis",
-                   transpose={"x": _index_transpose}))
+                   transpose={"x": _index_transpose},
+                   cost="movement",
+                   sympy=None,
+                   view=True,
+                   syntax="x[...]"))
 
 
 # ---------------------------------------------------------------- pad, roll
@@ -416,12 +438,18 @@ register(
     Primitive("pad", ("x", "width"), _pad_rule, _pad_impl, "shape", params=(ParamSpec("width", "pad"),),
               jvp="pad(dx, width)", transpose={"x": _pad_transpose},
               doc="zero padding: `pad(x, (lo, hi))` pads every axis, `pad(x, ((lo0, hi0), (lo1, hi1)))` each axis; "
-                  "the transpose slices the padding off"),
+                  "the transpose slices the padding off",
+              cost="movement",
+              sympy=None,
+              view=False),
     Primitive("roll", ("x", "shift", "axis"), _roll_rule,
               lambda xp, p, x: xp.roll(x, p["shift"], axis=p.get("axis")), "shape",
               params=(ParamSpec("shift", "int"), ParamSpec("axis", "axis", None)),
               jvp="roll(dx, shift, axis=axis)", transpose={"x": "roll(ct, -shift, axis=axis)"},
-              doc="rotate elements by `shift` along `axis` (default: the flattened array), as numpy.roll"),
+              doc="rotate elements by `shift` along `axis` (default: the flattened array), as numpy.roll",
+              cost="movement",
+              sympy=None,
+              view=False),
 )
 
 
@@ -463,7 +491,10 @@ def _np_dtype(params: Mapping[str, Any]) -> str:
 
 def _const_row(name: str, args: tuple[str, ...], params: tuple[ParamSpec, ...], rule: Any, impl: Any,
                doc: str) -> Primitive:
-    return Primitive(name, args, rule, impl, "const", params=params, jvp="0", doc=doc)
+    return Primitive(name, args, rule, impl, "constructor", params=params, jvp="0", doc=doc,
+                     cost="movement",  # no arithmetic: the bytes written
+                     sympy=None,
+                     view=False)
 
 
 DTYPE_F64 = ParamSpec("dtype", "dtype", "f64")
