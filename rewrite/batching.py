@@ -13,8 +13,8 @@ from typing import Any
 
 from grammar.errors import Span
 from rewrite.jvp import linearize_diagram
+from rewrite.tangents import linear_wires
 from rewrite.templates import zeros
-from rewrite.transpose import linear_wires
 from semantics.diagram import Builder, Diagram, Node, make_box
 from semantics.errors import DerivativeError
 from semantics.primitives import PRIMITIVES

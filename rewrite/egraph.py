@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -105,10 +105,6 @@ SCHEMA = """
 (ruleset scale)
 """
 
-TERM_CONSTRUCTORS = ("Leaf", "Num", "Op1", "Op2", "Op3", "OpN", "Proj", "ANil", "ACons", "Multi")
-NAMES = ("N", "NA", "NT")
-ALL_NODES = TERM_CONSTRUCTORS + NAMES
-
 
 @dataclass(frozen=True)
 class ENode:
@@ -124,10 +120,12 @@ class ENode:
 
 @dataclass
 class Frozen:
-    """The e-graph as plain data: e-nodes per e-class (dense ints) and the class of each wire name."""
+    """The e-graph as plain data: e-nodes per e-class (dense ints), the class of each wire name, and
+    the classes named by other naming constructors (`names["JVP"]`: primal class -> tangent class)."""
 
     classes: dict[int, list[ENode]]
     wires: dict[int, int]
+    names: dict[str, dict[Any, int]] = field(default_factory=dict)
 
 
 @dataclass
@@ -190,6 +188,15 @@ class EGraph:
         boxes = self.tables.rule_boxes()
         self._run(SCHEMA + "\n".join(r.egglog(boxes) for r in rules))
         self.rule_names = {r.name for r in rules}
+        self._counted = set(LOWERING)  # the constructors freeze exports
+
+    def declare(self, program: str, constructors: Iterable[str] = (), rules: Iterable[str] = ()) -> None:
+        """Add egglog declarations, rules or facts written by another module (the JVP rule compiler):
+        `constructors` then count in `size()`, `rules` (names) in `run_iteration`'s matches."""
+        self._counted.update(constructors)
+        self.rule_names.update(rules)
+        if program:
+            self._run(program)
 
     def _run(self, text: str) -> list[Any]:
         cmds = self._cmd_cache.get(text)
@@ -312,9 +319,9 @@ class EGraph:
         return bool(rep.updated), matches
 
     def size(self) -> int:
-        """E-nodes (rows of the term constructors and wire names)."""
+        """E-nodes (rows of the term constructors, wire names and declared constructors)."""
         (out,) = self._run("(print-size)")
-        return sum(n for name, n in out.sizes if name in ALL_NODES)
+        return sum(n for name, n in out.sizes if name in self._counted)
 
     def push(self) -> None:
         self._run("(push)")
@@ -341,53 +348,81 @@ class EGraph:
 
     # ----------------------------------------------------------- export
 
-    def freeze(self) -> Frozen:
+    def freeze(self, extra: Mapping[str, Lowering] | None = None) -> Frozen:
+        """The e-graph as plain data (`Frozen`), read through egglog's freeze (EGGLOG-NOTES.md: the
+        public `eg.freeze()` crashed on Unit-valued functions). Every row of a constructor in
+        `LOWERING` (plus `extra`, for sorts a caller declared) becomes an `ENode` of its e-class;
+        a row of a naming constructor (`names=True`, e.g. `N w`) maps its key to its class instead
+        (`Frozen.names[constructor]`, `Frozen.wires` for `N`). E-class ids are dense and distinct
+        per sort."""
         eg = self._eg
         fz = eg.freeze()
-        ids: dict[Any, int] = {}
-        strings: dict[Any, str] = {}
+        table = {**LOWERING, **(extra or {})}
+        decode: dict[str, Callable[[Any], Any]] = {"i": eg.value_to_i64, "f": eg.value_to_f64, "-": lambda v: v}
+        ids: dict[tuple[str, Any], int] = {}
 
-        def cls(v: Any) -> int:
-            i = ids.get(v)
+        def cls(sort: str, v: Any) -> int:
+            i = ids.get((sort, v))
             if i is None:
-                i = ids[v] = len(ids)
+                i = ids[(sort, v)] = len(ids)
             return i
 
-        i64 = eg.value_to_i64
         classes: dict[int, list[ENode]] = {}
-        wires: dict[int, int] = {}
+        names: dict[str, dict[Any, int]] = {}
         for fname, fn in fz.functions.items():
-            if fname not in ALL_NODES:
+            low = table.get(fname)
+            if low is None:
                 continue
+            readers = [decode[s] if s in decode else (lambda v, s=s: cls(s, v)) for s in low.inputs]
+            named = names.setdefault(fname, {}) if low.names else None
             for row in fn.rows:
                 if row.subsumed:
                     continue
-                x = row.inputs
-                c = cls(row.output)
-                if fname == "N":
-                    wires[i64(x[0])] = c
+                c = cls(low.sort, row.output)
+                x = tuple(r(v) for r, v in zip(readers, row.inputs))
+                if named is not None:
+                    named[x[0]] = c
                     continue
-                if fname in ("NA", "NT"):
-                    classes.setdefault(c, [])
-                    continue
-                if fname == "Leaf":
-                    n = ENode("leaf", i64(x[0]), i64(x[1]), 0.0, ())
-                elif fname == "Num":
-                    n = ENode("num", 0, i64(x[1]), eg.value_to_f64(x[0]), ())
-                elif fname in ("Op1", "Op2", "Op3", "OpN"):
-                    if x[0] not in strings:
-                        strings[x[0]] = eg.value_to_string(x[0])
-                    n = ENode("op", i64(x[1]), i64(x[2]), 0.0, tuple(cls(v) for v in x[3:]))
-                elif fname == "Proj":
-                    n = ENode("proj", i64(x[0]), i64(x[1]), 0.0, (cls(x[2]),))
-                elif fname == "ANil":
-                    n = ENode("nil", 0, -1, 0.0, ())
-                elif fname == "ACons":
-                    n = ENode("cons", 0, -1, 0.0, (cls(x[0]), cls(x[1])))
-                else:  # Multi
-                    n = ENode("multi", i64(x[1]), -1, 0.0, (cls(x[2]),))
-                classes.setdefault(c, []).append(n)
-        return Frozen(classes, wires)
+                nodes = classes.setdefault(c, [])
+                n = low.node(x) if low.node else None
+                if n is not None:
+                    nodes.append(n)
+        return Frozen(classes, names.get("N", {}), names)
+
+
+@dataclass(frozen=True)
+class Lowering:
+    """How the rows of one egglog constructor are exported: the sort of its e-class, the sort of each
+    argument (`i`/`f`: an i64/f64 value, decoded; `-`: a value left undecoded, e.g. a name the box id
+    repeats; any other letter: a child e-class of that sort), and the `ENode` a decoded row stands
+    for (None: the class exists, the row adds no node). `names`: the row names a class (its first
+    argument is the key), it is not an e-node."""
+
+    sort: str
+    inputs: str
+    node: Callable[[tuple[Any, ...]], ENode | None] | None = None
+    names: bool = False
+
+
+def _op(x: tuple[Any, ...]) -> ENode:
+    return ENode("op", x[1], x[2], 0.0, x[3:])
+
+
+LOWERING: dict[str, Lowering] = {
+    "N": Lowering("T", "i", names=True),
+    "NA": Lowering("A", "i"),
+    "NT": Lowering("U", "i"),
+    "Leaf": Lowering("T", "ii", lambda x: ENode("leaf", x[0], x[1], 0.0, ())),
+    "Num": Lowering("T", "fi", lambda x: ENode("num", 0, x[1], x[0], ())),
+    "Op1": Lowering("T", "-iiT", _op),
+    "Op2": Lowering("T", "-iiTT", _op),
+    "Op3": Lowering("T", "-iiTTT", _op),
+    "OpN": Lowering("T", "-iiA", _op),
+    "Proj": Lowering("T", "iiU", lambda x: ENode("proj", x[0], x[1], 0.0, (x[2],))),
+    "ANil": Lowering("A", "", lambda x: ENode("nil", 0, -1, 0.0, ())),
+    "ACons": Lowering("A", "TA", lambda x: ENode("cons", 0, -1, 0.0, x)),
+    "Multi": Lowering("U", "-iA", lambda x: ENode("multi", x[1], -1, 0.0, (x[2],))),
+}
 
 
 def _cell(c: Any) -> str:

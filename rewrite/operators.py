@@ -12,8 +12,8 @@ from typing import Union
 
 from rewrite.cleanup import tidy
 from rewrite.jvp import linearize_diagram
-from rewrite.linearize import is_float
 from rewrite.simplify import Step, simplify_diagram
+from rewrite.tangents import is_float
 from rewrite.transpose import transpose
 from semantics.diagram import Builder, Diagram, make_box
 from semantics.errors import DerivativeError

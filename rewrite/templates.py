@@ -111,6 +111,40 @@ def instantiate(template: str, b: Builder, env: Mapping[str, Any], statics: Mapp
     return fit(b, w, out_type, span)
 
 
+def bind_args(prim: Primitive, types: Sequence[WireType], primals: Sequence[Any],
+              tangents: Sequence[Any] | None = None) -> tuple[dict[str, Any], dict[str, WireType]]:
+    """The names a row's template reads, bound to the values of one node's wire arguments — the one
+    place that knows the naming convention (used by the JVP rule compiler and the transpose).
+
+    Each wire argument is bound by its name in the row (`x`, `y`) and its tangent, when `tangents`
+    are given, as `dx`, `dy`; a variadic `*xs` binds `xs` (`dxs`) to the tuple and `x0, x1, ...`
+    (`dx0, ...`) to the items. An argument whose primal is None (the transpose's linear arguments)
+    is left unbound. Returns the bindings and the argument types by name (see `template_statics`).
+
+    >>> from semantics.types import scalar
+    >>> env, types = bind_args(PRIMITIVES["mul"], [scalar("f64")] * 2, ["X", None], ["DX", ZERO])
+    >>> sorted(env.items(), key=str), sorted(types)
+    ([('dx', 'DX'), ('dy', ZERO), ('x', 'X')], ['x', 'y'])
+    """
+    env: dict[str, Any] = {}
+    names: dict[str, WireType] = {}
+    if prim.variadic:
+        name = prim.wire_args[0].lstrip("*")
+        items = [f"x{k}" for k in range(len(types))]
+        env[name] = TupleVal(tuple(primals))
+        if tangents is not None:
+            env["d" + name] = TupleVal(tuple(tangents))
+    else:
+        items = list(prim.wire_args)
+    for k, a in enumerate(items):
+        names[a] = types[k]
+        if primals[k] is not None:
+            env[a] = primals[k]
+        if tangents is not None:
+            env["d" + a] = tangents[k]
+    return env, names
+
+
 def template_statics(params: Mapping[str, Any], types: Mapping[str, WireType]) -> dict[str, Any]:
     """What a template may use besides wires: the box's static parameters and, for each argument
     `a` (and `out`), `shape_a`, `rank_a` and `count_a` (its number of elements, a dim)."""

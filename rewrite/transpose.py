@@ -12,22 +12,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from rewrite.linearize import Linearized, derivative_box
-from rewrite.templates import ZeroVal, fit, instantiate, template_statics, zeros
+from rewrite.tangents import Linearized, derivative_box, linear_wires
+from rewrite.templates import ZeroVal, bind_args, fit, instantiate, template_statics, zeros
 from semantics.diagram import Builder, Diagram, make_box
 from semantics.errors import DerivativeError
 from semantics.primitives import PRIMITIVES
 from semantics.types import TensorType
-from semantics.values import TupleVal, WireVal
-
-
-def linear_wires(lin: Linearized) -> set[int]:
-    d = lin.diagram
-    linear = set(d.inputs[lin.n_primal_in:lin.n_primal_in + lin.n_tangent_in])
-    for node in d.nodes:
-        if any(w in linear for w in node.inputs):
-            linear.update(node.outputs)
-    return linear
+from semantics.values import WireVal
 
 
 def transpose(lin: Linearized) -> Diagram:
@@ -98,23 +89,17 @@ def _transpose_node(b: Builder, node: Any, d: Diagram, primal: dict[int, int], l
         raise DerivativeError(f"cannot transpose '{box.name}'", node.span)
     (c,) = cts
     assert c is not None
-    out_t = d.types[node.outputs[0]]
-    wire_args = [a for a in prim.args if prim.param_spec(a) is None]
-    env: dict[str, Any] = {"ct": WireVal(c, out_t, node.span)}
-    types: dict[str, Any] = {"out": out_t}
-    if prim.variadic:
-        name = wire_args[0].lstrip("*")
-        items = [_primal_or_none(b, w, d, primal, linear) for w in node.inputs]
-        env[name] = TupleVal(tuple(items))
-        for k, x in enumerate(items):
-            env[f"x{k}"], types[f"x{k}"] = x, x.type
-        targets = [(name, k, w) for k, w in enumerate(node.inputs)]
+    in_t = [d.types[w] for w in node.inputs]
+    primals: list[WireVal | None]
+    if prim.variadic:  # concat/stack transposes read the other operands' shapes: zeros stand in for linear ones
+        primals = [_primal_or_zeros(b, w, d, primal, linear) for w in node.inputs]
+        targets = [(prim.wire_args[0].lstrip("*"), k, w) for k, w in enumerate(node.inputs)]
     else:
-        for a, w in zip(wire_args, node.inputs):
-            types[a] = d.types[w]
-            if w not in linear:
-                env[a] = WireVal(primal[w], d.types[w], node.span)
-        targets = [(a, -1, w) for a, w in zip(wire_args, node.inputs)]
+        primals = [None if w in linear else WireVal(primal[w], d.types[w], node.span) for w in node.inputs]
+        targets = [(a, -1, w) for a, w in zip(prim.wire_args, node.inputs)]
+    env, types = bind_args(prim, in_t, primals)
+    out_t = d.types[node.outputs[0]]
+    env["ct"], types["out"] = WireVal(c, out_t, node.span), out_t
     statics = template_statics(box.param_dict, types)
     for a, k, w in targets:
         if w not in linear:
@@ -131,9 +116,7 @@ def _transpose_node(b: Builder, node: Any, d: Diagram, primal: dict[int, int], l
         acc.add(w, fit(b, r, wt, node.span).wire)
 
 
-def _primal_or_none(b: Builder, w: int, d: Diagram, primal: dict[int, int], linear: set[int]) -> WireVal:
-    """Variadic transposes (concat) only need the shapes of the other operands: a linear operand is
-    represented by zeros of its type so templates can read its shape."""
+def _primal_or_zeros(b: Builder, w: int, d: Diagram, primal: dict[int, int], linear: set[int]) -> WireVal:
     t = d.types[w]
     if w in linear:
         assert isinstance(t, TensorType)
