@@ -4,8 +4,11 @@ Entry points: `compile_diagram(diagram, backend) -> callable`, `emit(diagram, ta
 
 * `schedule` — the backend-neutral linear program (sharing, fusion groups, liveness, buffer reuse);
 * `numpy_emitter` + `lowering_numpy` — straight-line Python over an array namespace `xp`;
-* `compiled` — validated callables and the explicit compile cache; `runtime` — helpers the
-  generated code imports.
+* `kernel_plan` + `renderer` + `targets` + `kernel_lowering` — fused kernels: one C-style renderer,
+  target differences as data; `kernel_program` — kernels + a Python launcher; `c_backend` (C +
+  OpenMP through the system compiler and ctypes) and `cuda_backend` (CUDA through CuPy);
+* `compiled`, `kernel_compiled` — validated callables and the explicit compile cache; `runtime` —
+  helpers the generated code imports.
 
 >>> from semantics.diagram import Builder, make_box
 >>> from semantics.types import scalar
@@ -26,8 +29,8 @@ from codegen.numpy_emitter import emit_numpy
 from semantics.diagram import Diagram
 from semantics.interpret import interpret
 
-BACKENDS = ("numpy", "interpret")
-TARGETS = ("numpy",)
+BACKENDS = ("numpy", "interpret", "c", "cupy")
+TARGETS = ("numpy", "c", "cuda")
 
 # The compile cache used when none is passed (the only mutable state of codegen, and explicit).
 DEFAULT_CACHE = CompileCache()
@@ -53,7 +56,9 @@ def compile_diagram(diagram: Diagram, backend: str = "numpy", boxes: Mapping[str
     """A callable running `diagram` on arrays: `f(*arrays)` returns one array, or a tuple for several
     outputs. Inputs are validated before any work (`InputError` naming the parameter).
 
-    `backend`: "numpy" (generated code, the default) or "interpret" (the reference interpreter).
+    `backend`: "numpy" (generated code, the default), "interpret" (the reference interpreter), "c"
+    (fused kernels compiled for the CPU with the system C compiler) or "cupy" (the same kernels in
+    CUDA, through CuPy).
     `boxes` implements generator boxes by name. Compiled functions are kept in `cache`
     (`DEFAULT_CACHE` when None).
     """
@@ -61,13 +66,23 @@ def compile_diagram(diagram: Diagram, backend: str = "numpy", boxes: Mapping[str
         return compile_numpy(diagram, dict(boxes or {}), DEFAULT_CACHE if cache is None else cache)
     if backend == "interpret":
         return InterpretedFunction(diagram, boxes)
+    if backend in ("c", "cupy"):
+        from codegen.kernel_compiled import compile_c, compile_cupy
+
+        build = compile_c if backend == "c" else compile_cupy
+        return build(diagram, dict(boxes or {}), DEFAULT_CACHE if cache is None else cache)
     raise CodegenError(f"unknown backend '{backend}' (available: {', '.join(BACKENDS)})")
 
 
 def emit(diagram: Diagram, target: str = "numpy") -> str:
-    """The generated source of `diagram` for `target` ("numpy"); deterministic."""
+    """The generated source of `diagram` for `target` ("numpy", "c" or "cuda"); deterministic. For
+    "c" and "cuda": the fused kernels, then the Python launcher that runs them (as a comment)."""
     if target == "numpy":
         return emit_numpy(diagram)
+    if target in ("c", "cuda"):
+        from codegen.kernel_program import generate_kernels
+
+        return generate_kernels(diagram, target).listing()
     raise CodegenError(f"unknown target '{target}' (available: {', '.join(TARGETS)})")
 
 

@@ -68,12 +68,18 @@ def numpy_key(d: Diagram, boxes: Mapping[str, Callable[..., Any]]) -> Hashable:
 def build_numpy_function(program: NumpyProgram, boxes: Mapping[str, Callable[..., Any]]) -> Callable[..., Any]:
     """`compile` + `exec` the generated module in a fresh namespace that holds only `boxes` (the
     generator implementations it calls) besides what the source itself imports."""
+    return build_function(program.name, program.source, "numpy", {"boxes": dict(boxes)})
+
+
+def build_function(name: str, source: str, target: str, names: Mapping[str, Any]) -> Callable[..., Any]:
+    """Execute generated Python `source` in a fresh namespace holding only `names` (generator
+    implementations, kernels) and return its function `name`."""
     if os.environ.get("DSL_DEBUG", "") >= "2":
-        print(program.source, file=sys.stderr)
-    namespace: dict[str, Any] = {"__name__": "dsl_generated", "boxes": dict(boxes)}
-    code = compile(program.source, f"<dsl numpy: {program.name}>", "exec")
+        print(source, file=sys.stderr)
+    namespace: dict[str, Any] = {"__name__": "dsl_generated", **names}
+    code = compile(source, f"<dsl {target}: {name}>", "exec")
     exec(code, namespace)  # the source is generated from the IR with sanitised names, never user text
-    return namespace[program.name]
+    return namespace[name]
 
 
 class CompiledFunction:
@@ -81,7 +87,9 @@ class CompiledFunction:
     inputs are validated first (same InputError messages), Python scalars become 0-d arrays, and the
     result is one array or a tuple of arrays."""
 
-    def __init__(self, diagram: Diagram, program: NumpyProgram, fn: Callable[..., Any],
+    backend = "numpy"
+
+    def __init__(self, diagram: Diagram, program: Any, fn: Callable[..., Any],
                  boxes: Mapping[str, Callable[..., Any]]):
         self.diagram = diagram
         self.program = program
@@ -94,13 +102,17 @@ class CompiledFunction:
     def source(self) -> str:
         return self.program.source
 
-    def __call__(self, *args: Any) -> Any:
+    def validate(self, args: tuple[Any, ...]) -> None:
         d = self.diagram
         bind_inputs(d.name or "diagram", d.dom, self._names, args)
         if self._missing:
             name, span = self._missing[0]
             raise InputError(f"generator box '{name}' has no implementation; pass it with "
                              f"dsl.load(..., boxes={{'{name}': callable}})", span)
+
+    def __call__(self, *args: Any) -> Any:
+        d = self.diagram
+        self.validate(args)
         xp = array_namespace(*args)
         arrays = as_arrays(d.dom, args, xp)
         if xp.__name__ == "dask.array":
@@ -110,7 +122,7 @@ class CompiledFunction:
         return out
 
     def __repr__(self) -> str:
-        return f"<compiled numpy {self.__name__} : {self.diagram.signature}>"
+        return f"<compiled {self.backend} {self.__name__} : {self.diagram.signature}>"
 
 
 def compile_numpy(d: Diagram, boxes: Mapping[str, Callable[..., Any]], cache: CompileCache) -> CompiledFunction:

@@ -71,7 +71,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     out = fn(*arrays)
     elapsed = time.perf_counter() - t0
-    outs = list(out) if isinstance(out, tuple) else [out]
+    outs = [o.get() if hasattr(o, "get") else o for o in (out if isinstance(out, tuple) else [out])]  # CuPy -> host
     _print_outputs(args.name, outs, elapsed if args.time else None)
     if args.output:
         saved: dict[str, Any] = {f"out{i}": np.asarray(o) for i, o in enumerate(outs)}
@@ -148,7 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("inputs", nargs="*", help="input files (.npy, .npz, .json) or name=path")
     r.add_argument("--random", type=int, metavar="SEED", help="random inputs from this seed")
     r.add_argument("--dims", metavar="n=1000,...", help="sizes of symbolic dims (with --random)")
-    r.add_argument("--backend", default="numpy", help="numpy (default), interpret or cupy")
+    r.add_argument("--backend", default="numpy",
+                   help="numpy (generated NumPy, default), interpret (reference interpreter), c (fused kernels "
+                   "compiled for the CPU with the system C compiler) or cupy (the same kernels in CUDA)")
     r.add_argument("-o", "--output", metavar="OUT.npz", help="also save the outputs (out0, out1, ...)")
     r.add_argument("--time", action="store_true", help="print the run time")
     r.set_defaults(func=cmd_run)
@@ -174,7 +176,9 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Print the generated source code of definition NAME of FILE.")
     e.add_argument("file", help="a .dsl file")
     e.add_argument("name", help="the definition to compile")
-    e.add_argument("--target", default="numpy", help="numpy (default) or cuda")
+    e.add_argument("--target", default="numpy",
+                   help="numpy (default), c (fused kernels as C + OpenMP) or cuda (the same kernels in CUDA); "
+                   "c and cuda also print the Python launcher that runs them")
     e.set_defaults(func=cmd_emit)
 
     d = sub.add_parser("draw", help="draw a definition as a string diagram (Graphviz)",

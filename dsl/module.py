@@ -135,7 +135,9 @@ class Module:
         return self._compiled[key]
 
     def emit(self, name: str, target: str = "numpy") -> str:
-        """The generated source of definition `name` for `target` ("numpy" or "cuda")."""
+        """The generated source of definition `name` for `target`: "numpy", "c" (fused kernels as C with
+        OpenMP, what `compile(name, backend="c")` runs) or "cuda" (the same kernels in CUDA, what
+        `backend="cupy"` runs); the kernel targets end with the Python launcher as a comment."""
         from codegen import emit
 
         return emit(self.optimized(name), target)

@@ -1,0 +1,466 @@
+"""The C-style renderer: one kernel of a plan + a target description -> source text (a pure function).
+
+Everything target-specific comes from `codegen.targets.Target` (types, qualifiers, loop headers,
+reduction epilogues, literal spellings); every primitive's expression from the one table in
+`codegen.kernel_lowering`. Inside a kernel a value is an expression *at coordinates*: elementwise
+primitives combine their arguments at (broadcast) coordinates, data movement changes the
+coordinates (`u[1:]` at `c0` reads `u` at `c0 + 1`), and arrays are read at the row-major address of
+the coordinates (`i` itself where an array has the iteration space's shape). A value used more
+than once at the same coordinates is named once (`const double v3 = ...;`), a single-use one inlined.
+
+>>> from semantics.diagram import Builder, make_box
+>>> from semantics.types import TensorType, Dim
+>>> from codegen.kernel_plan import plan_kernels
+>>> from codegen.targets import C
+>>> v = TensorType("f32", (Dim.sym("n"),))
+>>> b = Builder(); x = b.input(v); (s,) = b.add(make_box("sin"), [x], [v])
+>>> plan = plan_kernels(b.build([s]))
+>>> print(render_kernel(plan, plan.kernels[0], C))
+/* k0: over [n]; writes f32[n] */
+void k0(int64_t d_n, const float* restrict a0, float* restrict o0)
+{
+    const int64_t N = d_n;
+    #pragma omp parallel for simd schedule(static) if(parallel: N >= DSL_PARALLEL_MIN)
+    for (int64_t i = 0; i < N; i++) {
+        o0[i] = sinf(a0[i]);
+    }
+}
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+
+from codegen.kernel_lowering import EXPR, REDUCTIONS, cast_template
+from codegen.kernel_plan import Kernel, Plan
+from codegen.naming import safe_comment
+from codegen.targets import Target
+from semantics.primitives import normalize_axes
+from semantics.types import Dim, TensorType
+
+Coords = tuple[str, ...]
+
+_TOKEN = re.compile(r"@(\w+)\(|(-?)#(inf|\d+)")
+
+# CUDA's combine function and the identity per reduction (the finisher kernels of the prelude).
+CUDA_COMBINE = {"sum": "add", "mean": "add", "prod": "mul", "max": "max", "min": "min"}
+
+
+def dim_expr(d: Dim) -> str:
+    """A dim as an integer C expression over the kernel's dim parameters (`d_<name>`).
+
+    >>> dim_expr(Dim.sym("n") * 2 - 1)
+    '(2 * d_n - 1)'
+    """
+    if d.is_const:
+        return str(d.value)
+    parts = []
+    for mono, c in sorted(d.terms, key=lambda t: (-len(t[0]), t[0])):
+        factors = [f"d_{a}" for a in mono]
+        body = " * ".join(([str(abs(c))] if abs(c) != 1 or not factors else []) + factors)
+        parts.append(("- " if c < 0 else "+ ") + body)
+    text = " ".join(parts)
+    text = text[2:] if text.startswith("+ ") else "-" + text[2:]
+    return text if len(d.terms) == 1 and len(d.terms[0][0]) <= 1 and d.terms[0][1] >= 0 else f"({text})"
+
+
+def product(dims: Sequence[Dim]) -> str:
+    return " * ".join(dim_expr(d) for d in dims) if dims else "1"
+
+
+class _Writer:
+    """Renders one kernel's loop body (see the module docstring)."""
+
+    def __init__(self, plan: Plan, kern: Kernel, target: Target, loop: Coords, flat: str | None):
+        self.plan, self.kern, self.t = plan, kern, target
+        self.types = plan.schedule.types
+        self.instrs = plan.schedule.instrs
+        self.loop, self.flat = loop, flat
+        self.inputs = {w: f"a{j}" for j, w in enumerate(kern.inputs)}
+        self.producer = {w: k for k in kern.body for w in self.instrs[k].outputs}
+        self.uses: dict[int, int] = {}
+        for k in kern.body:
+            for w in self.instrs[k].inputs:
+                self.uses[w] = self.uses.get(w, 0) + 1
+        for w in kern.stores:
+            self.uses[w] = self.uses.get(w, 0) + 1
+        self.memo: dict[tuple[int, Coords], str] = {}
+        self.lines: list[str] = []
+        self.count = 0
+
+    def ctype(self, w: int) -> str:
+        return self.t.ctype[self.types[w].dtype]  # type: ignore[union-attr]
+
+    def literal(self, value: float | int | bool, dtype: str) -> str:
+        if dtype in ("f32", "f64"):
+            v = float(value)
+            if math.isnan(v):
+                return self.t.nan[dtype]
+            if math.isinf(v):
+                return self.t.inf[dtype] if v > 0 else f"(-{self.t.inf[dtype]})"
+            text = repr(float(_as_f32(v))) if dtype == "f32" else repr(v)
+            text = text + ("f" if dtype == "f32" else "")
+            return f"({text})" if v < 0 or text.startswith("-") else text
+        if dtype == "bool":
+            return "1" if value else "0"
+        return f"(({self.t.ctype[dtype]}){int(value)})"
+
+    def fill(self, template: str, dtype: str) -> str:
+        """Math functions and literals of `template` in `dtype` (`@sin(` -> `sinf(`, `#1` -> `1.0f`)."""
+        def token(m: re.Match[str]) -> str:
+            if m.group(1):
+                return self.t.math(m.group(1), dtype) + "("
+            value = math.inf if m.group(3) == "inf" else int(m.group(3))
+            lit = self.literal(value, dtype)
+            return f"(-{lit})" if m.group(2) else lit
+        return _TOKEN.sub(token, template)
+
+    def address(self, w: int, coords: Coords) -> str:
+        shape = self.types[w].shape  # type: ignore[union-attr]
+        if self.flat is not None and coords == self.loop and tuple(shape) == tuple(self.kern.space):
+            return self.flat
+        addr = ""
+        for dim, c in zip(shape, coords):
+            addr = c if not addr else f"({addr}) * {dim_expr(dim)} + {c}"
+        return addr or "0"
+
+    def value(self, w: int, coords: Coords) -> str:
+        key = (w, coords)
+        if key in self.memo:
+            return self.memo[key]
+        if w in self.inputs:
+            text = f"{self.inputs[w]}[{self.address(w, coords)}]"
+        else:
+            ins = self.instrs[self.producer[w]]
+            name = ins.box.name
+            if name in ("const", "dimsize"):
+                text = self.constant(w)
+            elif name in EXPR and name != "stop_gradient":
+                text = self.elementwise(w, coords)
+            else:
+                text = self.moved(w, coords)
+            if self.uses.get(w, 0) > 1 and not _simple(text):
+                var = f"v{self.count}"
+                self.count += 1
+                self.lines.append(f"const {self.ctype(w)} {var} = {text};")
+                text = var
+        self.memo[key] = text
+        return text
+
+    def constant(self, w: int) -> str:
+        ins = self.instrs[self.producer[w]]
+        p = ins.box.param_dict
+        if ins.box.name == "dimsize":
+            return f"(({self.t.ctype[p['dtype']]}){dim_expr(p['dim'])})"
+        return self.literal(p["value"], p["dtype"])
+
+    def elementwise(self, w: int, coords: Coords) -> str:
+        ins = self.instrs[self.producer[w]]
+        out: TensorType = self.types[w]  # type: ignore[assignment]
+        args = [self.value(v, broadcast(coords, out, self.types[v])) for v in ins.inputs]  # type: ignore[arg-type]
+        entry = EXPR[ins.box.name]
+        dtype = self.types[ins.inputs[-1]].dtype  # type: ignore[union-attr]
+        template = entry.template
+        if ins.box.name == "cast":
+            template = cast_template(out.dtype)
+        elif dtype not in ("f32", "f64") and entry.int_template is not None:
+            template = entry.int_template
+        named = dict(zip(("c", "x", "y") if ins.box.name == "where" else ("x", "y"), args))
+        return substitute(self.fill(template, dtype).replace("{T}", self.t.ctype[out.dtype]), named)
+
+    def moved(self, w: int, coords: Coords) -> str:
+        ins = self.instrs[self.producer[w]]
+        x: TensorType = self.types[ins.inputs[0]]  # type: ignore[assignment]
+        out: TensorType = self.types[w]  # type: ignore[assignment]
+        inner, guard = coord_map(ins.box.name, ins.box.param_dict, x, out, coords)
+        text = self.value(ins.inputs[0], inner)
+        if guard:
+            text = f"({guard} ? {text} : {self.literal(0, out.dtype)})"
+        return text
+
+
+_SLOT = re.compile(r"\{([cxy])\}")
+
+
+def substitute(template: str, args: dict[str, str]) -> str:
+    """Fill `{x}`-style slots, parenthesising an argument unless it is atomic or the slot already is
+    delimited (a function argument or a parenthesised slot).
+
+    >>> substitute("({x} * {y})", {"x": "a0[i]", "y": "v1 + 2.0"})
+    '(a0[i] * (v1 + 2.0))'
+    >>> substitute("sqrt({x})", {"x": "v1 + 2.0"})
+    'sqrt(v1 + 2.0)'
+    """
+    def slot(m: re.Match[str]) -> str:
+        text = args[m.group(1)]
+        before, after = template[:m.start()].rstrip(), template[m.end():].lstrip()
+        delimited = before.endswith(("(", ",")) and after.startswith((")", ","))
+        return text if delimited or atomic(text) else f"({text})"
+    return _SLOT.sub(slot, template)
+
+
+def atomic(text: str) -> bool:
+    """Whether `text` needs no parentheses as an operand: a name, a number, a load, a call, or a
+    fully parenthesised expression."""
+    if re.fullmatch(r"[\w.]+(e[+-]\d+)?", text):
+        return True
+    m = re.match(r"\w*[(\[]", text)
+    if not m:
+        return False
+    depth = 0
+    for k in range(m.end() - 1, len(text)):
+        depth += (text[k] in "([" and 1) or (-1 if text[k] in ")]" else 0)
+        if depth == 0:
+            return k == len(text) - 1
+    return False
+
+
+def _as_f32(v: float) -> float:
+    import numpy as np
+
+    return float(np.float32(v))
+
+
+def _simple(text: str) -> bool:
+    # a variable, a literal or a load at a plain index: naming it saves nothing
+    return bool(re.fullmatch(r"\(?-?[\w.]+\)?(\[\w+\])?", text))
+
+
+def broadcast(coords: Coords, out: TensorType, x: TensorType) -> Coords:
+    """The coordinates at which an argument of shape `x.shape` is read for output `coords`."""
+    lead = out.rank - x.rank
+    return tuple("0" if d.is_const and d.value == 1 and not (out.shape[lead + k].is_const and out.shape[lead + k].value == 1)
+                 else coords[lead + k] for k, d in enumerate(x.shape))
+
+
+def coord_map(name: str, p: dict, x: TensorType, out: TensorType, c: Coords) -> tuple[Coords, str | None]:
+    """Coordinates in the argument for coordinates `c` of the result, and the condition under which
+    the argument is read at all (pad: inside the source), for the data-movement primitives."""
+    if name == "stop_gradient":
+        return c, None
+    if name == "broadcast_to":
+        return broadcast(c, out, x), None
+    if name == "expand_dims":
+        axis = p["axis"] % out.rank
+        return c[:axis] + c[axis + 1:], None
+    if name == "squeeze":
+        axes = normalize_axes(p.get("axis"), x.rank, "squeeze") if p.get("axis") is not None else \
+            tuple(k for k, d in enumerate(x.shape) if d.is_const and d.value == 1)
+        it = iter(c)
+        return tuple("0" if k in axes else next(it) for k in range(x.rank)), None
+    if name == "transpose":
+        axes = p.get("axes") or tuple(reversed(range(x.rank)))
+        inner = ["0"] * x.rank
+        for j, a in enumerate(axes):
+            inner[a] = c[j]
+        return tuple(inner), None
+    if name == "roll":
+        axis = p["axis"] % x.rank
+        n = dim_expr(x.shape[axis])
+        inner = list(c)
+        inner[axis] = f"dsl_mod({c[axis]} - ({p['shift']}), {n})"
+        return tuple(inner), None
+    if name == "pad":
+        from semantics.prims.shape import pad_widths
+
+        inner, guards = [], []
+        for k, (lo, _) in enumerate(pad_widths(p["width"], x.rank, x)):
+            n = dim_expr(x.shape[k])
+            if lo == 0 and out.shape[k] == x.shape[k]:
+                inner.append(c[k])
+                continue
+            shifted = f"{c[k]} - {lo}" if lo else c[k]
+            guards.append(f"{shifted} >= 0" if lo else "")
+            guards.append(f"{shifted} < {n}")
+            inner.append(f"dsl_clamp({shifted}, {n})")
+        return tuple(inner), "(" + " && ".join(g for g in guards if g) + ")" if any(guards) else None
+    assert name == "index", name
+    return index_coords(p["index"], x, c), None
+
+
+def index_coords(spec: tuple, x: TensorType, c: Coords) -> Coords:
+    inner: list[str] = []
+    it = iter(c)
+    axis = 0
+    for item in spec:
+        if item[0] == "newaxis":
+            next(it)
+            continue
+        n = dim_expr(x.shape[axis])
+        if item[0] == "int":
+            k = item[1]
+            inner.append(str(k) if k >= 0 else f"({n} - {-k})")
+        else:
+            inner.append(_offset(next(it), item[1], n))
+        axis += 1
+    inner.extend(it)
+    return tuple(inner)
+
+
+def _offset(c: str, lo: int | Dim | None, n: str) -> str:
+    if lo is None or lo == 0:
+        return c
+    if isinstance(lo, Dim):
+        return f"{c} + {dim_expr(lo)}"
+    if lo > 0:
+        return f"{c} + {lo}"
+    return f"{c} + dsl_max0({n} - {-lo})"  # Python clamps a start before the beginning to 0
+
+
+def coordinate_lines(names: Sequence[str], dims: Sequence[Dim], flat: str, index: str) -> list[str]:
+    """`const index c_k = ...;` decomposing the flat index over `dims` (row-major)."""
+    lines = []
+    for k, name in enumerate(names):
+        stride = product(dims[k + 1:])
+        expr = flat if stride == "1" else f"{flat} / ({stride})"
+        if k > 0:
+            expr = f"({expr}) % {dim_expr(dims[k])}"
+        lines.append(f"const {index} {name} = {expr};")
+    return lines
+
+
+def render_kernel(plan: Plan, kern: Kernel, target: Target) -> str:
+    """The source of one kernel for `target` (deterministic)."""
+    if kern.axes is not None:
+        return _render_partial(plan, kern, target)
+    return _render_flat(plan, kern, target)
+
+
+def _signature(plan: Plan, kern: Kernel, target: Target) -> str:
+    types = plan.schedule.types
+    params = [f"{target.index} d_{a}" for a in kern.dims]
+    params += [f"const {target.ctype[types[w].dtype]}* {target.restrict} a{j}" for j, w in enumerate(kern.inputs)]  # type: ignore[union-attr]
+    params += [f"{target.ctype[types[w].dtype]}* {target.restrict} o{j}" for j, w in enumerate(_outputs(plan, kern))]  # type: ignore[union-attr]
+    return f"{target.kernel_prefix} {kern.name}({', '.join(params)})"
+
+
+def _outputs(plan: Plan, kern: Kernel) -> tuple[int, ...]:
+    return kern.stores + tuple(plan.schedule.instrs[r].outputs[0] for r in kern.reductions)
+
+
+def _header(plan: Plan, kern: Kernel) -> str:
+    types = plan.schedule.types
+    what = [f"writes {types[w]}" for w in kern.stores]
+    what += [f"{plan.schedule.instrs[r].box.name}s to {types[plan.schedule.instrs[r].outputs[0]]}" for r in kern.reductions]
+    lines = sorted({(s.filename, s.line) for k in kern.body if (s := plan.schedule.instrs[k].span) is not None})
+    src = ""
+    if lines:
+        src = f"; from {lines[0][0]} line{'s' if len(lines) > 1 else ''} " + ", ".join(str(ln) for _, ln in lines)
+    space = ", ".join(map(str, kern.space))
+    over = f"over [{space}]" + (f" reducing axes {list(kern.axes)}" if kern.axes is not None else "")
+    return f"/* {kern.name}: {over}; {', '.join(what)}{safe_comment(src)} */"
+
+
+def _render_flat(plan: Plan, kern: Kernel, target: Target) -> str:
+    rank = len(kern.space)
+    loop = tuple(f"c{k}" for k in range(rank))
+    w = _Writer(plan, kern, target, loop, "i")
+    stmts: list[str] = []
+    for j, s in enumerate(kern.stores):
+        stmts.append(f"o{j}[i] = {w.value(s, loop)};")
+        stmts[-1:] = [*w.lines, stmts[-1]]
+        w.lines = []
+    accs = []
+    for j, r in enumerate(kern.reductions):
+        ins = plan.schedule.instrs[r]
+        dtype = plan.schedule.types[ins.outputs[0]].dtype  # type: ignore[union-attr]
+        init, combine, omp = REDUCTIONS[ins.box.name]
+        value = w.value(ins.inputs[0], loop)
+        stmts += w.lines
+        w.lines = []
+        acc = f"acc{j}"
+        accs.append((acc, ins.box.name, dtype, omp, len(kern.stores) + j))
+        update = re.sub(r"\bacc\b", acc, combine)
+        stmts.append(f"{{ const {target.ctype[dtype]} v = {value}; {acc} = {update}; }}")
+        del init
+    body_text = "\n".join(stmts)
+    coords = [ln for name, ln in zip(loop, coordinate_lines(loop, kern.space, "i", target.index))
+              if re.search(rf"\b{name}\b", body_text)]
+    if rank == 1 and coords:
+        coords = [f"const {target.index} c0 = i;"]
+    out = [_header(plan, kern), _signature(plan, kern, target), "{", f"    const {target.index} N = {product(kern.space)};"]
+    for acc, name, dtype, _, _ in accs:
+        out.append(f"    {target.ctype[dtype]} {acc} = {w.fill(REDUCTIONS[name][0], dtype)};")
+    clauses = "".join(f" reduction({omp}:{acc})" for acc, _, _, omp, _ in accs) if not target.device_reduce else ""
+    out += ["    " + ln for ln in target.loop.format(n="N", reductions=clauses).split("\n")]
+    out[-1] += " {"
+    out += ["        " + ln for ln in [*coords, *stmts]]
+    out.append("    }")
+    for acc, name, dtype, _, j in accs:
+        out += ["    " + ln for ln in _epilogue(target, acc, name, dtype, j, w)]
+    out.append("}")
+    return "\n".join(out)
+
+
+def _epilogue(target: Target, acc: str, name: str, dtype: str, j: int, w: _Writer) -> list[str]:
+    """After the loop: the accumulator into output j (OpenMP already combined the threads' values;
+    on CUDA a block reduction, then one atomic per block or, deterministic, one partial per block)."""
+    T = target.ctype[dtype]
+    if not target.device_reduce:
+        final = f"{acc} / ({T})N" if name == "mean" else acc
+        return [f"o{j}[0] = {final};"]
+    op = CUDA_COMBINE[name]
+    identity = w.fill(REDUCTIONS[name][0], dtype)
+    lines = [f"{acc} = dsl_block_reduce<{T}, dsl_combine_{op}<{T}>>({acc}, {identity});"]
+    if name == "mean":
+        lines.append(f"{acc} = {acc} / ({T})N;  /* each block's share of the mean */")
+    if op == "add":
+        lines += ["#if DSL_DETERMINISTIC", f"if (threadIdx.x == 0) o{j}[blockIdx.x] = {acc};", "#else",
+                  f"if (threadIdx.x == 0) atomicAdd(o{j}, {acc});", "#endif"]
+    else:
+        lines.append(f"if (threadIdx.x == 0) o{j}[blockIdx.x] = {acc};")
+    return lines
+
+
+def _render_partial(plan: Plan, kern: Kernel, target: Target) -> str:
+    """A reduction over some axes: each output element (parallel) accumulates over the reduced axes."""
+    (r,) = kern.reductions
+    ins = plan.schedule.instrs[r]
+    dtype = plan.schedule.types[ins.outputs[0]].dtype  # type: ignore[union-attr]
+    axes = kern.axes or ()
+    kept = [k for k in range(len(kern.space)) if k not in axes]
+    loop = tuple(f"c{k}" for k in range(len(kern.space)))
+    w = _Writer(plan, kern, target, loop, None)
+    value = w.value(ins.inputs[0], loop)
+    init, combine, omp = REDUCTIONS[ins.box.name]
+    T = target.ctype[dtype]
+    inner_stmts = [*coordinate_lines([loop[k] for k in axes], [kern.space[k] for k in axes], "r", target.index), *w.lines,
+                   f"{{ const {T} v = {value}; acc = {combine}; }}"]
+    outer = coordinate_lines([loop[k] for k in kept], [kern.space[k] for k in kept], "o", target.index)
+    final = f"acc / ({T})NR" if ins.box.name == "mean" else "acc"
+    simd = target.inner_simd.format(reductions=f" reduction({omp}:acc)")
+    out = [_header(plan, kern), _signature(plan, kern, target), "{",
+           f"    const {target.index} NO = {product([kern.space[k] for k in kept])};",
+           f"    const {target.index} NR = {product([kern.space[k] for k in axes])};"]
+    out += ["    " + ln for ln in target.outer_loop.format(n="NO", inner="NR").split("\n")]
+    out[-1] += " {"
+    out += ["        " + ln for ln in outer]
+    out.append(f"        {T} acc = {w.fill(init, dtype)};")
+    if simd:
+        out.append("        " + simd)
+    out.append(f"        for ({target.index} r = 0; r < NR; r++) {{")
+    out += ["            " + ln for ln in inner_stmts]
+    out += ["        }", f"        o0[o] = {final};", "    }", "}"]
+    return "\n".join(out)
+
+
+def render_module(plan: Plan, target: Target, title: str) -> str:
+    """Every kernel of the plan as one translation unit for `target`."""
+    helpers = _helpers(target)
+    parts = [f"/* {safe_comment(title)}\n   Generated by dsl (target \"{target.name}\"): {target.comment}. */",
+             target.prelude.rstrip(), helpers]
+    parts += [render_kernel(plan, k, target) for k in plan.kernels]
+    return "\n\n".join(parts) + "\n"
+
+
+def _helpers(target: Target) -> str:
+    q = "static inline" if target.name == "c" else "__device__ __forceinline__"
+    i = target.index
+    return "\n".join([
+        "/* Index helpers: a clamped read keeps a pad's select branch-free; roll is a modulus that is never negative. */",
+        f"{q} {i} dsl_clamp({i} v, {i} n) {{ return v < 0 ? 0 : (v >= n ? n - 1 : v); }}",
+        f"{q} {i} dsl_mod({i} v, {i} n) {{ {i} m = v % n; return m < 0 ? m + n : m; }}",
+        f"{q} {i} dsl_max0({i} v) {{ return v < 0 ? 0 : v; }}",
+    ])
