@@ -2,9 +2,11 @@
 
 Stages, each turning its failures into a `ParseError` with a span:
 
-1. lex the whole text (unexpected characters, unterminated strings) and check bracket nesting
-   depth, so that absurd nesting is refused before anything recursive runs;
-2. LALR-parse it (iterative in Lark); syntax errors are classified by `grammar.syntax_errors`;
+1. LALR-parse the text (iterative in Lark), counting bracket nesting depth while it is lexed, so
+   that absurd nesting is refused before anything recursive runs; on an error the text is lexed
+   again and the first problem is reported: an unexpected character (or unterminated string),
+   brackets nested too deeply, or a syntax error classified by `grammar.syntax_errors`;
+2. (the tables are analysed once and cached on disk: see `_lark`);
 3. build the AST with the iterative `AstBuilder`, which also rejects what the grammar lets
    through but the language does not (`x = 3` at top level, a def without `return`, ...);
 4. check the AST's depth: later stages recurse over it, so an expression deeper than
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import threading
 from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any, get_args
@@ -40,12 +43,45 @@ MAX_DEPTH = 200
 _NESTING_HINT = "split the expression into several statements with intermediate names"
 
 
+class _TooDeep(Exception):
+    """Raised from the lexer callbacks when brackets nest deeper than MAX_DEPTH."""
+
+
+class _BracketDepth:
+    """Bracket nesting counted while Lark lexes (through `lexer_callbacks`), so that the text is
+    lexed once per parse; on any error the text is lexed again to classify it (`_parse`)."""
+
+    def __init__(self) -> None:
+        self.local = threading.local()  # one count per thread: parses may run concurrently
+
+    def reset(self, limit: float = MAX_DEPTH) -> None:
+        self.local.depth = 0
+        self.local.limit = limit
+
+    def open(self, tok: Token) -> Token:
+        self.local.depth += 1
+        if self.local.depth > self.local.limit:
+            raise _TooDeep
+        return tok
+
+    def close(self, tok: Token) -> Token:
+        self.local.depth = max(0, self.local.depth - 1)
+        return tok
+
+
+_DEPTH = _BracketDepth()
+
+
 @lru_cache(maxsize=1)
 def _lark() -> Lark:
-    """The parser, built once per process (building the LALR tables takes ~0.1 s)."""
+    """The parser, built once per process. Lark's `cache=True` keeps the analysed LALR tables in a
+    file in the temporary directory, named by the SHA-256 of the grammar text and the options, so
+    a changed `dsl.lark` is analysed afresh and later processes only unpickle the tables."""
+    callbacks = {**dict.fromkeys(OPENERS, _DEPTH.open), **dict.fromkeys(("RPAR", "RSQB", "RBRACE"), _DEPTH.close)}
     with open(GRAMMAR_PATH, encoding="utf-8") as f:
         parser = Lark(f.read(), parser="lalr", lexer="basic", propagate_positions=True,
-                      maybe_placeholders=True, start=["start", "expr_start"])
+                      maybe_placeholders=True, start=["start", "expr_start"], cache=True,
+                      lexer_callbacks=callbacks)
     register_terminals(parser.terminals)
     return parser
 
@@ -63,13 +99,17 @@ def parse_expr(text: str, filename: str = "<string>") -> ast.Expr:
 
 def _parse(text: str, filename: str, start: str) -> Any:
     spans = SpanMaker(filename, text)
-    tokens = _lex(text, spans)
-    _check_bracket_depth(tokens, spans)
+    _DEPTH.reset()
     try:
         tree = _lark().parse(text, start=start)
-    except UnexpectedInput as err:
-        raise syntax_error(err, text, tokens, spans) from None
-    except LarkError as err:  # any other Lark failure is still the user's syntax, never a traceback
+    except (LarkError, _TooDeep) as err:
+        # The error path lexes the whole text again: a bad character anywhere, then brackets
+        # nested too deeply, are reported before a syntax error (the order of the stages above).
+        tokens = _lex(text, spans)
+        _check_bracket_depth(tokens, spans)
+        if isinstance(err, UnexpectedInput):
+            raise syntax_error(err, text, tokens, spans) from None
+        # any other Lark failure is still the user's syntax, never a traceback
         raise ParseError(f"syntax error: {str(err).splitlines()[0]}", spans.at(1, 1, 1, 2)) from None
     result = AstBuilder(filename, text).build(tree)
     for root in result if isinstance(result, tuple) else (result,):
@@ -79,6 +119,7 @@ def _parse(text: str, filename: str, start: str) -> Any:
 
 def _lex(text: str, spans: SpanMaker) -> list[Token]:
     """All tokens of `text` (comments and whitespace dropped); bad characters are a ParseError."""
+    _DEPTH.reset(limit=float("inf"))  # `_check_bracket_depth` reports the depth with its span
     try:
         return list(_lark().lex(text))
     except UnexpectedCharacters as err:
