@@ -27,7 +27,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     width = max((len(n) for n in mod.names), default=0)
     for name in mod.names:
         d = mod.definition(name)
-        if not isinstance(d, (GenericDef, GeneratorDef)):
+        if isinstance(d, DerivedDef):
             mod[name]  # derived definitions are derived here, so their errors surface now
         kind = _kind(d)
         print(f"{name:<{width}} : {signature_of(d)}{'   # ' + kind if kind else ''}")

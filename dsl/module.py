@@ -12,7 +12,7 @@ from grammar.errors import DslError
 from semantics.diagram import Builder, Diagram
 from semantics.errors import TypeCheckError, UnboundNameError
 from semantics.program import Definition, DerivedDef, DiagramDef, GeneratorDef, GenericDef, Program, signature_of
-from semantics.replay import inline_diagram
+from semantics.replay import expand_defs, inline_diagram
 from semantics.types import Dim, unify
 from semantics.verify import check
 
@@ -70,7 +70,7 @@ class Module:
     def _build(self, name: str) -> Diagram:
         d = self.definition(name)
         if isinstance(d, DiagramDef):
-            return self.expand_calls(d.diagram).with_names(name)
+            return self.expand_calls(expand_defs(d.diagram)).with_names(name)
         if isinstance(d, GeneratorDef):
             b = Builder()
             ins = [b.input(t) for t in d.dom]

@@ -34,7 +34,8 @@ ParamValue = Any  # hashable: int, float, bool, str, None, Dim, TensorType, or t
 @dataclass(frozen=True)
 class Box:
     """What a node computes: a primitive (`kind="prim"`), a generator declared with `box`
-    (`kind="gen"`), or a call of a definition that is expanded later (`kind="call"`).
+    (`kind="gen"`), a call of a derived definition, by name, expanded later (`kind="call"`), or a
+    call of another def (`kind="def"`, its diagram in the parameter `def`, see `Callee`).
     `params` are the static parameters, sorted by name."""
 
     name: str
@@ -49,6 +50,21 @@ class Box:
         if not self.params:
             return self.name
         return f"{self.name}[{', '.join(f'{k}={v}' for k, v in self.params)}]"
+
+
+@dataclass(frozen=True, eq=False)
+class Callee:
+    """The diagram of a called `def`, as the parameter of its `kind="def"` call boxes.
+
+    Elaboration leaves calls as boxes (a chain of n defs each calling the previous one stays
+    O(n) in total rather than O(n²) once every callee is inlined into its caller);
+    `semantics.replay.expand_defs` inlines them when a definition is used. A definition is
+    elaborated once, so its callee is compared and hashed by identity."""
+
+    diagram: Diagram
+
+    def __repr__(self) -> str:
+        return f"<def {self.diagram.name}>"
 
 
 def make_box(name: str, params: dict[str, ParamValue] | None = None, kind: str = "prim") -> Box:

@@ -18,7 +18,7 @@ from semantics.diagram import Box, Builder, make_box
 from semantics.errors import RebindError, ShapeError, TypeCheckError, UnboundNameError
 from semantics.primitives import INFIX_PRIMS, PRIMITIVES, REQUIRED, Primitive
 from semantics.program import Definition, DerivedDef, DiagramDef, GeneratorDef, GenericDef, instantiate
-from semantics.replay import inline_diagram
+from semantics.replay import def_box
 from semantics.statics import CONSTANTS, StaticScope, convert_index, convert_static
 from semantics.types import (
     Dim,
@@ -302,9 +302,9 @@ class BodyElaborator:
             if not unify(t, w.type, binding):
                 raise _arg_mismatch(d.name, pname, t, w.type, binding, a.span)
         out_wires: tuple[int, ...]
-        if isinstance(d, DiagramDef):
-            out_wires = inline_diagram(self.b, d.diagram, [w.wire for w in wires], binding, e.span)
+        if isinstance(d, DiagramDef):  # a box, not inlined: see semantics.diagram.Callee
             cod = instantiate(d.diagram.cod, binding)
+            out_wires = self.b.add(def_box(d.name, d.diagram), [w.wire for w in wires], cod, e.span)
         else:
             cod = instantiate(d.cod, binding)
             kind = "gen" if isinstance(d, GeneratorDef) else "call"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Union
 
 from grammar import ast
@@ -99,4 +100,10 @@ class Program:
     own: tuple[str, ...]  # the names defined in this file, in source order
 
     def lookup(self, name: str) -> Definition | None:
-        return dict(self.definitions).get(name)
+        return self._index.get(name)
+
+    @cached_property
+    def _index(self) -> dict[str, Definition]:
+        # built once: a lookup per call site must not rebuild it (that made a program of n
+        # definitions calling each other take O(n²) time)
+        return dict(self.definitions)
