@@ -1,0 +1,85 @@
+"""Compile-time scaling, asserted by counts (boxes, nodes copied, tokens), never by wall time.
+
+The timings themselves are measured by `benchmarks/scaling.py` and recorded in
+`benchmarks/RESULTS.md`; these tests pin the algorithmic facts those timings rest on."""
+
+from __future__ import annotations
+
+import glob
+import os
+import sys
+import tempfile
+
+import numpy as np
+
+import dsl
+from benchmarks.scaling import bigdef_source, chain_source, dag_source, defchain_source
+from grammar import parse
+from semantics.elaborate import elaborate
+from semantics.program import DiagramDef
+
+
+def _own_boxes(source: str) -> dict[str, int]:
+    program = elaborate(parse(source, "chain.dsl"))
+    return {n: len(d.diagram.nodes) for n, d in program.definitions if isinstance(d, DiagramDef)}
+
+
+def test_defs_calling_defs_elaborate_in_linear_size():
+    # Each def of the chain is 4 boxes (0.5, the call, *, +) however deep the chain is: calls stay
+    # boxes until a definition is used, so elaborating n defs builds O(n) boxes, not O(n²).
+    for n in (50, 200):
+        sizes = _own_boxes(defchain_source(n))
+        assert sizes["g0"] == 1
+        assert {sizes[f"g{k}"] for k in range(1, n)} == {4}
+
+
+def test_a_chain_deeper_than_the_recursion_limit_expands_exactly():
+    n = sys.getrecursionlimit() + 100  # expansion is iterative: no RecursionError at any depth
+    mod = dsl.loads(defchain_source(n))
+    last = mod[f"g{n - 1}"]
+    kinds = {node.box.kind for node in last.nodes}
+    assert kinds == {"prim"}
+    assert last.stats()["ops"] == 1 + 3 * (n - 1)  # sin, then (0.5, *, +) per level
+    x = np.linspace(-1.0, 1.0, 5)
+    expected = np.sin(x)
+    for _ in range(n - 1):
+        expected = 0.5 * expected + x
+    np.testing.assert_allclose(mod.compile(f"g{n - 1}", backend="interpret")(x), expected, rtol=1e-12)
+
+
+def test_calls_keep_the_callers_dims_through_several_levels():
+    src = """
+dim B, D, N
+def lin(x: f64[B, D], W: f64[D, D]) -> f64[B, D] { return tanh(x @ W) }
+def two(x: f64[B, D], W: f64[D, D]) -> f64[B, D] { return lin(lin(x, W), W) }
+def four(z: f64[N, 3], W: f64[3, 3]) -> f64[N, 3] { return two(two(z, W), W) }
+"""
+    mod = dsl.loads(src)
+    d = mod["four"]
+    assert d.stats()["ops"] == 8 and {str(t) for t in d.types} == {"f64[N, 3]", "f64[3, 3]"}
+    z, W = np.linspace(-1, 1, 6).reshape(2, 3), np.eye(3) * 0.5 + 0.1
+    out = mod.compile("four")(z, W)
+    expected = z
+    for _ in range(4):
+        expected = np.tanh(expected @ W)
+    np.testing.assert_allclose(out, expected, rtol=1e-12)
+
+
+def test_a_long_def_elaborates_one_box_per_operation():
+    n = 600
+    program = elaborate(parse(bigdef_source(n), "big.dsl"))
+    d = program.lookup("f").diagram
+    assert len(d.nodes) == 3 * n  # (* y), (k.5), (+) per statement
+
+
+def test_the_parser_tables_are_cached_on_disk():
+    from grammar.parser import _lark
+
+    _lark()
+    assert glob.glob(os.path.join(tempfile.gettempdir(), ".lark_cache_*.tmp"))
+
+
+def test_benchmark_sources_load():
+    # the benchmark generators stay valid programs (benchmarks are not run by the suite)
+    assert dsl.loads(chain_source(3)).signature("df") == "f64[n] -> f64[n]"
+    assert dsl.loads(dag_source(30))["f"].stats()["ops"] >= 30
