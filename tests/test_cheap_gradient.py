@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import glob
 import os
-import time
 
 import numpy as np
 import pytest
@@ -87,11 +86,8 @@ def test_derivation_of_a_thousand_op_model_is_fast():
     mod = dsl.loads(_random_program(400))  # ~1,000 boxes once literals and unary ops are counted
     f = mod["f"]
     assert f.stats()["ops"] >= 1000
-    t0 = time.perf_counter()
     g = grad(f)
-    elapsed = time.perf_counter() - t0
-    assert g.stats()["ops"] <= 4 * f.stats()["ops"]
-    assert elapsed < 10  # measured ~0.5 s on the CI machine; generous bound, not a benchmark
+    assert g.stats()["ops"] <= 4 * f.stats()["ops"]  # a count, not a time (benchmarks/scaling.py times it)
     x, y = np.linspace(-1, 1, 3), np.linspace(0.5, -0.5, 3)
     gx, gy = interpret(g, x, y)
     eps = 1e-6

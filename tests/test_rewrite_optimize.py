@@ -3,7 +3,6 @@ chains without recursion, limits, the report, and the cost model."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +15,7 @@ from rewrite.cost import cost
 from rewrite.extract import type_errors
 from rewrite.optimize import Limits, optimize
 from rewrite.prove import prove_equal
+from rewrite.report import RewriteReport
 from semantics.diagram import Builder, Diagram, make_box, structural_errors
 from semantics.interpret import interpret
 from semantics.primitives import PRIMITIVES
@@ -117,9 +117,8 @@ def test_sin_chain_2000_layers() -> None:
     for _ in range(2000):
         h = op(b, "sin", h)
     d = b.build([h], input_names=("x",), name="deep")
-    t = time.perf_counter()
     out, report = optimize(d)
-    assert time.perf_counter() - t < 30  # measured ~0.1 s; the bound only catches a hang
+    _assert_linear_work(d, report)
     check(d, out, report)
     assert out.stats()["ops"] == 2000 and x == 0
 
@@ -130,18 +129,23 @@ def test_residual_chain_1000_layers() -> None:
     for _ in range(1000):
         h = op(b, "add", h, op(b, "mul", const(b, 0.1), op(b, "tanh", op(b, "mul", h, h))))
     d = b.build([h])
-    t = time.perf_counter()
     out, report = optimize(d)
-    assert time.perf_counter() - t < 30  # measured ~0.1 s; the bound only catches a hang
+    _assert_linear_work(d, report)
     check(d, out, report)
     run_both(d, out)
 
 
+def _assert_linear_work(d: Diagram, report: RewriteReport) -> None:
+    """Counts, not wall time (a loaded machine makes time bounds flaky): a deep chain saturates in
+    a few iterations whatever its depth, and its e-graph stays within a few e-nodes per box."""
+    assert sum(s.iterations for s in report.stages) <= 8, str(report)
+    assert max(s.size_after for s in report.stages) <= 3 * len(d.nodes), str(report)
+
+
 def test_random_1000_ops() -> None:
     d = random_diagram(7, 1000)
-    t = time.perf_counter()
     out, report = optimize(d)
-    assert time.perf_counter() - t < 30  # measured ~0.1 s; the bound only catches a hang
+    assert max(s.size_after for s in report.stages) <= Limits().nodes, str(report)  # the budget holds
     check(d, out, report)
     run_both(d, out)
 
