@@ -7,7 +7,7 @@ dims used as values stay `Pending` until their dtype is known (see semantics/val
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 import numpy as np
@@ -83,6 +83,18 @@ class BodyElaborator:
             self._check_literal_fits(v, dtype)
         return v.build(dtype)
 
+    def typed_literal(self, v: Pending | StaticVal, dtype: str) -> WireVal | None:
+        """`cast(2.0, f32)`: a literal (or dim) given a dtype is that literal built at the dtype — one
+        `const` box, as the printer writes an f32 constant — when the value fits it (None otherwise:
+        `cast(2.5, i32)` truncates through a cast box)."""
+        p = self.literal(v.value, v.span) if isinstance(v, StaticVal) else v
+        n = p.number
+        if n is None:
+            return p.build(dtype) if p.dim is not None or dtype in ("f32", "f64") else None
+        fits = (dtype in ("f32", "f64") and not isinstance(n, bool)) or (dtype == "bool" and isinstance(n, bool)) \
+            or (dtype in ("i32", "i64") and not isinstance(n, bool) and float(n).is_integer() and abs(n) < 2**31)
+        return p.build(dtype) if fits else None
+
     def _check_literal_fits(self, v: Pending, dtype: str) -> None:
         n = v.number
         if dtype in ("i32", "i64") and not (isinstance(n, (int, np.integer)) or float(n).is_integer()):  # type: ignore[arg-type]
@@ -106,7 +118,7 @@ class BodyElaborator:
             (w,) = self.b.add(make_box("dimsize", {"dim": dim, "dtype": dtype}), (), (TensorType(dtype),), span)
             return WireVal(w, TensorType(dtype), span)
 
-        return Pending(build, None, True, span)
+        return Pending(_once_per_dtype(build), None, True, span, dim)
 
     # ------------------------------------------------------------ expressions
 
@@ -247,6 +259,10 @@ class BodyElaborator:
             if isinstance(a, TupleVal):
                 raise TypeCheckError(f"{prim.name} got a tuple of {len(a.items)} values where one value is expected",
                                      a.span or span)
+        if prim.name == "cast" and len(args) == 1 and isinstance(args[0], (Pending, StaticVal)):
+            direct = self.typed_literal(args[0], params["dtype"])
+            if direct is not None:
+                return direct
         if prim.elementwise and args and all(isinstance(a, (Pending, StaticVal)) for a in args):
             return self.pending_call(prim, list(args), params, span)
         dtype = self.context_dtype(prim, args)
@@ -266,6 +282,9 @@ class BodyElaborator:
 
     def pending_call(self, prim: Primitive, args: list[Value], params: dict[str, Any], span: Span | None) -> Value:
         pend = [a if isinstance(a, Pending) else self.literal(a.value, a.span) for a in args]  # type: ignore[union-attr]
+        dim = _dim_arithmetic(prim.name, pend)
+        if dim is not None:
+            return self.dim_value(dim, span)
         numbers = [p.number for p in pend]
         if all(n is not None for n in numbers):
             with np.errstate(all="ignore"):
@@ -279,7 +298,7 @@ class BodyElaborator:
             assert isinstance(out, WireVal)
             return out
 
-        return Pending(build, None, all(p.is_int for p in pend), span)
+        return Pending(_once_per_dtype(build), None, all(p.is_int for p in pend), span)
 
     def call_definition(self, d: Definition, e: ast.Call) -> Value:
         if isinstance(d, GenericDef):
@@ -313,6 +332,37 @@ class BodyElaborator:
         return _result(out_wires, cod, e.span)
 
 
+def _once_per_dtype(build: Callable[[str], WireVal]) -> Callable[[str], WireVal]:
+    """A pending expression bound to a name (`t = 1.0 / (N * S)`) and read twice is one wire, as
+    any named value is: its nodes are written once per dtype, not at each use."""
+    built: dict[str, WireVal] = {}
+
+    def once(dtype: str) -> WireVal:
+        if dtype not in built:
+            built[dtype] = build(dtype)
+        return built[dtype]
+
+    return once
+
+
+_DIM_OPS = {"add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b}
+
+
+def _dim_arithmetic(name: str, pend: Sequence[Pending]) -> Dim | None:
+    """`N * S - 1` as one dim when it is integer arithmetic on dims (None otherwise)."""
+    if not any(p.dim is not None for p in pend) or (name not in _DIM_OPS and name != "neg"):
+        return None
+    dims = []
+    for p in pend:
+        if p.dim is not None:
+            dims.append(p.dim)
+        elif p.is_int and isinstance(p.number, int) and not isinstance(p.number, bool):
+            dims.append(Dim.const(p.number))
+        else:
+            return None
+    return -dims[0] if name == "neg" else _DIM_OPS[name](dims[0], dims[1])
+
+
 def _call_box(d: DerivedDef) -> Box:
     return Box(d.name, (), "call")
 
@@ -326,7 +376,7 @@ def _respan(v: Value, span: Span | None) -> Value:
     if isinstance(v, WireVal):
         return WireVal(v.wire, v.type, span)
     if isinstance(v, Pending):
-        return Pending(v.build, v.number, v.is_int, span)
+        return Pending(v.build, v.number, v.is_int, span, v.dim)
     return v
 
 

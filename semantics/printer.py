@@ -77,23 +77,42 @@ class Printer:
         for w in self.d.outputs:
             self.uses[w] = self.uses.get(w, 0) + 1
         self.outputs = set(self.d.outputs)
+        self.pending: set[int] = set()  # wires whose text elaborates to a dtype-less literal
+        self.wrap: set[int] = set()
 
     def wire(self, w: int, level: int) -> str:
         text, lvl = self.inline.get(w, (self.names.get(w, f"?{w}"), ATOM))
+        if w in self.wrap:  # a literal that no typed operand gives its dtype: cast(1.0, f32)
+            return f"cast({text}, {self.d.types[w].dtype})"  # type: ignore[union-attr]
         return f"({text})" if lvl < level else text
 
+    def _untyped_literals(self, node: Node) -> set[int]:
+        """Inputs of a primitive that read back as dtype-less literals (`2.0`, `n`, `1.0 / n`) and that
+        no typed operand types: elaboration would make them f64, so a non-f64 one is written as a cast."""
+        value_ins = node.inputs[1:] if node.box.name == "where" else node.inputs
+        if node.box.kind != "prim" or any(w not in self.pending for w in value_ins):
+            return set()
+        return {w for w in value_ins if getattr(self.d.types[w], "dtype", "f64") != "f64"}
+
     def expression(self, node: Node) -> tuple[str, int]:
+        self.wrap = self._untyped_literals(node)
         box, ins = node.box, node.inputs
         params = box.param_dict
         if box.kind != "prim":
             return f"{box.name}({', '.join(self.wire(w, 0) for w in ins)})", ATOM
         name = box.name
+        if box.name in ("const", "dimsize") or (PRIMITIVES[name].elementwise and ins
+                                                  and all(w in self.pending for w in ins) and not self.wrap):
+            self.pending.update(node.outputs)
         if name == "const":
             v = params["value"]
             text = format_number(v)
             return text, (5 if text.startswith("-") or text.startswith("(") else ATOM)
         if name == "dimsize":
             dim = params["dim"]
+            if dim.is_const:  # reads back as the literal it is
+                v = dim.value
+                return format_number(float(v) if params["dtype"] in ("f32", "f64") else v), (ATOM if v >= 0 else 5)
             return str(dim), (ATOM if len(dim.terms) == 1 and dim.terms[0][1] > 0 and len(dim.terms[0][0]) <= 1 else 3)
         syntax = PRIMITIVES[name].syntax  # the row's printed form (semantics/primitives.py)
         if syntax in INFIX_LEVEL:
@@ -167,6 +186,7 @@ class Printer:
                 self.names[w] = f"t{counter}"
                 targets.append(f"t{counter}")
             self.lines.append(f"    {', '.join(targets) if targets else '_'} = {text}")
+        self.wrap = set()  # outputs are typed by the signature
         ret = ", ".join(self.wire(w, 0) for w in d.outputs)
         dims = sorted({a for t in d.types if isinstance(t, TensorType) for dim in t.shape for a in dim.atoms})
         head = [f"dim {', '.join(dims)}"] if dims else []

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Union
 
 from grammar.errors import Span
-from semantics.types import WireType
+from semantics.types import Dim, WireType
 
 
 @dataclass(frozen=True)
@@ -28,12 +28,15 @@ class Pending:
     """A dtype-less scalar: `build(dtype)` writes its nodes and returns the wire.
 
     `number` is its value when it is known without any wire (literals and literal arithmetic),
-    so `(3 / pi) ^ (1 / 3)` folds to one constant; `is_int` says it was written as an integer."""
+    so `(3 / pi) ^ (1 / 3)` folds to one constant; `is_int` says it was written as an integer;
+    `dim` is the dim it stands for when it is a dim or integer arithmetic on dims (`N * S - 1`),
+    which becomes one `dimsize` node (so the printed text `N * S` reloads as the same box)."""
 
     build: Callable[[str], WireVal]
     number: Union[float, int, bool, None]
     is_int: bool
     span: Span | None = None
+    dim: Dim | None = None
 
 
 @dataclass(frozen=True)

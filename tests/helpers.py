@@ -37,3 +37,31 @@ def rand(shape: tuple[int, ...], dtype: str = "float64", seed: int = 0, positive
 
 def run(source: str, name: str, *args, backend: str = "interpret"):
     return dsl.loads(source).compile(name, backend=backend)(*args)
+
+
+def share_constants(d: dsl.Diagram) -> dsl.Diagram:
+    """`d` without dead nodes and with identical nullary boxes (constants, dim sizes) merged into one
+    node: the same morphism (a box whose result is discarded is no box; copying a constant is the
+    constant twice), the form in which printed text — where a constant is written at each use and
+    an unused literal makes no node — and a CSE'd derived diagram compare equal."""
+    from rewrite.cleanup import prune
+    from semantics.diagram import Builder, Node, make_box
+
+    d = prune(d)
+
+    b = Builder()
+    rename = {w: b.input(d.types[w]) for w in d.inputs}
+    seen: dict[object, tuple[int, ...]] = {}
+    for node in d.nodes:
+        params = node.box.param_dict
+        if node.box.name == "dimsize" and params["dim"].is_const:  # the size of a constant dim is a constant
+            value = params["dim"].value
+            node = Node(make_box("const", {"value": float(value) if params["dtype"] in ("f32", "f64") else value,
+                                           "dtype": params["dtype"]}), node.inputs, node.outputs)
+        outs = seen.get(node.box) if not node.inputs else None
+        if outs is None:
+            outs = b.add(node.box, tuple(rename[w] for w in node.inputs), [d.types[w] for w in node.outputs])
+            if not node.inputs:
+                seen[node.box] = outs
+        rename.update(zip(node.outputs, outs))
+    return b.build([rename[w] for w in d.outputs], input_names=d.input_names, name=d.name)
