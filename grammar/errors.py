@@ -80,3 +80,8 @@ class DslError(Exception):
 
 class ParseError(DslError):
     """The text is not in the language's grammar."""
+
+
+class DslWarning(UserWarning):
+    """Base of the warnings dsl emits (e.g. the optimiser stopping at a limit); the CLI prints them
+    as `warning: ...` lines."""

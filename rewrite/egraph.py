@@ -5,18 +5,26 @@ Encoding (why): one generic constructor family keyed by primitive name —
 `(Op1 name box t a)`, `(Op2 name box t a b)`, `(Op3 name box t a b c)`, `(OpN name box t args)`
 for other arities, `(Leaf k t)` for input k, `(Num v t)` for a constant v filling type t, and
 `(Proj k t (Multi name box args))` for output k of a node with several outputs (generators,
-calls). `box` and `t` are ids into Python tables (`Tables`) of Box values and wire types, so the
-egglog schema never changes when a primitive is added, rewrites cannot alter static parameters
-or types (they are opaque integers), and rules compare types by id. The name string is
-redundant with the box id but makes rules readable (`(Op2 "add" p t x (Num 0.0 z))`).
+calls). `(Var e)` holds for a term that depends on an input (or on an opaque box): a constant
+expression never does, so rules that reassociate constants require `Var` of the kept operand.
+`box` and `t` are ids into Python tables (`Tables`) of Box values and wire types, so the egglog
+schema never changes when a primitive is added, rewrites cannot alter static parameters or
+types (they are opaque integers), and rules compare types by id. The name string is redundant
+with the box id but makes rules readable (`(Op2 "add" p t x (Num 0.0 z))`).
 
 Loading (EGGLOG-NOTES.md): rows are written to TSV files and read with egglog's `input`; one
 loader rule per row kind unions a wire name `(N w)` with its term, so loading is linear and
 never builds a shared expression tree in Python. `N`/`NA`/`NT` name wires, argument lists and
 tuples; the extractor ignores them.
 
-Limits: egglog 13 has no node limit or timeout, so `run_iteration` runs one iteration and the
-caller checks `size()` and the clock, and rolls back with `push()`/`pop()`.
+Limits: egglog 13 has no node limit or timeout, so `run_iteration` runs one iteration of one rule
+set under a back-off match limit (no rule applies more matches than the limit) and the caller
+checks `size()` and the clock between those small steps, and rolls back with `push()`/`pop()`.
+
+Constant folding: `fold()` finds the operations whose operands are all constants (`Q1`/`Q2`
+rows, collected by the `foldscan` rules), evaluates them with semantics/fold.py — the one folding
+function, the primitive table's NumPy meaning in the wire's dtype — and unions each with its
+`(Num r t)`. The rules themselves never compute a constant.
 
 >>> from rewrite.rules import RULES
 >>> eg = EGraph(RULES)
@@ -36,6 +44,7 @@ from egglog import bindings
 
 from rewrite.rules import RULE_BOXES, Rule
 from semantics.diagram import Box, Diagram, make_box
+from semantics.fold import fold, foldable
 from semantics.primitives import PRIMITIVES
 from semantics.types import TensorType, WireType
 
@@ -95,11 +104,30 @@ SCHEMA = """
 (rule ((= e (Op3 n p t a b c))) ((HasTy e t)) :ruleset typing :name "ty-3")
 (rule ((= e (OpN n p t l))) ((HasTy e t)) :ruleset typing :name "ty-n")
 (rule ((= e (Proj k t m))) ((HasTy e t)) :ruleset typing :name "ty-proj")
+(relation Var (Term))
+(rule ((= e (Leaf k t))) ((Var e)) :ruleset typing :name "var-leaf")
+(rule ((= e (Proj k t m))) ((Var e)) :ruleset typing :name "var-proj")
+(rule ((= e (OpN n p t l))) ((Var e)) :ruleset typing :name "var-n")
+(rule ((= e (Op1 n p t a)) (Var a)) ((Var e)) :ruleset typing :name "var-1")
+(rule ((= e (Op2 n p t a b)) (Var a)) ((Var e)) :ruleset typing :name "var-2a")
+(rule ((= e (Op2 n p t a b)) (Var b)) ((Var e)) :ruleset typing :name "var-2b")
+(rule ((= e (Op3 n p t a b c)) (Var a)) ((Var e)) :ruleset typing :name "var-3a")
+(rule ((= e (Op3 n p t a b c)) (Var b)) ((Var e)) :ruleset typing :name "var-3b")
+(rule ((= e (Op3 n p t a b c)) (Var c)) ((Var e)) :ruleset typing :name "var-3c")
 (ruleset check)
 (rule ((= e (Num a t)) (= e (Num b u)) (!= a b)) ((Unsound a b)) :ruleset check :name "check-consts")
 (rule ((HasTy e a) (HasTy e b) (!= a b)) ((TyClash a b)) :ruleset check :name "check-types")
+(relation Q1 (String i64 i64 f64 i64))
+(relation Q2 (String i64 i64 f64 i64 f64 i64))
+(relation Fold1 (String i64 i64 f64 i64 f64))
+(relation Fold2 (String i64 i64 f64 i64 f64 i64 f64))
+(ruleset foldscan)
+(rule ((= e (Op1 n p t (Num a ta)))) ((Q1 n p t a ta)) :ruleset foldscan :name "fold-scan-1")
+(rule ((= e (Op2 n p t (Num a ta) (Num b tb)))) ((Q2 n p t a ta b tb)) :ruleset foldscan :name "fold-scan-2")
+(ruleset foldapply)
+(rule ((Fold1 n p t a ta r)) ((union (Op1 n p t (Num a ta)) (Num r t))) :ruleset foldapply :name "fold-1")
+(rule ((Fold2 n p t a ta b tb r)) ((union (Op2 n p t (Num a ta) (Num b tb)) (Num r t))) :ruleset foldapply :name "fold-2")
 (ruleset algebra)
-(ruleset fold)
 (ruleset factor)
 (ruleset assoc)
 (ruleset scale)
@@ -188,6 +216,8 @@ class EGraph:
         boxes = self.tables.rule_boxes()
         self._run(SCHEMA + "\n".join(r.egglog(boxes) for r in rules))
         self.rule_names = {r.name for r in rules}
+        self.rule_sets = {r.stage for r in rules}
+        self._scanned: set[tuple[Any, ...]] = set()  # constant operations already folded (or not foldable)
         self._counted = set(LOWERING)  # the constructors freeze exports
 
     def declare(self, program: str, constructors: Iterable[str] = (), rules: Iterable[str] = ()) -> None:
@@ -309,19 +339,72 @@ class EGraph:
 
     # ----------------------------------------------------------- running
 
-    def run_iteration(self, rulesets: Sequence[str], match_limit: int | None = None) -> tuple[bool, dict[str, int]]:
-        """Saturate typing, then one iteration of the rule sets together. Returns (changed, matches per rule)."""
-        body = " ".join(f"(run-with bo {r})" if match_limit else f"(run {r})" for r in rulesets)
+    def run_iteration(self, rulesets: Sequence[str] | str, match_limit: int | None = None) -> tuple[bool, dict[str, int]]:
+        """Saturate typing, then one iteration of the rule sets. Returns (updated, matches per rule
+        that fired). Without `match_limit` the run is semi-naive and `updated` is exact. With it, each
+        rule set runs under egglog's back-off scheduler: a rule with more than `match_limit` matches
+        sits the iteration out, so no iteration applies more than rules x limit matches; a back-off
+        run re-applies old matches, so `updated` can be True without any change (compare `sizes()`),
+        and no match at all with `updated` means every rule with matches sat out (raise the limit)."""
+        names = [rulesets] if isinstance(rulesets, str) else list(rulesets)
+        body = " ".join(f"(run-with bo {r})" if match_limit else f"(run {r})" for r in names)
         sched = f"(let-scheduler bo (back-off :match-limit {match_limit})) " if match_limit else ""
         (out,) = self._run(f"(run-schedule {sched}(seq (saturate (run typing)) {body}))")
         rep = out.report
         matches = {k: v for k, v in rep.num_matches_per_rule.items() if k in self.rule_names and v}
         return bool(rep.updated), matches
 
+    def fold(self, limit: int = 1_000_000) -> dict[str, int]:
+        """Fold every new operation on constants (see the module doc). Returns folds per primitive
+        ("fold-<name>": count)."""
+        self._run("(run-schedule (run foldscan))")
+        rows: dict[str, list[tuple[Any, ...]]] = {"Fold1": [], "Fold2": []}
+        done: dict[str, int] = {}
+        for rel, arity in (("Q1", 1), ("Q2", 2)):
+            for row in self._rows(rel, limit):
+                if row in self._scanned:
+                    continue
+                self._scanned.add(row)
+                name, p, t, args = row[0], row[1], row[2], row[3:]
+                value = self._fold_row(name, p, t, args[0::2], args[1::2])
+                if value is not None:
+                    rows[f"Fold{arity}"].append((*row, value))
+                    done[f"fold-{name}"] = done.get(f"fold-{name}", 0) + 1
+        if done:
+            self.input_rows(rows, "foldapply")
+        return done
+
+    def _fold_row(self, name: str, p: int, t: int, values: Sequence[float], types: Sequence[int]) -> float | None:
+        box, outs = self.tables.boxes[p]
+        out_t = self.tables.types[t]
+        arg_t = [self.tables.types[k] for k in types]
+        if outs or box.kind != "prim" or not foldable(box.name) or not isinstance(out_t, TensorType) \
+                or not all(isinstance(a, TensorType) for a in arg_t):
+            return None
+        v = fold(box.name, box.param_dict, values, [a.dtype for a in arg_t], out_t.dtype)  # type: ignore[union-attr]
+        if v is None or abs(float(v)) >= 1e308 or (isinstance(v, int) and abs(v) >= 2**53):
+            return None
+        return float(v)
+
+    def _rows(self, relation: str, limit: int) -> list[tuple[Any, ...]]:
+        """The rows of a relation, as tuples of Python values."""
+        (out,) = self._run(f"(print-function {relation} {limit})")
+        td = out.termdag
+        rows = []
+        for i, _ in out.terms:
+            app = td.get(i)
+            rows.append(tuple(td.get(k).value.value for k in app.args))
+        return rows
+
     def size(self) -> int:
         """E-nodes (rows of the term constructors, wire names and declared constructors)."""
+        return sum(n for name, n in self.sizes() if name in self._counted)
+
+    def sizes(self) -> tuple[tuple[str, int], ...]:
+        """Rows per function and relation: a fingerprint that changes with every new e-node and with
+        every merge of two classes (their `HasTy` rows become one)."""
         (out,) = self._run("(print-size)")
-        return sum(n for name, n in out.sizes if name in self._counted)
+        return tuple(sorted(out.sizes))
 
     def push(self) -> None:
         self._run("(push)")

@@ -220,20 +220,3 @@ def rebuild(fz: Frozen, choice: Mapping[int, ENode], tab: Tables, d: Diagram, ro
             else:
                 raise ExtractionError(f"unexpected {n.op} node in a term position")
     return b.build([full(r) for r in roots], input_names=d.input_names, name=d.name, span=d.span)
-
-
-def type_errors(d: Diagram) -> list[str]:
-    """Re-infer every primitive node's output types and compare with its wires (rewrites must keep types)."""
-    errs = []
-    for i, node in enumerate(d.nodes):
-        if node.box.kind != "prim" or node.box.name not in PRIMITIVES:
-            continue
-        want: tuple[WireType, ...] = tuple(d.types[w] for w in node.outputs)
-        try:
-            got = PRIMITIVES[node.box.name].infer([d.types[w] for w in node.inputs], node.box.param_dict)
-        except Exception as err:  # a rule built an ill-typed node
-            errs.append(f"node {i} {node.box}: {err}")
-            continue
-        if tuple(got) != want:
-            errs.append(f"node {i} {node.box}: inferred {[str(t) for t in got]}, wires {[str(t) for t in want]}")
-    return errs

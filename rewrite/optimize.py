@@ -1,10 +1,14 @@
-"""`optimize(d)`: the e-graph simplifier. Fold constants, load the diagram into a fresh e-graph,
-run the staged rule sets (rewrite/rules.py) under limits, extract the cheapest equivalent with
-sharing preserved, check it, and report what happened.
+"""`optimize(d)`: the e-graph simplifier. Load the diagram into a fresh e-graph, run the staged
+rule sets (rewrite/rules.py) under limits, folding constants between iterations, extract the
+cheapest equivalent with sharing preserved, check it, and report what happened.
 
-It never raises and never hangs on a bad rule: every stage runs one iteration at a time against
-an iteration, node and time budget; any failure returns the best diagram so far (the input at
-worst) with the reason in the report.
+It never raises and never hangs on a bad rule: every stage runs in small steps (one iteration of
+one rule set, under a back-off match limit that bounds the matches any step applies) against an
+iteration, node and time budget; a limit returns the best diagram so far (the input at worst),
+records the stop reason in the report and warns with `OptimizerLimitWarning`.
+
+IEEE safety: by default only rules that hold in IEEE arithmetic run (rewrite/rules.py);
+`fast_math=True` adds those that change results on NaN, ±inf, ±0 or out-of-domain inputs.
 
 >>> from semantics.diagram import Builder, make_box
 >>> from semantics.types import scalar
@@ -21,33 +25,43 @@ worst) with the reason in the report.
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from rewrite.cost import cost
 from rewrite.egraph import EGraph
-from rewrite.extract import choose, rebuild, type_errors
-from rewrite.report import RewriteReport, StageReport
-from rewrite.rules import RULES, STAGES, const_value, fold_constants
-from semantics.diagram import Box, Diagram, structural_errors
+from rewrite.extract import choose, rebuild
+from rewrite.report import LIMIT_REASONS, OptimizerLimitWarning, RewriteReport, StageReport
+from rewrite.rules import STAGES, rules_for
+from semantics.diagram import Box, Diagram
+from semantics.verify import verify
 
 
 @dataclass(frozen=True)
 class Limits:
-    """Budgets: iterations per stage, e-nodes in the e-graph, wall-clock seconds for all stages."""
+    """Budgets: iterations per stage, e-nodes in the e-graph, wall-clock seconds for all stages, and
+    the back-off match limit (the most matches one rule applies in one step; doubled for a rule set
+    whose rules all sit out, as egg's BackoffScheduler does)."""
 
     iterations: int = 20
     nodes: int = 50_000
     seconds: float = 2.0
+    matches: int = 1_000
 
 
-def run_stage(eg: EGraph, name: str, rulesets: tuple[str, ...], match_limit: int | None, limits: Limits,
-              deadline: float, fired: dict[str, int], until: Callable[[], bool] | None = None) -> StageReport:
-    """Run one stage an iteration at a time; roll back the iteration that crosses the node limit."""
+def run_stage(eg: EGraph, name: str, rulesets: tuple[str, ...], limits: Limits, deadline: float,
+              fired: dict[str, int], until: Callable[[], bool] | None = None) -> StageReport:
+    """Run one stage to saturation or a limit. An iteration is one small step per rule set, then
+    constant folding; the clock and the size are checked after every step, and the iteration that
+    crosses the node limit is rolled back."""
     start = time.perf_counter()
     size0 = size = eg.size()
     reason = "iteration limit"
     its = 0
+    match_limit = limits.matches
+    sig = eg.sizes()
     for _ in range(limits.iterations):
         if time.perf_counter() > deadline:
             reason = "time limit"
@@ -55,15 +69,13 @@ def run_stage(eg: EGraph, name: str, rulesets: tuple[str, ...], match_limit: int
         if size > limits.nodes:
             reason = "node limit"
             break
-        # A snapshot costs a few ms, so take one only when one iteration could plausibly cross the
-        # limit (growth > 16x in one iteration needs AC-like rules, which we do not have).
-        snapshot = size * 16 > limits.nodes
+        # one step adds at most a few rows per applied match; a snapshot costs a few ms, so take one
+        # only when this iteration could cross the limit
+        snapshot = size + 4 * match_limit * len(eg.rule_names) > limits.nodes
         if snapshot:
             eg.push()
-        changed, matches = eg.run_iteration(rulesets, match_limit)
+        step = _iteration(eg, rulesets, match_limit, limits, deadline, fired)
         new_size = eg.size()
-        if match_limit is not None:
-            changed = new_size != size  # back-off runs re-report old matches: judge by growth
         if new_size > limits.nodes:
             if snapshot:
                 eg.pop()  # keep the last e-graph within the limit
@@ -72,36 +84,78 @@ def run_stage(eg: EGraph, name: str, rulesets: tuple[str, ...], match_limit: int
                 its += 1
             reason = "node limit"
             break
-        size = new_size
         its += 1
-        for rule, k in matches.items():
-            fired[rule] = fired.get(rule, 0) + k
-        if not changed:
+        size = new_size
+        if step.stopped:
+            reason = "time limit"
+            break
+        new_sig = eg.sizes()
+        if new_sig == sig and not step.folded:
+            if step.updated and not step.matched:
+                match_limit *= 2  # every rule with matches sat out: give them a bigger budget
+                continue
             reason = "saturated"
             break
+        sig = new_sig
         if until is not None and until():
             reason = "saturated"  # proved: nothing more to learn
             break
     return StageReport(name, its, reason, size0, size, time.perf_counter() - start)
 
 
+@dataclass(frozen=True)
+class _Step:
+    updated: bool
+    matched: bool
+    folded: bool
+    stopped: bool  # by the clock or the node limit, before the iteration ended
+
+
+def _iteration(eg: EGraph, rulesets: tuple[str, ...], match_limit: int, limits: Limits, deadline: float,
+               fired: dict[str, int]) -> _Step:
+    """One iteration: each rule set one step, then folding."""
+    updated = matched = False
+    for rs in rulesets:
+        changed, matches = eg.run_iteration(rs, match_limit)
+        updated |= changed
+        matched |= bool(matches)
+        if changed:
+            for rule, k in matches.items():
+                fired[rule] = fired.get(rule, 0) + k
+        if time.perf_counter() > deadline or eg.size() > limits.nodes:
+            return _Step(updated, matched, False, True)
+    folds = eg.fold()
+    for rule, k in folds.items():
+        fired[rule] = fired.get(rule, 0) + k
+    return _Step(updated, matched, bool(folds), False)
+
+
 def run_stages(eg: EGraph, limits: Limits, deadline: float, fired: dict[str, int], has_matmul: bool,
                until: Callable[[], bool] | None = None) -> list[StageReport]:
+    """The stages of rules.STAGES in order; after a node or time limit the rest are skipped, and a
+    stage none of whose own rule sets has an enabled rule is skipped."""
     reports: list[StageReport] = []
-    for name, rulesets, match_limit in STAGES:
+    enabled = eg.rule_sets
+    done: set[str] = set()
+    for name, rulesets in STAGES:
         blocked = any(r.stop_reason in ("node limit", "time limit") for r in reports)
-        if blocked or (name == "cost" and not has_matmul):
+        own = [rs for rs in rulesets if rs not in done and rs in enabled]
+        if blocked or not own or (name == "cost" and not has_matmul):
             s = eg.size()
             reports.append(StageReport(name, 0, "skipped", s, s, 0.0))
             continue
-        reports.append(run_stage(eg, name, rulesets, match_limit, limits, deadline, fired, until))
+        ran = tuple(rs for rs in rulesets if rs in enabled)
+        reports.append(run_stage(eg, name, ran, limits, deadline, fired, until))
+        done.update(ran)
     return reports
 
 
-def optimize(d: Diagram, limits: Limits | None = None) -> tuple[Diagram, RewriteReport]:
+def optimize(d: Diagram, limits: Limits | None = None, fast_math: bool = False) -> tuple[Diagram, RewriteReport]:
     """The cheapest diagram equal to `d` that the rules find within `limits`, and a report.
 
-    The result has d's signature, input names and name; its ops and cost never exceed d's.
+    The result has d's signature, input names and name; its ops and cost never exceed d's. When a
+    limit stops the search, the result is the best found so far and an `OptimizerLimitWarning`
+    says which limit (also in `report.stop_reason`).
     """
     limits = limits or Limits()
     t0 = time.perf_counter()
@@ -112,39 +166,43 @@ def optimize(d: Diagram, limits: Limits | None = None) -> tuple[Diagram, Rewrite
     ops0, cost0 = d.stats()["ops"], cost(d)
     best = d
     try:
-        folded = fold_constants(d, fired)
-        if _no_worse(folded, d):
-            best = folded
-        eg = EGraph(RULES)
-        (outs,) = eg.load([folded])
+        eg = EGraph(rules_for(fast_math))
+        (outs,) = eg.load([d])
         has_matmul = any(n.box.name == "matmul" for n in d.nodes)
         stages = run_stages(eg, limits, t0 + limits.seconds, fired, has_matmul)
         unsound = eg.unsound()
         if unsound:
             notes.append(f"{unsound} unsound merges: kept the input")
         else:
-            fz = eg.freeze()
-            choice = choose(fz, eg.tables)
-            # each e-class keeps the source span of an original node in it, so generated code can still
-            # point back to the DSL line that an extracted node computes
-            spans = {fz.wires[w]: n.span for n in reversed(folded.nodes) for w in n.outputs if w in fz.wires}
-            new = rebuild(fz, choice, eg.tables, d, [fz.wires[w] for w in outs], _const_boxes(d), spans)
-            new = fold_constants(new, fired)
-            errs = type_errors(new) + list(structural_errors(new))
-            if errs:
-                notes.append("extracted diagram failed its checks, kept the input: " + "; ".join(errs[:3]))
-            elif new.cod != d.cod or new.dom != d.dom:
-                notes.append("extracted diagram changed the signature, kept the input")
-            elif _no_worse(new, best):
-                best = new
-            else:
-                notes.append("extraction was not cheaper than the input; kept the input")
+            best = _extract(eg, d, outs, notes) or best
     except Exception as err:  # egglog or a bug in a rule: never crash the caller
         notes.append(f"optimiser failed ({type(err).__name__}: {err}); returned the best diagram so far")
     top = sorted(fired.items(), key=lambda kv: (-kv[1], kv[0]))[:8]
     report = RewriteReport(tuple(stages), ops0, best.stats()["ops"], cost0, cost(best), tuple(top), tuple(notes),
                            unsound, time.perf_counter() - t0)
+    if report.stop_reason in LIMIT_REASONS:
+        warnings.warn(OptimizerLimitWarning(report, d.name), stacklevel=2)
     return best, report
+
+
+def _extract(eg: EGraph, d: Diagram, outs: list[int], notes: list[str]) -> Diagram | None:
+    """The cheapest term of each output, rebuilt as a diagram and checked (None: keep the input)."""
+    fz = eg.freeze()
+    choice = choose(fz, eg.tables)
+    # each e-class keeps the source span of an original node in it, so generated code can still
+    # point back to the DSL line that an extracted node computes
+    spans: dict[int, Any] = {fz.wires[w]: n.span for n in reversed(d.nodes) for w in n.outputs if w in fz.wires}
+    new = rebuild(fz, choice, eg.tables, d, [fz.wires[w] for w in outs], _const_boxes(d), spans)
+    errs = verify(new)
+    if errs:
+        notes.append("extracted diagram failed its checks, kept the input: " + "; ".join(errs[:3]))
+    elif new.cod != d.cod or new.dom != d.dom:
+        notes.append("extracted diagram changed the signature, kept the input")
+    elif _no_worse(new, d):
+        return new
+    else:
+        notes.append("extraction was not cheaper than the input; kept the input")
+    return None
 
 
 def _no_worse(new: Diagram, old: Diagram) -> bool:
@@ -155,7 +213,7 @@ def _const_boxes(d: Diagram) -> dict[tuple[float, str], Box]:
     """The input's const boxes by (value, dtype), reused so literals keep their spelling (2 vs 2.0)."""
     out: dict[tuple[float, str], Box] = {}
     for n in d.nodes:
-        v = const_value(n.box)
-        if v is not None:
+        v = n.box.param_dict.get("value") if n.box.kind == "prim" and n.box.name == "const" else None
+        if isinstance(v, (int, float, bool)):
             out.setdefault((float(v), str(n.box.param_dict.get("dtype"))), n.box)
     return out

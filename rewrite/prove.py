@@ -1,7 +1,7 @@
 """`prove_equal(d1, d2)`: equality of two diagrams by equality saturation.
 
 Both diagrams go into one e-graph with their inputs identified positionally (input k of each is
-the same leaf); the rules run under limits and the proof succeeds when every pair of outputs
+the same leaf); the rules (IEEE-safe ones unless fast_math) run under limits and the proof succeeds when every pair of outputs
 lands in one e-class. Failing to prove is not disproving, so the answer is True or None — False
 only when the signatures differ.
 
@@ -21,19 +21,23 @@ import time
 
 from rewrite.egraph import EGraph
 from rewrite.optimize import Limits, run_stages
-from rewrite.rules import RULES, fold_constants
+from rewrite.rules import rules_for
 from semantics.diagram import Diagram
 
 
-def prove_equal(d1: Diagram, d2: Diagram, limits: Limits | None = None) -> bool | None:
-    """True if the rules prove d1 = d2 within limits, None if not proven, False if the signatures differ."""
+def prove_equal(d1: Diagram, d2: Diagram, limits: Limits | None = None, fast_math: bool = False) -> bool | None:
+    """True if the rules prove d1 = d2 within limits, None if not proven, False if the signatures differ.
+
+    By default only IEEE-safe rules take part, so True means equal on every input, NaN, ±inf and
+    ±0 included (up to rounding); `fast_math=True` also uses the rules that hold for real numbers
+    only (`exp(log(x)) = x`)."""
     if d1.dom != d2.dom or d1.cod != d2.cod:
         return False
     limits = limits or Limits()
     t0 = time.perf_counter()
     try:
-        eg = EGraph(RULES)
-        o1, o2 = eg.load([fold_constants(d1), fold_constants(d2)])
+        eg = EGraph(rules_for(fast_math))
+        o1, o2 = eg.load([d1, d2])
 
         def proved() -> bool:
             return all(eg.same(a, b) for a, b in zip(o1, o2))

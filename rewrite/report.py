@@ -14,7 +14,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from grammar.errors import DslWarning
+
 STOP_REASONS = ("saturated", "iteration limit", "node limit", "time limit", "error", "skipped")
+LIMIT_REASONS = ("node limit", "time limit")  # a budget cut the search short: warn
 
 
 @dataclass(frozen=True)
@@ -70,3 +73,18 @@ class RewriteReport:
             lines.append(f"UNSOUND: {self.unsound_merges} merges of different constants")
         lines.extend(f"note: {n}" for n in self.notes)
         return "\n".join(lines)
+
+
+class OptimizerLimitWarning(DslWarning):
+    """The e-graph optimiser stopped at a budget and returned the best result found so far.
+
+    >>> print(OptimizerLimitWarning(RewriteReport((StageReport("algebra", 2, "node limit", 10, 900, 0.1),)), "f"))
+    optimising 'f' stopped at its node limit in stage algebra after 2 iterations (900 e-nodes); the result is the best so far
+    """
+
+    def __init__(self, report: RewriteReport, name: str = "") -> None:
+        self.report = report
+        stage = next((s for s in report.stages if s.stop_reason in LIMIT_REASONS), None)
+        where = f" in stage {stage.name} after {stage.iterations} iterations ({stage.size_after} e-nodes)" if stage else ""
+        what = f"optimising '{name}'" if name else "the optimiser"
+        super().__init__(f"{what} stopped at its {report.stop_reason}{where}; the result is the best so far")

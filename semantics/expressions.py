@@ -16,6 +16,7 @@ from grammar import ast
 from grammar.errors import DslError, Span
 from semantics.diagram import Box, Builder, make_box
 from semantics.errors import RebindError, ShapeError, TypeCheckError, UnboundNameError
+from semantics.fold import fold
 from semantics.primitives import INFIX_PRIMS, PRIMITIVES, REQUIRED, Primitive
 from semantics.program import Definition, DerivedDef, DiagramDef, GeneratorDef, GenericDef, instantiate
 from semantics.replay import def_box
@@ -286,10 +287,11 @@ class BodyElaborator:
         if dim is not None:
             return self.dim_value(dim, span)
         numbers = [p.number for p in pend]
-        if all(n is not None for n in numbers):
-            with np.errstate(all="ignore"):
-                value = prim.impl(np, params, *[np.float64(n) for n in numbers])  # type: ignore[arg-type]
-            value = value.item() if hasattr(value, "item") else value
+        # an expression of literals is one literal, computed in f64 by the one folding function
+        out_dtype = "bool" if prim.family == "compare" else "f64"
+        value = None if any(n is None for n in numbers) else \
+            fold(prim.name, params, numbers, ["f64"] * len(numbers), out_dtype, finite=False)  # type: ignore[arg-type]
+        if value is not None:
             is_int = all(p.is_int for p in pend) and prim.name in ("add", "sub", "mul", "neg") and float(value).is_integer()
             return self.literal(int(value) if is_int else value, span, is_int)
 

@@ -12,7 +12,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rewrite.cost import cost
-from rewrite.extract import type_errors
 from rewrite.optimize import Limits, optimize
 from rewrite.prove import prove_equal
 from rewrite.report import RewriteReport
@@ -20,6 +19,7 @@ from semantics.diagram import Builder, Diagram, make_box, structural_errors
 from semantics.interpret import interpret
 from semantics.primitives import PRIMITIVES
 from semantics.types import Dim, TensorType, scalar
+from semantics.verify import verify
 
 F64 = scalar("f64")
 VEC = TensorType("f64", (Dim.sym("n"),))
@@ -73,7 +73,7 @@ def run_both(d0: Diagram, d1: Diagram, seed: int = 0) -> None:
 def check(d: Diagram, out: Diagram, report: object) -> None:
     assert out.dom == d.dom and out.cod == d.cod
     assert out.input_names == d.input_names and out.name == d.name
-    assert not type_errors(out) and not list(structural_errors(out))
+    assert not verify(out) and not list(structural_errors(out))
     assert out.stats()["ops"] <= d.stats()["ops"]
     assert report.unsound_merges == 0  # type: ignore[attr-defined]
 
@@ -215,7 +215,7 @@ def test_matmul_association_by_cost(left_first: bool) -> None:
     else:
         out = op(b, "matmul", a, op(b, "matmul", bb, c))
     d = b.build([out])
-    res, report = optimize(d)
+    res, report = optimize(d, fast_math=True)  # association is exact for reals only (inf * 0)
     check(d, res, report)
     inner = res.nodes[0]
     assert inner.box.name == "matmul" and res.types[inner.outputs[0]] == _mat(2, 1)  # B @ C first
