@@ -34,9 +34,11 @@ function, the primitive table's NumPy meaning in the wire's dtype — and unions
 
 from __future__ import annotations
 
+import itertools
+import operator
 import os
 import tempfile
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -442,27 +444,22 @@ class EGraph:
         fz = eg.freeze()
         table = {**LOWERING, **(extra or {})}
         decode: dict[str, Callable[[Any], Any]] = {"i": eg.value_to_i64, "f": eg.value_to_f64, "-": lambda v: v}
-        ids: dict[tuple[str, Any], int] = {}
-
-        def cls(sort: str, v: Any) -> int:
-            i = ids.get((sort, v))
-            if i is None:
-                i = ids[(sort, v)] = len(ids)
-            return i
-
+        counter = itertools.count()
+        ids: dict[str, _Ids] = {}  # per sort: egglog value -> dense class id (all C-level lookups on a hit)
         classes: dict[int, list[ENode]] = {}
         names: dict[str, dict[Any, int]] = {}
         for fname, fn in fz.functions.items():
             low = table.get(fname)
             if low is None:
                 continue
-            readers = [decode[s] if s in decode else (lambda v, s=s: cls(s, v)) for s in low.inputs]
+            own = ids.setdefault(low.sort, _Ids(counter))
+            readers = [decode.get(s) or ids.setdefault(s, _Ids(counter)).__getitem__ for s in low.inputs]
             named = names.setdefault(fname, {}) if low.names else None
             for row in fn.rows:
                 if row.subsumed:
                     continue
-                c = cls(low.sort, row.output)
-                x = tuple(r(v) for r, v in zip(readers, row.inputs))
+                c = own[row.output]
+                x = tuple(map(operator.call, readers, row.inputs))
                 if named is not None:
                     named[x[0]] = c
                     continue
@@ -471,6 +468,18 @@ class EGraph:
                 if n is not None:
                     nodes.append(n)
         return Frozen(classes, names.get("N", {}), names)
+
+
+class _Ids(dict[Any, int]):
+    """Dense ids drawn from a shared counter, assigned on first lookup."""
+
+    def __init__(self, counter: Iterator[int]) -> None:
+        super().__init__()
+        self.counter = counter
+
+    def __missing__(self, key: Any) -> int:
+        i = self[key] = next(self.counter)
+        return i
 
 
 @dataclass(frozen=True)
