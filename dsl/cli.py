@@ -104,7 +104,7 @@ def cmd_grad(args: argparse.Namespace) -> int:
 
 def cmd_draw(args: argparse.Namespace) -> int:
     mod = dsl.load(args.file)
-    path = mod[args.name].draw(args.output or f"{args.name}.dot")
+    path = mod[args.name].draw(args.output or f"{args.name}.svg", wire_types=not args.no_types)
     print(f"wrote {path}")
     return 0
 
@@ -181,12 +181,14 @@ def build_parser() -> argparse.ArgumentParser:
                    "c and cuda also print the Python launcher that runs them")
     e.set_defaults(func=cmd_emit)
 
-    d = sub.add_parser("draw", help="draw a definition as a string diagram (Graphviz)",
-                       description="Write definition NAME of FILE as a Graphviz drawing: .dot always, .svg/.png/.pdf "
-                       "when Graphviz's `dot` is installed.")
+    d = sub.add_parser("draw", help="draw a definition as a string diagram (SVG, PNG or Graphviz .dot)",
+                       description="Draw definition NAME of FILE as a string diagram (inputs at the top, outputs at "
+                       "the bottom). The extension of OUT picks the format: .svg (pure Python), .png (needs "
+                       "the pure-pip rasteriser resvg_py: pip install 'dsl-diagrams[png]'), .dot (Graphviz text).")
     d.add_argument("file", help="a .dsl file")
     d.add_argument("name", help="the definition to draw")
-    d.add_argument("-o", "--output", metavar="OUT", help="output path (default NAME.dot)")
+    d.add_argument("-o", "--output", metavar="OUT", help="output path (default NAME.svg)")
+    d.add_argument("--no-types", action="store_true", help="do not label wires with their types")
     d.set_defaults(func=cmd_draw)
     return p
 

@@ -164,11 +164,23 @@ class Diagram:
 
         return to_sympy(self)
 
-    def draw(self, path: str) -> str:
-        """Write a drawing (Graphviz DOT; SVG/PNG when `dot` is installed); returns the path written."""
-        from semantics.draw import draw
+    def draw(self, path: str | None = None, wire_types: bool = True) -> str:
+        """Write the string-diagram drawing to `path` (.svg in pure Python, .png with the optional
+        `resvg_py`, .dot for Graphviz) and return the path; without a path, return the SVG text.
 
-        return draw(self, path)
+        >>> from semantics.types import scalar
+        >>> box(make_box("sin"), [scalar("f64")], [scalar("f64")]).draw().startswith("<svg")
+        True
+        """
+        from semantics.draw import draw, to_svg
+
+        return to_svg(self, wire_types) if path is None else draw(self, path, wire_types)
+
+    def _repr_svg_(self) -> str:
+        """Jupyter shows a diagram as its drawing."""
+        from semantics.draw import to_svg
+
+        return to_svg(self)
 
     def stats(self) -> dict[str, int]:
         """Sizes. `ops` counts boxes (primitives, literals, generators); copy, discard and swap are
