@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 import dsl
+from codegen import BACKENDS, TARGETS
 from dsl.inputs import parse_dims, random_inputs, read_inputs
 from grammar.errors import DslError
 from semantics.program import DerivedDef, GeneratorDef, GenericDef, signature_of
@@ -126,6 +127,24 @@ def _print_outputs(name: str, outs: Sequence[Any], elapsed: float | None) -> Non
         print(f"time: {elapsed * 1e3:.3f} ms")
 
 
+# What each backend / target is, for --help. The names listed come from codegen's registry
+# (BACKENDS, TARGETS), so help never advertises one that does not exist; one without a line here is
+# still listed, by name.
+BACKEND_HELP = {"numpy": "generated NumPy", "interpret": "reference interpreter",
+                "c": "fused kernels compiled for the CPU with the system C compiler",
+                "cupy": "the same kernels in CUDA"}
+TARGET_HELP = {"c": "fused kernels as C + OpenMP", "cuda": "the same kernels in CUDA"}
+
+
+def _choices(names: Sequence[str], about: dict[str, str]) -> str:
+    """`numpy (generated NumPy, default), interpret (reference interpreter)`: every registered name."""
+    def one(n: str) -> str:
+        notes = [x for x in (about.get(n), "default" if n == "numpy" else None) if x]
+        return f"{n} ({', '.join(notes)})" if notes else n
+
+    return ", ".join(one(n) for n in names)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="dsl", description="Typed string diagrams: check, run, show, "
                                 "differentiate and compile .dsl models.")
@@ -148,9 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("inputs", nargs="*", help="input files (.npy, .npz, .json) or name=path")
     r.add_argument("--random", type=int, metavar="SEED", help="random inputs from this seed")
     r.add_argument("--dims", metavar="n=1000,...", help="sizes of symbolic dims (with --random)")
-    r.add_argument("--backend", default="numpy",
-                   help="numpy (generated NumPy, default), interpret (reference interpreter), c (fused kernels "
-                   "compiled for the CPU with the system C compiler) or cupy (the same kernels in CUDA)")
+    r.add_argument("--backend", default="numpy", help=_choices(BACKENDS, BACKEND_HELP))
     r.add_argument("-o", "--output", metavar="OUT.npz", help="also save the outputs (out0, out1, ...)")
     r.add_argument("--time", action="store_true", help="print the run time")
     r.set_defaults(func=cmd_run)
@@ -176,9 +193,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Print the generated source code of definition NAME of FILE.")
     e.add_argument("file", help="a .dsl file")
     e.add_argument("name", help="the definition to compile")
-    e.add_argument("--target", default="numpy",
-                   help="numpy (default), c (fused kernels as C + OpenMP) or cuda (the same kernels in CUDA); "
-                   "c and cuda also print the Python launcher that runs them")
+    e.add_argument("--target", default="numpy", help=_choices(TARGETS, TARGET_HELP) + "; c and cuda also print the "
+                   "Python launcher that runs them")
     e.set_defaults(func=cmd_emit)
 
     d = sub.add_parser("draw", help="draw a definition as a string diagram (SVG, PNG or Graphviz .dot)",
