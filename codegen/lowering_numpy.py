@@ -209,9 +209,18 @@ def _sum_to_axes(call: Call) -> tuple[int, ...]:
 
 
 def _sum_to(call: Call) -> str:
+    """One reduction: leading axes are summed away, axes where the target is 1 summed with keepdims;
+    only when both happen is the (one-pass) keepdims sum reshaped, a view."""
     axes = _sum_to_axes(call)
-    inner = f"xp.sum({call.args[0]}, axis={axes!r}, keepdims=True)" if axes else call.args[0]
-    return f"xp.reshape({inner}, {call.params['shape']})"
+    lead = call.in_ranks[0] - len(call.raw["shape"])
+    x = call.args[0]
+    if not axes:
+        return f"xp.reshape({x}, {call.params['shape']})"
+    if axes == tuple(range(lead)):
+        return f"xp.sum({x}, axis={axes!r})"
+    if lead == 0:
+        return f"xp.sum({x}, axis={axes!r}, keepdims=True)"
+    return f"xp.reshape(xp.sum({x}, axis={axes!r}, keepdims=True), {call.params['shape']})"
 
 
 LOWERINGS.update({

@@ -45,7 +45,13 @@ from semantics.diagram import Diagram
 from semantics.primitives import PRIMITIVES
 from semantics.types import NUMPY_DTYPE, Dim, TensorType
 
-HELPERS = ("array_namespace", "box_outputs", "erf", "logsumexp", "unindex")
+HELPERS = ("array_namespace", "box_outputs", "erf", "fdiv", "logsumexp", "unindex")
+# Scalar float arithmetic on constants and dim sizes is folded into one Python expression at the top
+# of the function (`s0 = fdiv(1.0, B)`) instead of 0-d array operations. Only operations whose IEEE
+# double result rounds to the node's dtype exactly as NumPy's would (+ - * / are correctly rounded,
+# and rounding a double to f32 after one such operation is innocuous) are folded.
+SCALAR_FOLDS = {"add": "{x} + {y}", "sub": "{x} - {y}", "mul": "{x} * {y}", "div": "fdiv({x}, {y})",
+                "neg": "-{x}", "square": "{x} * {x}", "reciprocal": "fdiv(1.0, {x})"}
 # Names the generated code relies on; no parameter, dim or temporary may shadow them.
 RESERVED = ("xp", "boxes", "float", *HELPERS)
 
@@ -107,6 +113,7 @@ class _Emitter:
         self.dims: dict[str, str] = {}
         self.const: dict[int, tuple[str | None, str]] = {}   # wire -> (Python literal or None, dtype)
         self.const_var: dict[int, str] = {}
+        self.folded: dict[int, str] = {}  # wire -> the Python scalar variable holding its folded value
         self.hoisted: list[str] = []
         self.body: list[str] = []
         self.helpers: set[str] = {"array_namespace"}
@@ -154,7 +161,10 @@ class _Emitter:
         if w not in self.const_var:
             ins = next(i for i in self.sched.instrs if w in i.outputs)
             name = self.namer.claim(f"c{len(self.const_var)}")
-            code = LOWERINGS[ins.box.name].render(self.call(ins, ()))
+            if w in self.folded:
+                code = f"xp.asarray({self.folded[w]}, dtype={self.const[w][1]!r})"
+            else:
+                code = LOWERINGS[ins.box.name].render(self.call(ins, ()))
             self.hoisted.append(f"    {name} = {code}")
             self.const_var[w] = name
         return self.const_var[w]
@@ -221,6 +231,8 @@ class _Emitter:
                 self.pad_update(pad, ins)
             elif ins.kind == "const":
                 self.constant(ins)
+            elif self.foldable(ins):
+                self.fold_scalar(ins)
             elif ins.box.kind == "gen":
                 self.generator(ins)
             else:
@@ -273,6 +285,30 @@ class _Emitter:
         else:
             literal = _number_literal(params["value"], dtype)
         self.const[w] = (literal, dtype)
+
+    def foldable(self, ins: Instr) -> bool:
+        """A float scalar arithmetic node over folded constants (see SCALAR_FOLDS)."""
+        t = self.d.types[ins.outputs[0]] if len(ins.outputs) == 1 else None
+        return (ins.box.kind == "prim" and ins.box.name in SCALAR_FOLDS and isinstance(t, TensorType)
+                and t.rank == 0 and t.dtype in ("f32", "f64")
+                and all(w in self.const and self.const[w][1] == t.dtype and self.const[w][0] is not None
+                        for w in ins.inputs))
+
+    def fold_scalar(self, ins: Instr) -> None:
+        operands = {}
+        for arg, w in zip(("x", "y"), ins.inputs):
+            text = self.const[w][0]
+            assert text is not None
+            atom = text.isidentifier() or _is_number(text) or (text.startswith("(") and text.endswith(")"))
+            operands[arg] = text if atom or ins.box.name in ("div", "reciprocal") else f"({text})"
+        name = self.namer.claim(f"s{len(self.folded)}")
+        code = SCALAR_FOLDS[ins.box.name].format(**operands)
+        if "fdiv" in code:
+            self.helpers.add("fdiv")
+        self.hoisted.append(f"    {name} = {code}")
+        (w,) = ins.outputs
+        self.folded[w] = name
+        self.const[w] = (name, self.const[ins.inputs[0]][1])
 
     def generator(self, ins: Instr) -> None:
         self.generators.setdefault(ins.box.name, ins.span)
@@ -331,6 +367,14 @@ class _Emitter:
         in_ranks = tuple(self.d.types[w].rank for w in ins.inputs)  # type: ignore[union-attr]
         return Call(args, named, params, dict(ins.box.params), in_dtypes, out_dtype, in_ranks,
                     lambda v: self.render(v, None))
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return not text.startswith("-")
 
 
 def _number_literal(value: Any, dtype: str) -> str | None:

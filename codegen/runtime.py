@@ -88,6 +88,21 @@ def box_outputs(xp: Any, name: str, result: Any, types: Sequence[tuple[str, int,
     return tuple(typed)
 
 
+def fdiv(a: float, b: float) -> float:
+    """`a / b` of Python numbers with IEEE results where Python raises: a nonzero a over a zero b is a
+    signed inf, 0/0 (or nan) is nan. Used by scalar constants folded at compile time (`1.0 / B`).
+
+    >>> fdiv(1.0, 4), fdiv(1.0, 0), fdiv(-2.0, -0.0), fdiv(0.0, 0)
+    (0.25, inf, inf, nan)
+    """
+    try:
+        return a / b
+    except ZeroDivisionError:
+        if a != a or a == 0:
+            return math.nan
+        return math.copysign(math.inf, a) * math.copysign(1.0, b)
+
+
 def logsumexp(xp: Any, x: Any, axis: Any = None, keepdims: bool = False) -> Any:
     """log(sum(exp(x))) without overflow: the maximum is subtracted first (and -inf rows stay -inf)."""
     m = xp.max(x, axis=axis, keepdims=True)

@@ -6,7 +6,8 @@ from __future__ import annotations
 from grammar.errors import DslError
 from semantics.diagram import Builder, Diagram, Node, make_box
 from semantics.primitives import PRIMITIVES
-from semantics.types import Dim, TensorType
+from semantics.prims.shape import squeezed_axes
+from semantics.types import Dim, TensorType, WireType
 
 
 def prune(d: Diagram) -> Diagram:
@@ -69,8 +70,9 @@ def elide_broadcasts(d: Diagram) -> Diagram:
 
 def contract_columns(d: Diagram) -> Diagram:
     """`sum_to(a / c, (1, M))` with a: [N, M] and a column c: [N, 1] is the matvec
-    `reshape(1 / c, (1, N)) @ a` (likewise `a * c`): no N×M temporary, and BLAS does the sum. This is
-    the shape a reverse-mode gradient takes for a per-row scaling (the transpose of broadcasting)."""
+    `reshape(1 / c, (1, N)) @ a` (likewise `a * c`; a target `(M,)` uses the row `reshape(1 / c, (N,))`):
+    no N×M temporary, and BLAS does the sum. This is the shape a reverse-mode gradient takes for a
+    per-row scaling (the transpose of broadcasting)."""
     producer = {w: n for n in d.nodes for w in n.outputs}
     readers: dict[int, int] = {}
     for n in d.nodes:
@@ -103,12 +105,12 @@ def _column_matvec(b: Builder, node: Node, d: Diagram, producer: dict[int, Node]
         return None
     one = Dim.const(1)
     if not (a.rank == 2 and _is_column(c) and c.shape[0] == a.shape[0] and a.dtype in ("f32", "f64")
-            and out.shape == (one, a.shape[1]) and d.types[inner.outputs[0]] == a):
+            and out.shape in ((one, a.shape[1]), (a.shape[1],)) and d.types[inner.outputs[0]] == a):
         return None
     col = rename[c_w]
     if inner.box.name == "div":
         (col,) = b.add(make_box("reciprocal"), [col], [c], inner.span)
-    row_t = TensorType(c.dtype, (one, c.shape[0]))
+    row_t = TensorType(c.dtype, (one, c.shape[0]) if out.rank == 2 else (c.shape[0],))  # [N] @ a is [M]
     (row,) = b.add(make_box("reshape", {"shape": row_t.shape}), [col], [row_t], inner.span)
     negated = producer.get(a_w)
     if negated is not None and negated.box.name == "neg" and readers.get(a_w) == 1:
@@ -136,3 +138,67 @@ def _rebuild(d: Diagram, nodes: list) -> Diagram:
 def tidy(d: Diagram) -> Diagram:
     """CSE, then broadcasts elided, then dead-code elimination."""
     return elide_broadcasts(prune(cse(d)))
+
+
+def merge_squeezed_sums(d: Diagram) -> Diagram:
+    """`squeeze(sum_to(x, (1, ..., 1, *rest)), axis=(0, ..., k-1))` is `sum_to(x, rest)`: the leading
+    axes are summed away in one reduction instead of kept as size 1 and squeezed off afterwards (the
+    shape the gradient of an `expand_dims`ed parameter takes). Unary elementwise nodes between the two
+    (`squeeze(-sum_to(...))`) are applied to the smaller result. Only nodes read by the next one alone.
+
+    >>> from semantics.types import Dim
+    >>> n, m = Dim.sym("n"), Dim.sym("m")
+    >>> b = Builder(); x = b.input(TensorType("f64", (n, m)))
+    >>> (s,) = b.add(make_box("sum_to", {"shape": (Dim.const(1), m)}), [x], [TensorType("f64", (Dim.const(1), m))])
+    >>> (q,) = b.add(make_box("squeeze", {"axis": 0}), [s], [TensorType("f64", (m,))])
+    >>> [(nd.box.name, nd.box.param_dict) for nd in merge_squeezed_sums(b.build([q])).nodes]
+    [('sum_to', {'shape': (Dim(terms=((('m',), 1),)),)})]
+    """
+    producer = {w: n for n in d.nodes for w in n.outputs}
+    readers: dict[int, int] = {w: 1 for w in d.outputs}
+    for n in d.nodes:
+        for w in n.inputs:
+            readers[w] = readers.get(w, 0) + 1
+    b = Builder()
+    rename = {w: b.input(d.types[w]) for w in d.inputs}
+    for node in d.nodes:
+        chain = _squeezed_sum(node, d, producer, readers)
+        if chain is None:
+            outs = b.add(node.box, [rename[w] for w in node.inputs], [d.types[w] for w in node.outputs], node.span)
+            rename.update(zip(node.outputs, outs))
+            continue
+        total, *unary = chain
+        out_t = d.types[node.outputs[0]]
+        assert isinstance(out_t, TensorType)
+        t: WireType = out_t.with_dtype(d.types[total.outputs[0]].dtype)  # type: ignore[union-attr]
+        (w,) = b.add(make_box("sum_to", {"shape": out_t.shape}), [rename[total.inputs[0]]], [t], node.span)
+        for u in unary:
+            (t,) = PRIMITIVES[u.box.name].infer((t,), u.box.param_dict)
+            (w,) = b.add(u.box, [w], [t], u.span)
+        rename[node.outputs[0]] = w
+    return prune(b.build([rename[w] for w in d.outputs], input_names=d.input_names, name=d.name, span=d.span))
+
+
+def _squeezed_sum(node: Node, d: Diagram, producer: dict[int, Node], readers: dict[int, int]) -> list[Node] | None:
+    """For a squeeze of leading axes over unary elementwise nodes over a sum_to, each read once: the
+    sum_to followed by the unary nodes in order; otherwise None."""
+    if node.box.kind != "prim" or node.box.name != "squeeze":
+        return None
+    summed = d.types[node.inputs[0]]
+    assert isinstance(summed, TensorType)
+    axes = squeezed_axes(summed, node.box.param_dict.get("axis"))
+    if axes != tuple(range(len(axes))):
+        return None
+    chain: list[Node] = []
+    w = node.inputs[0]
+    while readers.get(w) == 1 and w in producer:
+        inner = producer[w]
+        if inner.box.kind != "prim":
+            return None
+        if inner.box.name == "sum_to":
+            return [inner, *reversed(chain)]
+        if not (PRIMITIVES[inner.box.name].elementwise and len(inner.inputs) == 1 and len(inner.outputs) == 1):
+            return None
+        chain.append(inner)
+        w = inner.inputs[0]
+    return None

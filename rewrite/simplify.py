@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from rewrite.cleanup import contract_columns, elide_broadcasts
+from rewrite.cleanup import contract_columns, elide_broadcasts, merge_squeezed_sums
 from rewrite.optimize import Limits, optimize
 from semantics.diagram import Diagram
 
@@ -25,7 +25,7 @@ class Step:
 
 def simplify_diagram(d: Diagram, trace: list[Step] | None = None, limits: Limits | None = None) -> Diagram:
     out, report = optimize(d, limits)
-    out = elide_broadcasts(contract_columns(out))
+    out = elide_broadcasts(contract_columns(merge_squeezed_sums(out)))
     if trace is not None:
         trace.append(Step("e-graph optimisation", out.stats()["ops"], report))
     return out
