@@ -162,7 +162,7 @@ class _Emitter:
             ins = next(i for i in self.sched.instrs if w in i.outputs)
             name = self.namer.claim(f"c{len(self.const_var)}")
             if w in self.folded:
-                code = f"xp.asarray({self.folded[w]}, dtype={self.const[w][1]!r})"
+                code = f"xp.asarray({self.folded[w]}, dtype={NUMPY_DTYPE[self.const[w][1]]!r})"
             else:
                 code = LOWERINGS[ins.box.name].render(self.call(ins, ()))
             self.hoisted.append(f"    {name} = {code}")

@@ -73,3 +73,18 @@ def test_squeezed_sum_becomes_one_sum(target, axis, unary, merged: bool) -> None
     x = np.random.default_rng(0).uniform(-1, 1, (3, 4))
     np.testing.assert_allclose(interpret(out, x), interpret(d, x))
     np.testing.assert_allclose(compile_diagram(out)(x), interpret(d, x))
+
+
+@pytest.mark.parametrize("dtype", ["f32", "f64"])
+def test_folded_scalar_used_as_a_typed_array(tmp_path, dtype: str) -> None:
+    """A folded scalar that is an output, or read where no array operand sets its dtype, becomes a
+    typed 0-d array of the right NumPy dtype."""
+    path = tmp_path / "m.dsl"
+    path.write_text(f"dim n\ndef f(x: {dtype}[n]) -> ({dtype}, {dtype}[n]) {{ s = 1.0 / n\n return s, x * s }}\n")
+    mod = dsl.load(str(path))
+    x = np.arange(1, 5, dtype=np.float32 if dtype == "f32" else np.float64)
+    got = mod.compile("f")(x)
+    want = mod.compile("f", backend="interpret")(x)
+    for g, w in zip(got, want):
+        assert g.dtype == w.dtype
+        np.testing.assert_allclose(g, w)
