@@ -116,6 +116,12 @@ def cmd_emit(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_repl(args: argparse.Namespace) -> int:
+    from dsl.repl_ui import main as repl_main
+
+    return repl_main(args.files)
+
+
 def _print_outputs(name: str, outs: Sequence[Any], elapsed: float | None) -> None:
     for i, o in enumerate(outs):
         arr = np.asarray(o)
@@ -206,6 +212,13 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("-o", "--output", metavar="OUT", help="output path (default NAME.svg)")
     d.add_argument("--no-types", action="store_true", help="do not label wires with their types")
     d.set_defaults(func=cmd_draw)
+
+    rp = sub.add_parser("repl", help="the interactive derivation REPL",
+                        description="An interactive session: type definitions (def, diagram, g = grad(f)) and "
+                        "expressions; :help lists the commands (:grad, :steps, :eq, :draw, :emit, :run, ...). "
+                        "With input from a pipe (dsl repl < session.txt) it prints a transcript.")
+    rp.add_argument("files", nargs="*", metavar="FILE", help=".dsl files to load first")
+    rp.set_defaults(func=cmd_repl)
     return p
 
 
