@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 import time
 import traceback
@@ -18,7 +19,7 @@ import numpy as np
 
 import dsl
 from codegen import BACKENDS, TARGETS
-from dsl.inputs import parse_dims, random_inputs, read_inputs
+from dsl.inputs import format_bytes, parse_dims, physical_memory, random_inputs, read_inputs
 from grammar.errors import DslError
 from semantics.program import DerivedDef, GeneratorDef, GenericDef, signature_of
 
@@ -68,17 +69,39 @@ def cmd_run(args: argparse.Namespace) -> int:
         arrays = random_inputs(d.dom, names, args.random, parse_dims(args.dims))
     else:
         arrays = read_inputs(args.inputs, d.dom, names)
+    if args.output:
+        check_writable(args.output)  # before the run, which may be long
     fn = mod.compile(args.name, backend=args.backend)
     t0 = time.perf_counter()
-    out = fn(*arrays)
+    try:
+        out = fn(*arrays)
+    except MemoryError as err:
+        held = sum(int(getattr(a, "nbytes", 0)) for a in arrays)
+        raise dsl.DslError(f"not enough memory to run {args.name}: {err or 'MemoryError'} (the inputs "
+                           f"hold {format_bytes(held)}, this machine has "
+                           f"{format_bytes(physical_memory() or 0)}); choose smaller inputs") from None
     elapsed = time.perf_counter() - t0
-    outs = [o.get() if hasattr(o, "get") else o for o in (out if isinstance(out, tuple) else [out])]  # CuPy -> host
+    outs = list(out) if isinstance(out, tuple) else [out]
     _print_outputs(args.name, outs, elapsed if args.time else None)
     if args.output:
         saved: dict[str, Any] = {f"out{i}": np.asarray(o) for i, o in enumerate(outs)}
-        np.savez(args.output, **saved)
+        try:
+            np.savez(args.output, **saved)
+        except OSError as err:
+            raise dsl.DslError(f"cannot write {args.output}: {err.strerror or err}") from None
         print(f"wrote {len(outs)} output(s) to {args.output}")
     return 0
+
+
+def check_writable(path: str) -> None:
+    """An output path must name a file in an existing, writable folder (a clear error otherwise)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise dsl.DslError(f"cannot write {path}: it is a folder")
+    if not os.path.isdir(folder):
+        raise dsl.DslError(f"cannot write {path}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
+        raise dsl.DslError(f"cannot write {path}: permission denied")
 
 
 def cmd_grad(args: argparse.Namespace) -> int:
@@ -105,7 +128,12 @@ def cmd_grad(args: argparse.Namespace) -> int:
 
 def cmd_draw(args: argparse.Namespace) -> int:
     mod = dsl.load(args.file)
-    path = mod[args.name].draw(args.output or f"{args.name}.svg", wire_types=not args.no_types)
+    target = args.output or f"{args.name}.svg"
+    check_writable(target)
+    try:
+        path = mod[args.name].draw(target, wire_types=not args.no_types)
+    except (OSError, subprocess.CalledProcessError) as err:
+        raise dsl.DslError(f"cannot write {target}: {getattr(err, 'strerror', None) or err}") from None
     print(f"wrote {path}")
     return 0
 

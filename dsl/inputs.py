@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import math
 import os
+import zipfile
 from collections.abc import Sequence
 from typing import Any
 
@@ -12,18 +14,36 @@ import numpy as np
 from semantics.errors import InputError
 from semantics.types import NUMPY_DTYPE, Dim, TensorType, WireType
 
+MAX_DIM = 2**62  # larger sizes overflow NumPy's shape arithmetic (int64) long before memory runs out
+
 
 def parse_dims(text: str | None) -> dict[str, int]:
-    """`n=1000,m=3` → {"n": 1000, "m": 3}."""
+    """`n=1000,m=3` → {"n": 1000, "m": 3}.
+
+    >>> parse_dims("n=-5")
+    Traceback (most recent call last):
+    semantics.errors.InputError: error: --dims n=-5: a size must be 0 or more
+    """
     out: dict[str, int] = {}
     for part in (text or "").split(","):
         if not part.strip():
             continue
         name, eq, value = part.partition("=")
-        if not eq or not value.strip().lstrip("-").isdigit():
+        value = value.strip()
+        if not eq or not value.lstrip("-").isdigit() or len(value) > 30:
             raise InputError(f"--dims expects name=integer pairs like n=1000,m=3, got '{part}'")
-        out[name.strip()] = int(value)
+        size = int(value)
+        if size < 0:
+            raise InputError(f"--dims {part.strip()}: a size must be 0 or more")
+        if size > MAX_DIM:
+            raise InputError(f"--dims {part.strip()}: a size must be at most 2^62")
+        out[name.strip()] = size
     return out
+
+
+# What NumPy, zipfile and json raise on a file that is not what its name says (empty, truncated,
+# corrupt, nested deeper than the parser's stack): each becomes an InputError naming the file.
+_UNREADABLE = (OSError, ValueError, EOFError, RecursionError, zipfile.BadZipFile, KeyError, MemoryError)
 
 
 def _read_file(path: str) -> Any:
@@ -36,9 +56,25 @@ def _read_file(path: str) -> Any:
         if path.endswith(".json"):
             with open(path, encoding="utf-8") as f:
                 return json.load(f)
-    except (OSError, ValueError) as err:
-        raise InputError(f"cannot read input file {path}: {err}") from None
+    except _UNREADABLE as err:
+        raise InputError(f"cannot read input file {path}: {_reason(path, err)}") from None
     raise InputError(f"input file {path}: expected .npy, .npz or .json")
+
+
+def _reason(path: str, err: BaseException) -> str:
+    if isinstance(err, OSError) and not isinstance(err, zipfile.BadZipFile):
+        return err.strerror or str(err)
+    if isinstance(err, RecursionError):
+        return "it is nested too deeply"
+    if isinstance(err, UnicodeDecodeError):
+        return f"it is not UTF-8 text ({err.reason} at byte {err.start})"
+    if isinstance(err, json.JSONDecodeError):
+        return f"it is not valid JSON ({err.msg} at line {err.lineno}, column {err.colno})"
+    if isinstance(err, MemoryError):
+        return "not enough memory to load it"
+    kind = "an .npz archive" if path.endswith(".npz") else "an .npy array"
+    detail = "" if isinstance(err, EOFError) or "pickled" in str(err) or not str(err) else f" ({err})"
+    return f"it is empty, truncated or not {kind} written by numpy.save/savez{detail}"
 
 
 def _as_array(value: Any, t: WireType, name: str, source: str) -> Any:
@@ -48,8 +84,8 @@ def _as_array(value: Any, t: WireType, name: str, source: str) -> Any:
         return value
     try:
         return np.asarray(value, dtype=NUMPY_DTYPE[t.dtype])
-    except (TypeError, ValueError) as err:
-        raise InputError(f"parameter '{name}' from {source}: {err}") from None
+    except (TypeError, ValueError, OverflowError, RecursionError) as err:
+        raise InputError(f"parameter '{name}' from {source}: not an array of {t} ({err})") from None
 
 
 def read_inputs(specs: Sequence[str], dom: Sequence[WireType], names: Sequence[str]) -> list[Any]:
@@ -91,25 +127,63 @@ def _is_list_of_arguments(data: Any, spec: str, dom: Sequence[WireType]) -> bool
             and all(isinstance(t, TensorType) and t.rank for t in dom) and isinstance(data[0], list))
 
 
-def random_inputs(dom: Sequence[WireType], names: Sequence[str], seed: int, dims: dict[str, int]) -> list[Any]:
-    """Random arrays matching the signature: normal floats, small integers, fair booleans."""
-    rng = np.random.default_rng(seed)
-    out = []
+def random_inputs(dom: Sequence[WireType], names: Sequence[str], seed: int, dims: dict[str, int],
+                  memory: int | None = None) -> list[Any]:
+    """Random arrays matching the signature: normal floats, small integers, fair booleans.
+
+    The shapes are worked out first: a negative size, or inputs needing more than `memory` bytes
+    (default: this machine's physical memory) are an InputError saying how much they need.
+    """
+    shapes = []
     for t, name in zip(dom, names):
         if not isinstance(t, TensorType):
             raise InputError(f"parameter '{name}' is a function ({t}); --random cannot make one")
-        out.append(_random_array(rng, t, name, dims))
-    return out
+        shapes.append(_shape(t, name, dims))
+    sizes = [math.prod(s) * np.dtype(NUMPY_DTYPE[t.dtype]).itemsize  # type: ignore[union-attr]
+             for s, t in zip(shapes, dom)]
+    limit = physical_memory() if memory is None else memory
+    if limit is not None and sum(sizes) > limit:
+        parts = ", ".join(f"{n}: {t} = {format_bytes(b)}" for n, t, b in zip(names, dom, sizes) if b)
+        raise InputError(f"the random inputs need {format_bytes(sum(sizes))} ({parts}), more than the "
+                         f"{format_bytes(limit)} of memory available; choose smaller --dims")
+    rng = np.random.default_rng(seed)
+    return [_random_array(rng, t, s) for t, s in zip(dom, shapes)]  # type: ignore[arg-type]
 
 
-def _random_array(rng: np.random.Generator, t: TensorType, name: str, dims: dict[str, int]) -> Any:
+def physical_memory() -> int | None:
+    """Bytes of physical memory (None where the platform does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def format_bytes(n: int) -> str:
+    """`format_bytes(3 * 2**30)` → '3.0 GiB'."""
+    size = float(n)
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if size < 1024 or unit == "PiB":
+            return f"{int(size)} bytes" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1024
+    raise AssertionError(n)
+
+
+def _shape(t: TensorType, name: str, dims: dict[str, int]) -> tuple[int, ...]:
     shape = []
     for d in t.shape:
         missing = sorted(a for a in d.atoms if a not in dims)
         if missing:
             raise InputError(f"parameter '{name}' has type {t}: give the size of {', '.join(missing)} "
                              f"with --dims {','.join(f'{m}=...' for m in missing)}")
-        shape.append(Dim.evaluate(d, dims))
+        size = Dim.evaluate(d, dims)
+        if size < 0:
+            raise InputError(f"parameter '{name}' has type {t}: with --dims "
+                             f"{','.join(f'{a}={dims[a]}' for a in sorted(d.atoms))} its size {d} is {size} < 0")
+        shape.append(size)
+    return tuple(shape)
+
+
+def _random_array(rng: np.random.Generator, t: TensorType, shape: tuple[int, ...]) -> Any:
     if t.dtype in ("f32", "f64"):
         return rng.standard_normal(shape).astype(NUMPY_DTYPE[t.dtype])
     if t.dtype == "bool":

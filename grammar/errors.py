@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+MAX_SHOWN = 160  # characters of a source line shown under an error
+
 
 @dataclass(frozen=True)
 class Span:
@@ -33,7 +35,14 @@ class Span:
         text = self.line_text.rstrip("\n")
         width = self.end_col - self.col if self.end_line == self.line else len(text) - self.col + 1
         width = max(1, min(width, len(text) - self.col + 2))
-        return f"    {text}\n    {' ' * (self.col - 1)}{'^' * width}"
+        col = self.col
+        if len(text) > MAX_SHOWN:  # a huge line (a 100,000-digit literal): show a window around the span
+            start = max(0, col - 1 - MAX_SHOWN // 4)
+            shown = text[start:start + MAX_SHOWN]
+            text = ("..." if start else "") + shown + ("..." if start + MAX_SHOWN < len(text) else "")
+            col = col - start + (3 if start else 0)
+            width = min(width, len(text) - col + 1)
+        return f"    {text}\n    {' ' * (col - 1)}{'^' * width}"
 
     def __str__(self) -> str:
         return f"{self.filename}:{self.line}:{self.col}"

@@ -16,6 +16,7 @@ rejected here with a `ParseError` that says what is allowed instead.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -343,6 +344,12 @@ class AstBuilder:
     def r_num(self, node: Tree, c: list[Token]) -> ast.Num:
         text = str(c[0])
         is_int = text.isdigit()
+        # A literal beyond the largest f64 (about 1.8e308, 309 digits) has no value in any dtype:
+        # an error here, not inf silently (write `inf`) or a Python limit deep in elaboration.
+        if (is_int and len(text.lstrip("0")) > 309) or (not is_int and math.isinf(float(text))):
+            shown = text if len(text) <= 20 else f"{text[:8]}...{text[-4:]} ({len(text)} characters)"
+            raise ParseError(f"the number {shown} is too large: the largest f64 is about 1.8e308 "
+                             "(write inf for infinity)", self.span(node))
         return ast.Num(int(text) if is_int else float(text), is_int, self.span(node))
 
     def r_string(self, node: Tree, c: list[Token]) -> ast.Str:

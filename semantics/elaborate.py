@@ -55,6 +55,7 @@ class Elaborator:
         self.done: dict[str, Any] = {}
         self.aliases: dict[str, ast.TypeExpr] = {}
         self.imported: dict[str, Definition] = {}
+        self.import_aliases: dict[str, ast.Import] = {}
         self.dims: frozenset[str] = frozenset(
             n for d in module.decls if isinstance(d, ast.DimDecl) for n in d.names)
         self.anonymous = 0
@@ -96,6 +97,12 @@ class Elaborator:
     def do_import(self, decl: ast.Import) -> None:
         if self.load_import is None:
             raise UnboundNameError(f"cannot import '{decl.path}' here (no file system access)", decl.span)
+        if decl.alias:
+            first = self.import_aliases.setdefault(decl.alias, decl)
+            if first is not decl:  # o.f from two files would merge silently
+                raise RebindError(f"the alias '{decl.alias}' is already used by import \"{first.path}\""
+                                  f"{f' at line {first.span.line}' if first.span else ''}; choose another name",
+                                  decl.span)
         program = self.load_import(decl.path, decl.span)
         for name in program.own:
             key = f"{decl.alias}.{name}" if decl.alias else name

@@ -22,6 +22,7 @@ from semantics.program import Definition, DerivedDef, DiagramDef, GeneratorDef, 
 from semantics.replay import def_box
 from semantics.statics import CONSTANTS, StaticScope, convert_index, convert_static
 from semantics.types import (
+    NUMPY_DTYPE,
     Dim,
     FunType,
     TensorType,
@@ -100,6 +101,9 @@ class BodyElaborator:
         n = v.number
         if dtype in ("i32", "i64") and not (isinstance(n, (int, np.integer)) or float(n).is_integer()):  # type: ignore[arg-type]
             raise TypeCheckError(f"the literal {n} does not fit the integer dtype {dtype}", v.span)
+        info = np.iinfo(NUMPY_DTYPE[dtype]) if dtype in ("i32", "i64") else None
+        if info is not None and not info.min <= n <= info.max:  # type: ignore[operator]
+            raise TypeCheckError(f"the literal {n} is out of the range of {dtype} ({info.min} to {info.max})", v.span)
         if dtype == "bool" and not isinstance(n, bool):
             raise TypeCheckError(f"the number {n} is used where a bool is required", v.span)
 
