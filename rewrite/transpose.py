@@ -6,10 +6,17 @@ linear node sends its output cotangent to the arguments it is linear in through 
 transpose template. Copy becomes add — cotangents are summed at every fan-out — and discard
 becomes zero (a wire nobody reads gets no cotangent). Never by rewriting: on diamond-shaped
 diagrams that is exponential; this sweep is linear whatever the number of paths.
+
+Selection masks: the cotangent of a `where` branch is zero where the branch is not selected, and
+the forward JVP never multiplies the unselected branch's tangent into anything. So that the reverse
+pass agrees (no `0 * inf = nan` from a guarded singularity such as `where(x > 0, sqrt(x), 0)`), a
+cotangent remembers the selections it went through, and each elementwise transpose it meets selects
+its result (`where(c, ct / y, 0)`) instead of scaling a zero.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from rewrite.tangents import Linearized, derivative_box, linear_wires
@@ -19,6 +26,9 @@ from semantics.errors import DerivativeError
 from semantics.primitives import PRIMITIVES
 from semantics.types import TensorType
 from semantics.values import WireVal
+
+ELEMENTWISE = ("unary", "binary", "select")
+Mask = tuple[tuple[int, bool], ...]  # (condition wire, branch selected when it holds), outermost last
 
 
 def transpose(lin: Linearized) -> Diagram:
@@ -65,14 +75,17 @@ class Accumulator:
         self.b = b
         self.d = d
         self.ct: dict[int, int] = {}
+        self.masks: dict[int, Mask] = {}
 
-    def add(self, w: int, c: int) -> None:
+    def add(self, w: int, c: int, mask: Mask = ()) -> None:
         if w in self.ct:
             t = self.d.types[w]
             (s,) = self.b.add(make_box("add"), [self.ct[w], c], [t])
             self.ct[w] = s
+            self.masks[w] = mask if self.masks.get(w) == mask else ()
         else:
             self.ct[w] = c
+            self.masks[w] = mask
 
     def get(self, w: int) -> int | None:
         return self.ct.get(w)
@@ -101,6 +114,9 @@ def _transpose_node(b: Builder, node: Any, d: Diagram, primal: dict[int, int], l
     out_t = d.types[node.outputs[0]]
     env["ct"], types["out"] = WireVal(c, out_t, node.span), out_t
     statics = template_statics(box.param_dict, types)
+    mask = acc.masks.get(node.outputs[0], ()) if prim.family in ELEMENTWISE else ()
+    for i, (m, _) in enumerate(mask):
+        env[f"mask{i}"] = WireVal(m, b.types[m], node.span)
     for a, k, w in targets:
         if w not in linear:
             continue
@@ -108,12 +124,28 @@ def _transpose_node(b: Builder, node: Any, d: Diagram, primal: dict[int, int], l
         if template is None:
             raise DerivativeError(f"the primitive '{prim.name}' is used linearly in '{a}' but has no transpose rule "
                                   f"for it", node.span)
+        # only a primal factor can turn a masked zero into nan; `ct`, `-ct`, casts pass it through
+        scaled = mask and any(re.search(rf"\b{n}\b", template) for n, v in env.items()
+                              if isinstance(v, WireVal) and n != "ct" and getattr(v.type, "is_float", False))
+        for i, (_, branch) in enumerate(mask if scaled else ()):
+            template = f"where(mask{i}, {template}, 0)" if branch else f"where(mask{i}, 0, {template})"
         wt = d.types[w]
         assert isinstance(wt, TensorType)
         r = instantiate(template, b, env, statics, wt, node.span)
         if isinstance(r, ZeroVal):
             continue
-        acc.add(w, fit(b, r, wt, node.span).wire)
+        acc.add(w, fit(b, r, wt, node.span).wire, _passed_mask(prim.name, a, node, d, primal, mask, wt == out_t))
+
+
+def _passed_mask(name: str, arg: str, node: Any, d: Diagram, primal: dict[int, int], mask: Mask,
+                 same_type: bool) -> Mask:
+    """The selections an argument's cotangent went through: the output's (when no broadcasting sum
+    mixed entries), plus this node's own when it is a `where` branch."""
+    if not same_type:
+        return ()
+    if name == "where" and arg in ("x", "y"):
+        return (*mask, (primal[node.inputs[0]], arg == "x"))
+    return mask
 
 
 def _primal_or_zeros(b: Builder, w: int, d: Diagram, primal: dict[int, int], linear: set[int]) -> WireVal:

@@ -98,6 +98,12 @@ Impl = Callable[..., Any]  # impl(xp, params, *arrays) -> array | tuple of array
 # a function (sympy module, static params) -> expression for rows whose meaning is a parameter
 # (`const`), or None for rows without a scalar meaning (an uninterpreted SymPy function).
 SympyMeaning = Union[str, Callable[[Any, Mapping[str, Any]], Any], None]
+# A batching rule (vmap of a linear use of the primitive over a leading axis of size `k`): given the
+# unbatched arg types by name (and `out`), the static params and the names of the batched args, a
+# DSL expression over the args (batched ones carry the extra leading axis) whose value is the
+# batched output, plus extra statics it names. Every rule may use `k`, `bshape_<arg>` / `bshape_out`
+# (the batched shapes) and `bflat_<arg>` ((k, elements)) besides what derivative templates may use.
+BatchRule = Callable[[Mapping[str, WireType], Mapping[str, Any], frozenset[str]], "str | tuple[str, dict[str, Any]]"]
 
 
 @dataclass(frozen=True)
@@ -129,6 +135,7 @@ class Primitive:
     params: tuple[ParamSpec, ...] = ()
     jvp: Template | None = None
     transpose: Mapping[str, Template] = field(default_factory=dict)
+    batch: BatchRule | None = None
     doc: str = ""
     cost: str | _Missing = MISSING
     sympy: SympyMeaning | _Missing = MISSING
@@ -176,6 +183,14 @@ class Primitive:
                            index: int = -1) -> str | None:
         t = self.transpose.get(arg)
         return t(types, params, index) if callable(t) else t
+
+    def batch_template(self, types: Mapping[str, WireType], params: Mapping[str, Any],
+                       batched: frozenset[str]) -> tuple[str, dict[str, Any]] | None:
+        """The batching rule's DSL expression and its extra statics (None: the row has no rule)."""
+        if self.batch is None:
+            return None
+        r = self.batch(types, params, batched)
+        return (r, {}) if isinstance(r, str) else r
 
     def infer(self, in_types: Sequence[WireType], params: Mapping[str, Any]) -> tuple[WireType, ...]:
         """Output types for these input types (raises ShapeError/TypeCheckError with no span)."""
@@ -256,6 +271,35 @@ def normalize_axes(axis: Any, rank: int, prim: str) -> tuple[int, ...]:
     if len(set(out)) != len(out):
         raise ShapeError(f"repeated axis in {prim}: {axis}")
     return tuple(sorted(out))
+
+
+def lift(expr: str, by: int) -> str:
+    """`expr` (batched) with `by` size-1 axes inserted after the batch axis, so that it broadcasts
+    like an unbatched operand of `by` more dims.
+
+    >>> lift("x", 2)
+    'expand_dims(expand_dims(x, 1), 1)'
+    """
+    for _ in range(by):
+        expr = f"expand_dims({expr}, 1)"
+    return expr
+
+
+def rank_of(t: WireType) -> int:
+    return t.rank if isinstance(t, TensorType) else 0
+
+
+def elementwise_batch(name: str) -> BatchRule:
+    """The batching rule of an elementwise row: batched args are lifted to the output's rank (size-1
+    axes after the batch axis) so that NumPy broadcasting still lines up every other axis."""
+
+    def rule(types: Mapping[str, WireType], params: Mapping[str, Any], batched: frozenset[str]) -> str:
+        prim = PRIMITIVES[name]
+        out = rank_of(types["out"])
+        args = [lift(a, out - rank_of(types[a])) if a in batched else a for a in prim.wire_args]
+        return f"{name}({', '.join(args + [f'{p.name}={p.name}' for p in prim.params])})"
+
+    return rule
 
 
 def _load_rows() -> None:

@@ -59,6 +59,8 @@ def _format_index(spec: tuple[Any, ...]) -> str:
     for item in spec:
         if item[0] == "int":
             parts.append(str(item[1]))
+        elif item[0] == "newaxis":
+            parts.append("None")
         else:
             lo, hi, step = item[1:]
             s = f"{'' if lo is None else lo}:{'' if hi is None else hi}"
@@ -149,7 +151,9 @@ class Printer:
                     args.append(self.wire(next(wires), 0))
                 continue
             later_wire = any(prim.param_spec(b) is None for b in prim.args[i + 1:])
-            if later_wire or (spec.default is REQUIRED and not kwargs):
+            if spec.kind == "index":  # re-loadable as the subscript string the row accepts
+                args.append(f'"{_format_index(params[a])}"')
+            elif later_wire or (spec.default is REQUIRED and not kwargs):
                 args.append(format_static(params[a]))
             elif params.get(a, spec.default) != spec.default:
                 kwargs.append(f"{a}={format_static(params[a])}")

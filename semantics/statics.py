@@ -128,6 +128,8 @@ def convert_static(kind: str, e: ast.Expr, scope: StaticScope, what: str) -> Any
         return tuple(_dim(i, scope, what) for i in _items(e))
     if kind == "pad":
         return _pad(e, scope, what)
+    if kind == "index":  # internal rows (unindex): the subscript as a string, "1:, ::2, 0"
+        return _index_static(e, scope, what)
     raise AssertionError(f"unknown static kind {kind}")
 
 
@@ -203,11 +205,29 @@ def _pad(e: ast.Expr, scope: StaticScope, what: str) -> Any:
     return (_int(items[0], scope, what), _int(items[1], scope, what))
 
 
+def _index_static(e: ast.Expr, scope: StaticScope, what: str) -> tuple[tuple[Any, ...], ...]:
+    from grammar import parse
+    from grammar.errors import DslError
+
+    if not isinstance(e, ast.Str):
+        raise TypeCheckError(f"{what} must be a subscript string such as \"1:, ::2\"", e.span)
+    try:
+        decl = parse(f"def f(x: f64) -> f64 {{ return x[{e.value}] }}", "<index>").decls[0]
+    except DslError:
+        raise TypeCheckError(f"{what}: '{e.value}' is not a subscript such as \"1:, ::2\"", e.span) from None
+    assert isinstance(decl, ast.Def)
+    index = decl.returns.values[0]
+    assert isinstance(index, ast.Index)
+    return convert_index(index.items, scope)
+
+
 def convert_index(items: tuple[Any, ...], scope: StaticScope) -> tuple[tuple[Any, ...], ...]:
     """`x[1:, ::2, 0]` as the `index` primitive's spec: ("slice", lo, hi, step) / ("int", k) items."""
     spec: list[tuple[Any, ...]] = []
     for item in items:
-        if isinstance(item, ast.Slice):
+        if isinstance(item, ast.Name) and item.id == "None":  # NumPy's newaxis
+            spec.append(("newaxis",))
+        elif isinstance(item, ast.Slice):
             parts = tuple(None if p is None else _int(p, scope, "a slice bound") for p in (item.lo, item.hi, item.step))
             if parts[2] == 0:
                 raise TypeCheckError("slice step cannot be zero", item.span)

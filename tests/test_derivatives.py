@@ -36,6 +36,7 @@ CASES: dict[str, tuple[str, tuple[tuple[int, ...], ...], str]] = {
     "index": ("x[1:, ::2]", ((4, 5),), "any"), "pad": ("pad(x, (1, 2))", ((3, 4),), "any"),
     "roll": ("roll(x, 2, axis=1)", ((3, 4),), "any"), "cast": ("cast(x, f64) * 2", ((4,),), "any"),
     "sum_to": ("sum_to(x, (1, 4))", ((3, 4),), "any"),
+    "unindex": ('unindex(x, "1:, ::-2", (5, 6))', ((4, 3),), "any"),
 }
 UNARY_DOMAIN = {"log": "pos", "sqrt": "pos", "rsqrt": "pos", "reciprocal": "pos", "log1p": "pos",
                 "arcsin": "unit", "arccos": "unit"}

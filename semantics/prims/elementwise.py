@@ -17,6 +17,7 @@ from semantics.primitives import (
     ParamSpec,
     Primitive,
     broadcast_all,
+    elementwise_batch,
     float_arg,
     register,
     same_dtype,
@@ -79,8 +80,9 @@ BINARY: tuple[tuple[str, Any, str, dict[str, str], str, str, str | None], ...] =
     ("mul", np.multiply, "dx * y + x * dy", {"x": "ct * y", "y": "x * ct"}, "cheap", "x*y", "*"),
     ("div", np.divide, "(dx - out * dy) / y", {"x": "ct / y"}, "medium", "x/y", "/"),
     ("pow", np.power, "dx * y * x ^ (y - 1) + dy * where(x > 0, log(x), 0) * out", {}, "transcendental", "x**y", "^"),
-    ("maximum", np.maximum, "where(x >= y, dx, dy)", {}, "cheap", "Max(x, y)", None),
-    ("minimum", np.minimum, "where(x <= y, dx, dy)", {}, "cheap", "Min(x, y)", None),
+    # at ties the derivative is split evenly between the arguments (LANGUAGE.md §6), as JAX does
+    ("maximum", np.maximum, "where(x > y, dx, where(x < y, dy, 0.5 * (dx + dy)))", {}, "cheap", "Max(x, y)", None),
+    ("minimum", np.minimum, "where(x < y, dx, where(x > y, dy, 0.5 * (dx + dy)))", {}, "cheap", "Min(x, y)", None),
     ("atan2", np.arctan2, "(y * dx - x * dy) / (x * x + y * y)", {}, "transcendental", "atan2(x, y)", None),
 )
 
@@ -126,7 +128,7 @@ def _pointwise(fn: Any) -> Any:
 
 for _name, _fn, _jvp, _cost, _sympy in UNARY:
     register(Primitive(_name, ("x",), _unary_rule(_name), _pointwise(_fn), "unary", jvp=_jvp,
-                       transpose={"x": "-ct"} if _name == "neg" else {},
+                       transpose={"x": "-ct"} if _name == "neg" else {}, batch=elementwise_batch(_name),
                        cost=_cost,
                        sympy=_sympy,
                        view=False,
@@ -134,6 +136,7 @@ for _name, _fn, _jvp, _cost, _sympy in UNARY:
 
 for _name, _fn, _jvp, _tr, _cost, _sympy, _op in BINARY:
     register(Primitive(_name, ("x", "y"), _binary_rule(_name), _pointwise(_fn), "binary", jvp=_jvp, transpose=_tr,
+                       batch=elementwise_batch(_name),
                        cost=_cost,
                        sympy=_sympy,
                        view=False,
@@ -141,7 +144,7 @@ for _name, _fn, _jvp, _tr, _cost, _sympy, _op in BINARY:
 
 for _name, _fn, _op, _sympy in COMPARE:
     register(Primitive(_name, ("x", "y"), _binary_rule(_name, "bool"), _pointwise(_fn), "compare", jvp="0",
-                       doc=f"`x {_op} y`, elementwise",
+                       doc=f"`x {_op} y`, elementwise", batch=elementwise_batch(_name),
                        cost="cheap",
                        sympy=_sympy,
                        view=False,
@@ -158,6 +161,7 @@ def _where_rule(ts: tuple[WireType, ...], params: Mapping[str, Any]) -> tuple[Wi
 
 register(Primitive("where", ("c", "x", "y"), _where_rule, _pointwise(np.where), "select",
                    jvp="where(c, dx, dy)", transpose={"x": "where(c, ct, 0)", "y": "where(c, 0, ct)"},
+                   batch=elementwise_batch("where"),
                    cost="cheap",
                    sympy="Piecewise((x, c), (y, True))",
                    view=False))
@@ -173,6 +177,7 @@ def _cast_impl(xp: Any, params: Mapping[str, Any], x: Any) -> Any:
 
 register(Primitive("cast", ("x", "dtype"), _cast_rule, _cast_impl, "unary", params=(ParamSpec("dtype", "dtype"),),
                    jvp="cast(dx, dtype)", transpose={"x": lambda types, params, i: f"cast(ct, {types['x'].dtype})"},  # type: ignore[union-attr]
+                   batch=elementwise_batch("cast"),
                    cost="cheap",
                    sympy="x",  # the value, in another dtype
                    view=False))
@@ -183,7 +188,7 @@ def _identity_rule(ts: tuple[WireType, ...], params: Mapping[str, Any]) -> tuple
 
 
 register(Primitive("stop_gradient", ("x",), _identity_rule, lambda xp, params, x: x, "unary", jvp="0",
-                   doc="the identity, with zero derivative",
+                   doc="the identity, with zero derivative", batch=elementwise_batch("stop_gradient"),
                    cost="cheap",
                    sympy="x",
                    view=True))

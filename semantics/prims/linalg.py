@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from semantics.errors import DerivativeError, ShapeError, TypeCheckError
-from semantics.primitives import ParamSpec, Primitive, Template, register, same_dtype, tensor_arg
+from semantics.primitives import ParamSpec, Primitive, Template, lift, register, same_dtype, tensor_arg
 from semantics.types import Dim, TensorType, WireType, broadcast_shapes
 
 
@@ -85,6 +85,28 @@ def matmul_transpose_y(types: Mapping[str, WireType], params: Mapping[str, Any],
 MATMUL_TRANSPOSE: dict[str, Template] = {"x": matmul_transpose_x, "y": matmul_transpose_y}
 
 
+def matmul_batch(types: Mapping[str, WireType], params: Mapping[str, Any], batched: frozenset[str]) -> str:
+    """`x @ y` with one operand batched: the batched operand gets size-1 axes after the batch axis so
+    that NumPy's batch broadcasting lines up the other operand's batch axes; a batched 1-D operand is
+    made a row (x) or column (y) matrix first and that axis is squeezed off the result."""
+    x, y = tensor_arg(types["x"], "matmul"), tensor_arg(types["y"], "matmul")
+    if batched == {"x", "y"}:
+        raise DerivativeError("matmul of two batched operands is not linear")
+    if x.rank == 1 and y.rank == 1:
+        return "matmul(x, y)" if "x" in batched else "matmul(y, x)"
+    if "x" in batched:
+        if x.rank == 1:
+            return f"squeeze(matmul({lift('expand_dims(x, 1)', y.rank - 2)}, y), axis=-2)"
+        return f"matmul({lift('x', max(y.rank - x.rank, 0))}, y)"
+    if y.rank == 1:
+        return f"squeeze(matmul(x, {lift('expand_dims(y, 2)', x.rank - 2)}), axis=-1)"
+    return f"matmul(x, {lift('y', max(x.rank - y.rank, 0) if x.rank > 1 else 0)})"
+
+
+def _outer_batch(types: Mapping[str, WireType], params: Mapping[str, Any], batched: frozenset[str]) -> str:
+    return "expand_dims(x, 2) * y" if "x" in batched else "expand_dims(x, 1) * expand_dims(y, 1)"
+
+
 def _matmul_rule(ts: tuple[WireType, ...], params: Mapping[str, Any]) -> tuple[WireType, ...]:
     (x, y), dtype = number_args(ts, "matmul")
     return (TensorType(dtype, matmul_shape(x, y)),)
@@ -106,7 +128,7 @@ def _outer_rule(ts: tuple[WireType, ...], params: Mapping[str, Any]) -> tuple[Wi
 
 register(
     Primitive("matmul", ("x", "y"), _matmul_rule, _same_dtype_impl(lambda xp, p, x, y: xp.matmul(x, y)), "linalg",
-              jvp="dx @ y + x @ dy", transpose=MATMUL_TRANSPOSE,
+              jvp="dx @ y + x @ dy", transpose=MATMUL_TRANSPOSE, batch=matmul_batch,
               doc="`x @ y` with NumPy semantics (1-D promotion, batch broadcasting); transposes by ranks "
                   "(2-D: ct @ y.T and x.T @ ct)",
               cost="contraction",
@@ -114,14 +136,14 @@ register(
               view=False,
               syntax="@"),
     Primitive("dot", ("x", "y"), _dot_rule, _same_dtype_impl(lambda xp, p, x, y: xp.matmul(x, y)), "linalg",
-              jvp="dot(dx, y) + dot(x, dy)", transpose=MATMUL_TRANSPOSE,
+              jvp="dot(dx, y) + dot(x, dy)", transpose=MATMUL_TRANSPOSE, batch=matmul_batch,
               doc="inner product of 1-D vectors (a scalar); 2-D operands follow matmul",
               cost="contraction",
               sympy=None,
               view=False),
     Primitive("outer", ("x", "y"), _outer_rule, _same_dtype_impl(lambda xp, p, x, y: xp.outer(x, y)),
               "linalg", jvp="outer(dx, y) + outer(x, dy)", transpose={"x": "ct @ y", "y": "x @ ct"},
-              doc="outer product of 1-D vectors: f[n], f[m] -> f[n, m]",
+              batch=_outer_batch, doc="outer product of 1-D vectors: f[n], f[m] -> f[n, m]",
               cost="cheap",  # one product per output element
               sympy=None,
               view=False),
@@ -157,6 +179,8 @@ register(Primitive("transpose", ("x", "axes"), _transpose_rule,
                    lambda xp, params, x: xp.transpose(x, permutation(params.get("axes"), x.ndim)), "linalg",
                    params=(ParamSpec("axes", "ints", None),), jvp="transpose(dx, axes=axes)",
                    transpose={"x": _transpose_transpose},
+                   batch=lambda types, params, b: ("transpose(x, axes=baxes)", {"baxes": (0, *(
+                       a + 1 for a in permutation(params.get("axes"), tensor_arg(types["x"], "transpose").rank)))}),
                    doc="permute the axes (default: reverse them; `x.T`); the transpose applies the inverse",
                    cost="movement",
                    sympy=None,
@@ -215,26 +239,61 @@ def _einsum_jvp(types: Mapping[str, WireType], params: Mapping[str, Any], index:
 
 
 def _einsum_transpose(types: Mapping[str, WireType], params: Mapping[str, Any], index: int = -1) -> str:
-    """Operand `index`'s cotangent: contract ct (over the output labels) with the other operands."""
+    """Operand `index`'s cotangent: contract ct (over the output labels) with the other operands.
+
+    A label repeated in the operand (`ii`: a diagonal) gets a fresh label per repeat, tied to the
+    first by an identity matrix; a label summed in this operand alone gets no contraction and the
+    result is broadcast along it."""
     names = _operand_names(types)
     terms, rhs = parse_subscripts(params["subscripts"], len(names))
     mine = terms[index]
+    x = tensor_arg(types[names[index]], "einsum")
     others = [t for j, t in enumerate(terms) if j != index]
-    if len(set(mine)) != len(mine) or any(c not in rhs + "".join(others) for c in mine):
-        raise DerivativeError(f"cannot transpose einsum '{params['subscripts']}' in operand {index}: its labels repeat "
-                              "or are summed in it alone")
-    subs = ",".join([rhs, *others]) + "->" + mine
-    args = ", ".join(["ct", *(n for j, n in enumerate(names) if j != index)])
-    return f'einsum("{subs}", ({args},))'
+    args = ["ct", *(n for j, n in enumerate(names) if j != index)]
+    inputs = [rhs, *others]
+    spare = iter(c for c in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ" if c not in params["subscripts"])
+    out, seen, missing = "", set(), []
+    for pos, c in enumerate(mine):
+        if c in seen:  # a repeat: a fresh label, equal to c through eye
+            fresh = next(spare)
+            inputs.append(c + fresh)
+            args.append(f"eye({x.shape[pos]}, {x.dtype})")
+            out += fresh
+            continue
+        seen.add(c)
+        if c in "".join([rhs, *others]) or mine.count(c) > 1:
+            out += c
+        else:
+            missing.append(pos)
+    expr = f'einsum("{",".join(inputs)}->{out}", ({", ".join(args)},))'
+    for pos in missing:
+        expr = f"expand_dims({expr}, {pos})"
+    return f"broadcast_to({expr}, shape_{names[index]})" if missing else expr
+
+
+def _einsum_batch(types: Mapping[str, WireType], params: Mapping[str, Any], batched: frozenset[str]) -> str:
+    """A fresh label for the batch axis, on the batched operands and in front of the output."""
+    names = _operand_names(types)
+    terms, rhs = parse_subscripts(params["subscripts"], len(names))
+    z = next(c for c in "zyxwvutsrqponmlkjihgfedcbaZYXWVUTSRQPONMLKJIHGFEDCBA" if c not in params["subscripts"])
+    subs = ",".join(z + t if n in batched else t for t, n in zip(terms, names)) + "->" + z + rhs
+    return f'einsum("{subs}", ({", ".join(names)},))'
+
+
+def _diag_batch(types: Mapping[str, WireType], params: Mapping[str, Any], batched: frozenset[str]) -> str:
+    x = tensor_arg(types["x"], "diag")
+    if x.rank == 2:
+        return 'einsum("zii->zi", (x,))'
+    return f"expand_dims(x, 2) * eye({x.shape[0]}, {x.dtype})"
 
 
 register(Primitive("einsum", ("subscripts", "*xs"), _einsum_rule,
                    _same_dtype_impl(lambda xp, p, *xs: xp.einsum(p["subscripts"], *xs)), "linalg",
                    params=(ParamSpec("subscripts", "str"),),
-                   jvp=_einsum_jvp, transpose={"xs": _einsum_transpose},
+                   jvp=_einsum_jvp, transpose={"xs": _einsum_transpose}, batch=_einsum_batch,
                    doc="Einstein summation, `einsum(\"ij,jk->ik\", a, b)` (NumPy implicit mode without `->`; no "
-                       "ellipsis). The transpose contracts ct with the other operands; incomplete "
-                       "(DerivativeError) for an operand with a repeated label (`ii`) or one summed in it alone",
+                       "ellipsis). The transpose contracts ct with the other operands (repeated labels through eye, "
+                       "labels summed in one operand alone by broadcasting)",
                    cost="einsum",
                    sympy=None,
                    view=True))  # NumPy returns a view for a pure relabelling ("ij->ji", "ii->i")
@@ -267,7 +326,7 @@ def _diag_rule(ts: tuple[WireType, ...], params: Mapping[str, Any]) -> tuple[Wir
 
 register(
     Primitive("trace", ("x",), _trace_rule, _same_dtype_impl(lambda xp, p, x: xp.trace(x)), "linalg",
-              jvp="trace(dx)",
+              jvp="trace(dx)", batch=lambda types, params, b: 'einsum("zii->z", (x,))',
               transpose={"x": lambda types, params, i: f"ct * eye({tensor_arg(types['x'], 'trace').shape[0]})"},
               doc="sum of the diagonal of a square matrix; the transpose `ct * eye(n)` names x's dim n, "
                   "which the template's scope must bind when it is symbolic",
@@ -275,7 +334,7 @@ register(
               sympy=None,
               view=False),
     Primitive("diag", ("x",), _diag_rule, _same_dtype_impl(lambda xp, p, x: xp.diag(x)), "linalg",
-              jvp="diag(dx)", transpose={"x": "diag(ct)"},
+              jvp="diag(dx)", transpose={"x": "diag(ct)"}, batch=_diag_batch,
               doc="1-D -> the square diagonal matrix; square 2-D -> its diagonal (each the other's transpose)",
               cost="movement",
               sympy=None,

@@ -44,18 +44,60 @@ REDUCTIONS: tuple[tuple[str, str, Any, tuple[str, ...], Template, dict[str, Temp
      f"mean(dx, {_KW})", {"x": lambda types, params, i: unreduce("ct", types["x"], params) + " * (count_out / count_x)"},
      "arithmetic mean over `axis`; its transpose spreads ct / (elements per output) back over x"),
     ("prod", "reduction", lambda xp, x, a, k: xp.prod(x, axis=a, keepdims=k), ("f32", "f64", "i32", "i64"),
-     lambda types, params, i: f"sum(dx * {unreduce('out', types['x'], params)} / x, {_KW})", {},
-     "product over `axis`; the JVP divides by x, so it is nan where x has a zero (incomplete there)"),
+     lambda types, params, i: _prod_jvp(types["x"]), {},
+     "product over `axis`; the JVP multiplies each tangent by the product of the other factors "
+     "(exact with zero factors: no division by x)"),
     ("max", "reduction", lambda xp, x, a, k: xp.max(x, axis=a, keepdims=k), ("f32", "f64", "i32", "i64"),
-     lambda types, params, i: f"sum(where(x == {unreduce('out', types['x'], params)}, dx, 0), {_KW})", {},
-     "maximum over `axis`; at ties the JVP sums the tangents of all maximal entries (no averaging)"),
+     lambda types, params, i: _extremum_jvp(types["x"], params), {},
+     "maximum over `axis`; at ties the derivative is split evenly among the maximal entries (LANGUAGE.md §6)"),
     ("min", "reduction", lambda xp, x, a, k: xp.min(x, axis=a, keepdims=k), ("f32", "f64", "i32", "i64"),
-     lambda types, params, i: f"sum(where(x == {unreduce('out', types['x'], params)}, dx, 0), {_KW})", {},
-     "minimum over `axis`; at ties the JVP sums the tangents of all minimal entries (no averaging)"),
+     lambda types, params, i: _extremum_jvp(types["x"], params), {},
+     "minimum over `axis`; at ties the derivative is split evenly among the minimal entries (LANGUAGE.md §6)"),
     ("logsumexp", "transcendental-reduction", _stable_logsumexp, FLOAT_DTYPES,
      lambda types, params, i: f"sum(dx * exp(x - {unreduce('out', types['x'], params)}), {_KW})", {},
      "log(sum(exp(x))) over `axis`, computed stably (max subtracted first, all -inf gives -inf)"),
 )
+
+
+def _extremum_jvp(x: WireType, params: Mapping[str, Any]) -> str:
+    """The mean of the tangents of the entries equal to the extremum (ties split evenly, as in JAX)."""
+    hit = f"x == {unreduce('out', x, params)}"
+    return f"sum(where({hit}, dx, 0), {_KW}) / sum(cast({hit}, {tensor_arg(x, 'max').dtype}), {_KW})"
+
+
+def _prod_jvp(x: WireType) -> str:
+    """sum(dx * (product of the other factors)) without dividing by x, exact with zero factors to
+    second order (hessian): with p the product of the non-zero factors, z the number of zeros in the
+    slice and s the sum of the zero entries (0, but its tangent is theirs), the other factors' product
+    is p / x (z = 0), s * p / x or, at the zero, p (z = 1), (s - x) * p at a zero (z = 2), else 0."""
+    dtype = tensor_arg(x, "prod").dtype
+    keep = "axis=axis, keepdims=true"
+    zero, nz = "x == 0", "where(x == 0, 1, x)"
+    p, z, s = f"prod({nz}, {keep})", f"sum(cast({zero}, {dtype}), {keep})", f"sum(where({zero}, x, 0), {keep})"
+    at_zero = f"where({z} == 1, {p}, where({z} == 2, ({s} - x) * {p}, 0))"
+    elsewhere = f"where({z} == 0, {p} / {nz}, where({z} == 1, {s} * {p} / {nz}, 0))"
+    return f"sum(dx * where({zero}, {at_zero}, {elsewhere}), {_KW})"
+
+
+def _shift_axis(axis: Any, rank: int) -> Any:
+    """A reduction's `axis` for the batched operand (one more leading axis)."""
+    return tuple(a + 1 for a in normalize_axes(axis, rank, "reduce"))
+
+
+def _reduce_batch(name: str) -> Any:
+    def rule(types: Mapping[str, WireType], params: Mapping[str, Any], batched: frozenset[str]) -> Any:
+        axis = _shift_axis(params.get("axis"), tensor_arg(types["x"], name).rank)
+        return f"{name}(x, axis=baxis, keepdims=keepdims)", {"baxis": axis}
+
+    return rule
+
+
+def _sum_to_batch(types: Mapping[str, WireType], params: Mapping[str, Any], batched: frozenset[str]) -> Any:
+    """Sum the leading axes x has beyond the target first, so the batch axis stays in place."""
+    lead = tensor_arg(types["x"], "sum_to").rank - len(params["shape"])
+    if not lead:
+        return "sum_to(x, bshape_out)"
+    return "sum_to(sum(x, axis=baxis), bshape_out)", {"baxis": tuple(range(1, lead + 1))}
 
 
 def unreduce(expr: str, x: WireType, params: Mapping[str, Any]) -> str:
@@ -97,7 +139,7 @@ def _reduce_impl(fn: Any) -> Any:
 
 for _name, _cost, _fn, _dtypes, _jvp, _tr, _doc in REDUCTIONS:
     register(Primitive(_name, ("x", "axis"), _reduce_rule(_name, _dtypes), _reduce_impl(_fn), "reduce",
-                       params=REDUCE_PARAMS, jvp=_jvp, transpose=_tr, doc=_doc,
+                       params=REDUCE_PARAMS, jvp=_jvp, transpose=_tr, batch=_reduce_batch(_name), doc=_doc,
                        cost=_cost,
                        sympy=None,
                        view=False))
@@ -142,7 +184,7 @@ def _sum_to_impl(xp: Any, params: Mapping[str, Any], x: Any) -> Any:
 
 register(Primitive("sum_to", ("x", "shape"), _sum_to_rule, _sum_to_impl, "reduce",
                    params=(ParamSpec("shape", "shape"),), jvp="sum_to(dx, shape)",
-                   transpose={"x": "ct"},
+                   transpose={"x": "ct"}, batch=_sum_to_batch,
                    doc="internal: sum a broadcast tensor back to `shape` (the transpose of broadcast_to); "
                        "transpose `ct` is broadcast back to x by the derivatives stage",
                    cost="movement",  # priced like the broadcast it undoes (the bytes written)

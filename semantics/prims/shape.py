@@ -3,7 +3,8 @@ array constructors (zeros, ones, full, arange, linspace, eye).
 
 Shape rules work on symbolic dims: slicing `x[1:]` of `f64[n]` is `f64[n - 1]`, concatenating
 `f64[n]` and `f64[m]` is `f64[m + n]`; a strided slice of a symbolic dim is an opaque atom
-(`ceil(n/2)`). Symbolic slice bounds are assumed in range; on constant dims they are checked.
+(`ceil(n/2)`). Slice bounds are clamped as in NumPy on constant dims; on symbolic dims they are
+assumed in range. Every row also has its batching rule (the vmap of a linear use, for jacobian/hessian).
 """
 
 from __future__ import annotations
@@ -12,7 +13,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from semantics.errors import DerivativeError, ShapeError, TypeCheckError
-from semantics.primitives import ParamSpec, Primitive, normalize_axes, register, same_dtype, tensor_arg
+from semantics.primitives import (
+    ParamSpec,
+    Primitive,
+    lift,
+    normalize_axes,
+    rank_of,
+    register,
+    same_dtype,
+    tensor_arg,
+)
 from semantics.types import DTYPES, NUMPY_DTYPE, Dim, TensorType, WireType, as_dim
 
 ONE = Dim.const(1)
@@ -92,9 +102,14 @@ def _broadcast_to_rule(ts: tuple[WireType, ...], params: Mapping[str, Any]) -> t
 
 SHAPE_PARAM = (ParamSpec("shape", "shape"),)
 
+
+def _broadcast_to_batch(types: Mapping[str, WireType], params: Mapping[str, Any], batched: frozenset[str]) -> str:
+    return f"broadcast_to({lift('x', rank_of(types['out']) - rank_of(types['x']))}, bshape_out)"
+
+
 register(
     Primitive("reshape", ("x", "shape"), _reshape_rule, lambda xp, p, x: xp.reshape(x, tuple(p["shape"])), "shape",
-              params=SHAPE_PARAM, jvp="reshape(dx, shape)",
+              params=SHAPE_PARAM, jvp="reshape(dx, shape)", batch=lambda types, params, b: "reshape(x, bshape_out)",
               transpose={"x": lambda types, params, i: reshape_to("ct", types["x"])},
               doc="reshape to `shape` (one dim may be -1 when the others are constant); the transpose reshapes "
                   "back to x's shape, naming its dims (the template's scope must bind symbolic ones)",
@@ -103,7 +118,7 @@ register(
               view=True),
     Primitive("broadcast_to", ("x", "shape"), _broadcast_to_rule,
               lambda xp, p, x: xp.broadcast_to(x, tuple(p["shape"])), "shape",
-              params=SHAPE_PARAM, jvp="broadcast_to(dx, shape)", transpose={"x": "ct"},
+              params=SHAPE_PARAM, jvp="broadcast_to(dx, shape)", transpose={"x": "ct"}, batch=_broadcast_to_batch,
               doc="NumPy broadcast to `shape`; the transpose `ct` is summed back to x (sum_to) by the "
                   "derivatives stage",
               cost="movement",
@@ -215,10 +230,32 @@ def _stack_transpose(types: Mapping[str, WireType], params: Mapping[str, Any], i
     return "ct[" + ":, " * axis + f"{index}]"
 
 
+def _joined_batch(name: str) -> Any:
+    """Unbatched operands are broadcast along the batch axis; the joining axis moves by one."""
+
+    def rule(types: Mapping[str, WireType], params: Mapping[str, Any], batched: frozenset[str]) -> Any:
+        names = [f"x{i}" for i in range(len(types)) if f"x{i}" in types]
+        items = [n if n in batched else f"broadcast_to({n}, bshape_{n})" for n in names]
+        axis = params.get("axis", 0)
+        return f"{name}(({', '.join(items)},), axis=baxis)", {"baxis": axis + 1 if axis >= 0 else axis}
+
+    return rule
+
+
+def _moved_axis(types: Mapping[str, WireType], params: Mapping[str, Any], batched: frozenset[str]) -> Any:
+    axis = params["axis"]
+    return "expand_dims(x, baxis)", {"baxis": axis + 1 if axis >= 0 else axis}
+
+
+def _squeeze_batch(types: Mapping[str, WireType], params: Mapping[str, Any], batched: frozenset[str]) -> Any:
+    axes = squeezed_axes(tensor_arg(types["x"], "squeeze"), params.get("axis"))
+    return "squeeze(x, axis=baxis)", {"baxis": tuple(a + 1 for a in axes)}
+
+
 register(
     Primitive("concat", ("*xs", "axis"), _concat_rule, lambda xp, p, *xs: xp.concatenate(xs, axis=p.get("axis", 0)),
               "shape", params=(ParamSpec("axis", "int", 0),), jvp="concat(dxs, axis=axis)",
-              transpose={"xs": _concat_transpose},
+              transpose={"xs": _concat_transpose}, batch=_joined_batch("concat"),
               doc="join tensors along an existing axis: `concat((a, b), axis=0)`. The transpose slices ct; it "
                   "fails (DerivativeError) when an operand's offset is symbolic from both ends",
               cost="movement",
@@ -226,21 +263,21 @@ register(
               view=False),
     Primitive("stack", ("*xs", "axis"), _stack_rule, lambda xp, p, *xs: xp.stack(xs, axis=p.get("axis", 0)),
               "shape", params=(ParamSpec("axis", "int", 0),), jvp="stack(dxs, axis=axis)",
-              transpose={"xs": _stack_transpose},
+              transpose={"xs": _stack_transpose}, batch=_joined_batch("stack"),
               doc="join tensors of one shape along a new axis; operand i's cotangent is ct[..., i, ...]",
               cost="movement",
               sympy=None,
               view=False),
     Primitive("expand_dims", ("x", "axis"), _expand_dims_rule, lambda xp, p, x: xp.expand_dims(x, p["axis"]),
               "shape", params=(ParamSpec("axis", "int"),), jvp="expand_dims(dx, axis)",
-              transpose={"x": "squeeze(ct, axis=axis)"},
+              transpose={"x": "squeeze(ct, axis=axis)"}, batch=_moved_axis,
               doc="insert a size-1 axis at `axis` (an axis of the result)",
               cost="movement",
               sympy=None,
               view=True),
     Primitive("squeeze", ("x", "axis"), _squeeze_rule, _squeeze_impl, "shape",
               params=(ParamSpec("axis", "axis", None),), jvp="squeeze(dx, axis=axis)",
-              transpose={"x": lambda types, params, i: reshape_to("ct", types["x"])},
+              transpose={"x": lambda types, params, i: reshape_to("ct", types["x"])}, batch=_squeeze_batch,
               doc="remove size-1 axes (default: every axis of constant size 1)",
               cost="movement",
               sympy=None,
@@ -255,6 +292,8 @@ def _bound(k: int | None, n: Dim, default: Dim) -> Dim:
     """A slice bound relative to a dim: None -> default, negative counts from the end."""
     if k is None:
         return default
+    if isinstance(k, Dim):  # a symbolic bound (internal rows) is taken as in range
+        return k
     return n + k if k < 0 else Dim.const(k)
 
 
@@ -272,10 +311,8 @@ def slice_length(n: Dim, lo: int | None, hi: int | None, step: int | None, x: Te
     step = 1 if step is None else step
     if step == 0:
         raise TypeCheckError("slice step cannot be zero")
-    if n.is_const:
-        for k in (lo, hi):
-            if k is not None and not -n.value <= k <= n.value:
-                raise ShapeError(f"slice bound {k} is out of range for an axis of size {n} of {x}")
+    lo, hi = (b.value if isinstance(b, Dim) and b.is_const else b for b in (lo, hi))
+    if n.is_const and not isinstance(lo, Dim) and not isinstance(hi, Dim):  # NumPy clamps out-of-range bounds
         return Dim.const(len(range(*slice(lo, hi, step).indices(n.value))))
     if step > 0:
         return _ceil_div(_bound(hi, n, n) - _bound(lo, n, Dim.const(0)), step)
@@ -317,79 +354,51 @@ def numpy_index(spec: tuple[tuple[Any, ...], ...]) -> tuple[Any, ...]:
     return tuple(one(item) for item in spec)
 
 
-def _index_transpose(types: Mapping[str, WireType], params: Mapping[str, Any], index: int = -1) -> str:
-    """Scatter ct back into zeros of x's shape: squeeze new axes, re-insert int-indexed axes, then
-    zero-pad each axis (a step s > 1 spreads ct with s - 1 zeros, which needs constant dims)."""
-    x = tensor_arg(types["x"], "index")
-    spec = tuple(params["index"])
-    items = [*spec, *((("slice", None, None, None),) * (x.rank - sum(i[0] != "newaxis" for i in spec)))]
-    expr = "ct"
-    out_axis = 0
-    for item in items:  # drop the new axes (from the last, so positions stay valid)
-        out_axis += item[0] != "int"
-    for item in reversed(items):
-        out_axis -= item[0] != "int"
-        if item[0] == "newaxis":
-            expr = f"squeeze({expr}, axis={out_axis})"
-    axes = [i for i in items if i[0] != "newaxis"]
-    shape: list[Dim] = []
-    for a, item in enumerate(axes):
-        n = x.shape[a]
-        if item[0] == "int":
-            expr = f"expand_dims({expr}, {a})"
-            shape.append(ONE)
-        else:
-            shape.append(slice_length(n, item[1], item[2], item[3], x))
-    widths = []
-    for a, item in enumerate(axes):
-        n = x.shape[a]
-        if item[0] == "int":
-            if not n.is_const:
-                raise DerivativeError(f"cannot transpose x[{item[1]}] on the symbolic axis {n} of {x}")
-            k = item[1] % n.value
-            widths.append((k, n.value - k - 1))
-            continue
-        lo, hi, step = item[1], item[2], item[3] or 1
-        if step < 0 or (step > 1 and not all(d.is_const for d in x.shape)):
-            raise DerivativeError(f"cannot transpose the slice {lo}:{hi}:{step} of {x} (negative step, or a step "
-                                  "on symbolic dims)")
-        if step > 1:
-            m = shape[a].value
-            expr = f"expand_dims({expr}, {a + 1})"
-            pad = ", ".join("(0, 0)" if i != a + 1 else f"(0, {step - 1})" for i in range(len(shape) + 1))
-            shape[a] = Dim.const(m * step)
-            dims_ = ", ".join(str(d) for d in shape)
-            expr = f"reshape(pad({expr}, ({pad},)), ({dims_},))"
-            start = slice(lo, hi, step).indices(n.value)[0]
-            keep = min(m * step, n.value - start)
-            if keep < m * step:
-                expr = f"{expr}[{':, ' * a}:{keep}]"
-                shape[a] = Dim.const(keep)
-            widths.append((start, n.value - start - keep))
-            continue
-        if (lo is not None and lo < 0) or (hi is not None and hi >= 0) or n.is_const:
-            if not n.is_const:
-                raise DerivativeError(f"cannot transpose the slice {lo}:{hi} of the symbolic axis {n} of {x}")
-            start, stop, _ = slice(lo, hi).indices(n.value)
-            widths.append((start, n.value - max(stop, start)))
-        else:
-            widths.append((lo or 0, -hi if hi is not None else 0))
-    if any(w != (0, 0) for w in widths):
-        expr = f"pad({expr}, ({', '.join(f'({lo}, {hi})' for lo, hi in widths)},))"
-    return expr
+FULL = ("slice", None, None, None)
 
 
-register(Primitive("index", ("x", "index"), _index_rule, lambda xp, p, x: x[numpy_index(p["index"])], "shape",
-                   params=(ParamSpec("index", "index"),), jvp="index(dx, index)",
-                   doc="`x[1:, ::2, 0]`: the spec is a tuple of (\"int\", k), (\"slice\", lo, hi, step) and "
-                       "(\"newaxis\",) items; missing trailing items take whole axes. The transpose pads ct back "
-                       "to x; incomplete (DerivativeError) for negative steps, steps on symbolic dims, and bounds "
-                       "that need the size of a symbolic axis",
-                   transpose={"x": _index_transpose},
-                   cost="movement",
-                   sympy=None,
-                   view=True,
-                   syntax="x[...]"))
+def _index_batch(types: Mapping[str, WireType], params: Mapping[str, Any], batched: frozenset[str]) -> Any:
+    return "index(x, bindex)", {"bindex": (FULL, *params["index"])}
+
+
+def _unindex_rule(ts: tuple[WireType, ...], params: Mapping[str, Any]) -> tuple[WireType, ...]:
+    x = tensor_arg(ts[0], "unindex")
+    out = x.with_shape(tuple(as_dim(d) for d in params["shape"]))
+    (picked,) = _index_rule((out,), params)
+    if picked != x:
+        raise ShapeError(f"unindex: {x} does not fit the index of {out} (the index picks {picked})")
+    return (out,)
+
+
+def _unindex_impl(xp: Any, params: Mapping[str, Any], x: Any) -> Any:
+    out = xp.zeros(tuple(params["shape"]), dtype=x.dtype)
+    out[numpy_index(params["index"])] = x
+    return out
+
+
+def _unindex_batch(types: Mapping[str, WireType], params: Mapping[str, Any], batched: frozenset[str]) -> Any:
+    return "unindex(x, bindex, bshape_out)", {"bindex": (FULL, *params["index"])}
+
+
+register(
+    Primitive("index", ("x", "index"), _index_rule, lambda xp, p, x: x[numpy_index(p["index"])], "shape",
+              params=(ParamSpec("index", "index"),), jvp="index(dx, index)",
+              transpose={"x": "unindex(ct, index, shape_x)"}, batch=_index_batch,
+              doc="`x[1:, ::2, 0]`: the spec is a tuple of (\"int\", k), (\"slice\", lo, hi, step) and "
+                  "(\"newaxis\",) items; missing trailing items take whole axes. The transpose writes ct "
+                  "into zeros of x's shape (unindex), for every form on symbolic and constant dims",
+              cost="movement",
+              sympy=None,
+              view=True,
+              syntax="x[...]"),
+    Primitive("unindex", ("x", "index", "shape"), _unindex_rule, _unindex_impl, "shape",
+              params=(ParamSpec("index", "index"), ParamSpec("shape", "shape")), jvp="unindex(dx, index, shape)",
+              transpose={"x": "index(ct, index)"}, batch=_unindex_batch,
+              doc="internal: zeros of `shape` with x written at `index` (the transpose of indexing)",
+              cost="movement",
+              sympy=None,
+              view=False),
+)
 
 
 # ---------------------------------------------------------------- pad, roll
@@ -427,6 +436,19 @@ def _pad_transpose(types: Mapping[str, WireType], params: Mapping[str, Any], ind
     return "ct[" + ", ".join(f"{lo}:{-hi if hi else ''}" for lo, hi in pairs) + "]"
 
 
+def _pad_batch(types: Mapping[str, WireType], params: Mapping[str, Any], batched: frozenset[str]) -> Any:
+    x = tensor_arg(types["x"], "pad")
+    return "pad(x, bwidth)", {"bwidth": ((0, 0), *pad_widths(params["width"], x.rank, x))}
+
+
+def _roll_batch(types: Mapping[str, WireType], params: Mapping[str, Any], batched: frozenset[str]) -> Any:
+    """With an axis, shift it by one; without (the flattened array), roll each flattened batch row."""
+    x = tensor_arg(types["x"], "roll")
+    if params.get("axis") is not None:
+        return "roll(x, shift, axis=baxis)", {"baxis": tuple(a + 1 for a in normalize_axes(params["axis"], x.rank, "roll"))}
+    return "reshape(roll(reshape(x, bflat_x), shift, axis=1), bshape_out)"
+
+
 def _roll_rule(ts: tuple[WireType, ...], params: Mapping[str, Any]) -> tuple[WireType, ...]:
     x = tensor_arg(ts[0], "roll")
     if params.get("axis") is not None:
@@ -436,7 +458,7 @@ def _roll_rule(ts: tuple[WireType, ...], params: Mapping[str, Any]) -> tuple[Wir
 
 register(
     Primitive("pad", ("x", "width"), _pad_rule, _pad_impl, "shape", params=(ParamSpec("width", "pad"),),
-              jvp="pad(dx, width)", transpose={"x": _pad_transpose},
+              jvp="pad(dx, width)", transpose={"x": _pad_transpose}, batch=_pad_batch,
               doc="zero padding: `pad(x, (lo, hi))` pads every axis, `pad(x, ((lo0, hi0), (lo1, hi1)))` each axis; "
                   "the transpose slices the padding off",
               cost="movement",
@@ -445,7 +467,7 @@ register(
     Primitive("roll", ("x", "shift", "axis"), _roll_rule,
               lambda xp, p, x: xp.roll(x, p["shift"], axis=p.get("axis")), "shape",
               params=(ParamSpec("shift", "int"), ParamSpec("axis", "axis", None)),
-              jvp="roll(dx, shift, axis=axis)", transpose={"x": "roll(ct, -shift, axis=axis)"},
+              jvp="roll(dx, shift, axis=axis)", transpose={"x": "roll(ct, -shift, axis=axis)"}, batch=_roll_batch,
               doc="rotate elements by `shift` along `axis` (default: the flattened array), as numpy.roll",
               cost="movement",
               sympy=None,
