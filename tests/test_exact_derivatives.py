@@ -10,7 +10,7 @@ and where-guarded singularities (the reverse pass selects instead of scaling).
 from __future__ import annotations
 
 import warnings
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import pytest
@@ -37,13 +37,13 @@ def fd_hessian(f, xs, i):
     return fd_jacobian(lambda *a: fd_jacobian(f, list(a), i, 1e-4), xs, i, 1e-4)
 
 
-@lru_cache(maxsize=None)
+@cache
 def load(source):
     """One module per source, shared by the backends' parametrisations (derivations are cached in it)."""
     return dsl.loads(source, filename="t.dsl")
 
 
-@lru_cache(maxsize=None)
+@cache
 def compiled(source, name, backend):
     return load(source).compile(name, backend=backend)
 

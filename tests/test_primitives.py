@@ -440,6 +440,8 @@ TEMPLATE_CASES = [
     ("trace", {"x": tt("f64", "n", "n")}, {}, "x", "ct * eye(n)"),
     ("index", {"x": tt("f64", "n", 3)}, {"index": (sl(1, -2), ("newaxis",), ("int", 1))}, "x",
      "unindex(ct, index, shape_x)"),
+    ("index", {"x": tt("f64", "n", 5)}, {"index": (sl(1, -2), sl(-3, 100))}, "x", "pad(ct, ((1, 2), (2, 0),))"),
+    ("index", {"x": tt("f64", "n", 5)}, {"index": (sl(-2),)}, "x", "unindex(ct, index, shape_x)"),
     ("unindex", {"x": tt("f64", "n", 3)}, {"index": (sl(None, None, -1),), "shape": dims("n", 3)}, "x",
      "index(ct, index)"),
     ("concat", {"x0": tt("f64", 2, 3), "x1": tt("f64", "n", 3)}, {"axis": 0}, "xs", "ct[2:]"),

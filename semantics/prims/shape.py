@@ -357,6 +357,32 @@ def numpy_index(spec: tuple[tuple[Any, ...], ...]) -> tuple[Any, ...]:
 FULL = ("slice", None, None, None)
 
 
+def _index_transpose(types: Mapping[str, WireType], params: Mapping[str, Any], index: int = -1) -> str:
+    """ct written into zeros of x's shape. Contiguous slices whose pad widths are known statically
+    (any bounds on constant dims; on symbolic dims a non-negative start and a negative or open end)
+    transpose to `pad`, which the NumPy emitter turns into an in-place slice update; every other form
+    (integers, steps, new axes, bounds relative to a symbolic size) to `unindex`."""
+    x = tensor_arg(types["x"], "index")
+    spec = tuple(params["index"])
+    widths = []
+    if any(item[0] != "slice" or item[3] not in (None, 1) or any(isinstance(b, Dim) for b in item[1:3])
+           for item in spec):
+        return "unindex(ct, index, shape_x)"
+    for item, n in zip(spec, x.shape):
+        lo, hi = item[1], item[2]
+        if n.is_const:
+            start, stop, _ = slice(lo, hi).indices(n.value)
+            widths.append((start, n.value - max(stop, start)))
+        elif (lo is None or lo >= 0) and (hi is None or hi < 0):
+            widths.append((lo or 0, -hi if hi is not None else 0))
+        else:
+            return "unindex(ct, index, shape_x)"
+    widths += [(0, 0)] * (x.rank - len(spec))
+    if all(w == (0, 0) for w in widths):
+        return "ct"
+    return f"pad(ct, ({', '.join(f'({lo}, {hi})' for lo, hi in widths)},))"
+
+
 def _index_batch(types: Mapping[str, WireType], params: Mapping[str, Any], batched: frozenset[str]) -> Any:
     return "index(x, bindex)", {"bindex": (FULL, *params["index"])}
 
@@ -383,10 +409,10 @@ def _unindex_batch(types: Mapping[str, WireType], params: Mapping[str, Any], bat
 register(
     Primitive("index", ("x", "index"), _index_rule, lambda xp, p, x: x[numpy_index(p["index"])], "shape",
               params=(ParamSpec("index", "index"),), jvp="index(dx, index)",
-              transpose={"x": "unindex(ct, index, shape_x)"}, batch=_index_batch,
+              transpose={"x": _index_transpose}, batch=_index_batch,
               doc="`x[1:, ::2, 0]`: the spec is a tuple of (\"int\", k), (\"slice\", lo, hi, step) and "
                   "(\"newaxis\",) items; missing trailing items take whole axes. The transpose writes ct "
-                  "into zeros of x's shape (unindex), for every form on symbolic and constant dims",
+                  "into zeros of x's shape (pad, or unindex), for every form on symbolic and constant dims",
               cost="movement",
               sympy=None,
               view=True,
