@@ -130,6 +130,7 @@ ROUTED: dict[str, str] = {
     "sum_to": _RUNTIME + " (the transpose of broadcasting; a view or one library sum)",
     "reshape": "a view of a contiguous array, no data moves",
     "concat": _RUNTIME + " (one copy)", "stack": _RUNTIME + " (one copy)",
+    "unindex": _RUNTIME + " (zeros, then the cotangent written at the index: the transpose of indexing)",
     "zeros": _RUNTIME, "ones": _RUNTIME, "full": _RUNTIME, "arange": _RUNTIME, "linspace": _RUNTIME,
     "eye": _RUNTIME,
 }

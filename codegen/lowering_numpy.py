@@ -188,6 +188,23 @@ def _index(call: Call) -> str:
     return f"{call.args[0]}[{_index_items(call)}]"
 
 
+def _unindex(call: Call) -> str:
+    # Zeros of `shape` with x written at the index: a statement in NumPy, so a runtime helper.
+    return f"unindex(xp, {call.args[0]}, ({_slice_objects(call)}), {call.params['shape']})"
+
+
+def _slice_objects(call: Call) -> str:
+    items = []
+    for item in call.raw["index"]:
+        if item[0] == "int":
+            items.append(call.source(item[1]))
+        elif item[0] == "newaxis":
+            items.append("None")
+        else:
+            items.append("slice(" + ", ".join("None" if v is None else call.source(v) for v in item[1:4]) + ")")
+    return ", ".join(items) + ("," if len(items) == 1 else "")
+
+
 def _pad(call: Call) -> str:
     width = call.raw["width"]
     rank = call.in_ranks[0]
@@ -246,6 +263,7 @@ LOWERINGS.update({
     "expand_dims": Lowering("xp.expand_dims({x}, axis={axis})"),
     "squeeze": Lowering(lambda c: f"xp.squeeze({c.args[0]}{_axis_kw(c)})"),
     "index": Lowering(_index),
+    "unindex": Lowering(_unindex, helpers=("unindex",)),
     "pad": Lowering(_pad),
     "roll": Lowering(lambda c: f"xp.roll({c.args[0]}, {c.params['shift']}, axis={c.params['axis']})"),
     "zeros": Lowering("xp.zeros({shape}, dtype={dtype})"),

@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from rewrite.jvp import linearize_diagram
-from rewrite.templates import TemplateElaborator, ZeroVal, parse_template, template_statics, zeros
 from rewrite.tangents import linear_wires
+from rewrite.templates import TemplateElaborator, ZeroVal, parse_template, template_statics, zeros
 from semantics.diagram import Builder, Diagram, Node, make_box
 from semantics.errors import DerivativeError
 from semantics.primitives import PRIMITIVES
