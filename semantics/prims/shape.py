@@ -300,8 +300,8 @@ def _bound(k: int | None, n: Dim, default: Dim) -> Dim:
 def _ceil_div(num: Dim, step: int) -> Dim:
     if num.is_const:
         return Dim.const(max(0, -(-num.value // step)))
-    if step == 1:
-        return num
+    if all(c % step == 0 for _, c in num.terms):  # exact: ceil(2n / 2) = n
+        return Dim(tuple((m, c // step) for m, c in num.terms))
     shown = str(num) if len(num.terms) == 1 and num.terms[0][1] == 1 else f"({num})"
     return Dim.sym(f"ceil({shown}/{step})")
 
