@@ -3,6 +3,8 @@ common-subexpression elimination (hash-consing of identical nodes)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from grammar.errors import DslError
 from semantics.diagram import Builder, Diagram, Node, make_box
 from semantics.primitives import PRIMITIVES
@@ -73,15 +75,25 @@ def contract_columns(d: Diagram) -> Diagram:
     `reshape(1 / c, (1, N)) @ a` (likewise `a * c`; a target `(M,)` uses the row `reshape(1 / c, (N,))`):
     no N×M temporary, and BLAS does the sum. This is the shape a reverse-mode gradient takes for a
     per-row scaling (the transpose of broadcasting)."""
+    return _rewrite_nodes(d, _column_matvec)
+
+
+Rewrite = Callable[[Builder, Node, Diagram, dict[int, Node], dict[int, int], dict[int, int]], int | None]
+
+
+def _rewrite_nodes(d: Diagram, step: Rewrite) -> Diagram:
+    """Rebuild `d` node by node: `step(builder, node, d, producer, readers, rename)` returns the wire
+    that replaces the node's single output, or None to copy the node. `readers` counts the diagram's
+    outputs too, so a step that needs a wire read once never drops a result. Dead nodes are pruned."""
     producer = {w: n for n in d.nodes for w in n.outputs}
-    readers: dict[int, int] = {}
+    readers: dict[int, int] = {w: 1 for w in d.outputs}
     for n in d.nodes:
         for w in n.inputs:
             readers[w] = readers.get(w, 0) + 1
     b = Builder()
     rename = {w: b.input(d.types[w]) for w in d.inputs}
     for node in d.nodes:
-        out = _column_matvec(b, node, d, producer, readers, rename)
+        out = step(b, node, d, producer, readers, rename)
         if out is None:
             outs = b.add(node.box, [rename[w] for w in node.inputs], [d.types[w] for w in node.outputs], node.span)
             rename.update(zip(node.outputs, outs))
@@ -154,29 +166,23 @@ def merge_squeezed_sums(d: Diagram) -> Diagram:
     >>> [(nd.box.name, nd.box.param_dict) for nd in merge_squeezed_sums(b.build([q])).nodes]
     [('sum_to', {'shape': (Dim(terms=((('m',), 1),)),)})]
     """
-    producer = {w: n for n in d.nodes for w in n.outputs}
-    readers: dict[int, int] = {w: 1 for w in d.outputs}
-    for n in d.nodes:
-        for w in n.inputs:
-            readers[w] = readers.get(w, 0) + 1
-    b = Builder()
-    rename = {w: b.input(d.types[w]) for w in d.inputs}
-    for node in d.nodes:
-        chain = _squeezed_sum(node, d, producer, readers)
-        if chain is None:
-            outs = b.add(node.box, [rename[w] for w in node.inputs], [d.types[w] for w in node.outputs], node.span)
-            rename.update(zip(node.outputs, outs))
-            continue
-        total, *unary = chain
-        out_t = d.types[node.outputs[0]]
-        assert isinstance(out_t, TensorType)
-        t: WireType = out_t.with_dtype(d.types[total.outputs[0]].dtype)  # type: ignore[union-attr]
-        (w,) = b.add(make_box("sum_to", {"shape": out_t.shape}), [rename[total.inputs[0]]], [t], node.span)
-        for u in unary:
-            (t,) = PRIMITIVES[u.box.name].infer((t,), u.box.param_dict)
-            (w,) = b.add(u.box, [w], [t], u.span)
-        rename[node.outputs[0]] = w
-    return prune(b.build([rename[w] for w in d.outputs], input_names=d.input_names, name=d.name, span=d.span))
+    return _rewrite_nodes(d, _merge_squeeze)
+
+
+def _merge_squeeze(b: Builder, node: Node, d: Diagram, producer: dict[int, Node], readers: dict[int, int],
+                   rename: dict[int, int]) -> int | None:
+    chain = _squeezed_sum(node, d, producer, readers)
+    if chain is None:
+        return None
+    total, *unary = chain
+    out_t = d.types[node.outputs[0]]
+    assert isinstance(out_t, TensorType)
+    t: WireType = out_t.with_dtype(d.types[total.outputs[0]].dtype)  # type: ignore[union-attr]
+    (w,) = b.add(make_box("sum_to", {"shape": out_t.shape}), [rename[total.inputs[0]]], [t], node.span)
+    for u in unary:
+        (t,) = PRIMITIVES[u.box.name].infer((t,), u.box.param_dict)
+        (w,) = b.add(u.box, [w], [t], u.span)
+    return w
 
 
 def _squeezed_sum(node: Node, d: Diagram, producer: dict[int, Node], readers: dict[int, int]) -> list[Node] | None:
