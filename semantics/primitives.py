@@ -76,6 +76,10 @@ COST_CLASSES = ("free", "cheap", "medium", "transcendental", "reduction", "trans
 INFIX_LEVEL = {"==": 2, "!=": 2, "<": 2, "<=": 2, ">": 2, ">=": 2, "+": 3, "-": 3, "*": 4, "/": 4, "@": 4, "^": 6}
 SPECIAL_SYNTAX = ("-x", "x[...]", "x.T")
 
+# Where a row's wire arguments must lie for it to be smooth and finite (what tests and the oracle
+# checks sample): anywhere, all positive, or all in (-1, 1).
+DOMAINS = ("real", "positive", "unit")
+
 # The kinds of static parameter, converted from the AST by the elaborator:
 #   int, float, bool, str, dtype, axis (None | int | tuple of ints), ints (tuple of ints),
 #   dim (one Dim), shape (tuple of dims), value (a number), index (internal: the indexing spec)
@@ -125,6 +129,7 @@ class Primitive:
     - `view`: whether the NumPy result may share memory with an argument (`reshape`, `x.T`), so the
       scheduler never writes into it or lets it outlive its argument's buffer;
     - `syntax`: the printed syntax (an INFIX_LEVEL operator or one of SPECIAL_SYNTAX), None for a call;
+    - `domain`: one of DOMAINS, where the arguments must lie for the row to be smooth and finite;
     - `doc`: one line for the reference listing."""
 
     name: str
@@ -141,6 +146,7 @@ class Primitive:
     sympy: SympyMeaning | _Missing = MISSING
     view: bool | _Missing = MISSING
     syntax: str | None = None
+    domain: str = "real"
 
     @property
     def wire_args(self) -> tuple[str, ...]:
@@ -220,6 +226,8 @@ def missing_fields(prim: Primitive) -> list[str]:
         problems.append(f"cost: {prim.cost!r} is not one of {', '.join(COST_CLASSES)}")
     if prim.syntax is not None and prim.syntax not in INFIX_LEVEL and prim.syntax not in SPECIAL_SYNTAX:
         problems.append(f"syntax: {prim.syntax!r} is neither an infix operator nor one of {SPECIAL_SYNTAX}")
+    if prim.domain not in DOMAINS:
+        problems.append(f"domain: {prim.domain!r} is not one of {', '.join(DOMAINS)}")
     if prim.jvp is None:
         problems.append("jvp: not set (write \"0\" for a derivative that is zero almost everywhere)")
     return problems

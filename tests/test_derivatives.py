@@ -38,8 +38,7 @@ CASES: dict[str, tuple[str, tuple[tuple[int, ...], ...], str]] = {
     "sum_to": ("sum_to(x, (1, 4))", ((3, 4),), "any"),
     "unindex": ('unindex(x, "1:, ::-2", (5, 6))', ((4, 3),), "any"),
 }
-UNARY_DOMAIN = {"log": "pos", "sqrt": "pos", "rsqrt": "pos", "reciprocal": "pos", "log1p": "pos",
-                "arcsin": "unit", "arccos": "unit"}
+UNARY_DOMAIN = {n: {"positive": "pos"}.get(p.domain, p.domain) for n, p in PRIMITIVES.items()}  # from the table
 ZERO_DERIVATIVE = {name for name, prim in PRIMITIVES.items() if prim.jvp == "0"}  # from the table
 
 

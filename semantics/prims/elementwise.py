@@ -72,6 +72,11 @@ UNARY: tuple[tuple[str, Any, str, str, str], ...] = (
 # Unary rows that also accept integers (the rest need floats).
 INT_OK = {"neg", "abs", "sign", "square"}
 
+# Rows that are smooth and finite only on part of the reals (Primitive.domain; the rest: "real").
+DOMAIN = {"log": "positive", "log1p": "positive", "sqrt": "positive", "rsqrt": "positive",
+          "reciprocal": "positive", "arcsin": "unit", "arccos": "unit",
+          "div": "positive", "pow": "positive", "atan2": "positive"}
+
 # name, NumPy meaning, JVP template (x, y inputs; dx, dy tangents; out), transpose templates, cost
 # class, SymPy meaning, infix operator (None: printed as a call).
 BINARY: tuple[tuple[str, Any, str, dict[str, str], str, str, str | None], ...] = (
@@ -132,7 +137,8 @@ for _name, _fn, _jvp, _cost, _sympy in UNARY:
                        cost=_cost,
                        sympy=_sympy,
                        view=False,
-                       syntax="-x" if _name == "neg" else None))
+                       syntax="-x" if _name == "neg" else None,
+                       domain=DOMAIN.get(_name, "real")))
 
 for _name, _fn, _jvp, _tr, _cost, _sympy, _op in BINARY:
     register(Primitive(_name, ("x", "y"), _binary_rule(_name), _pointwise(_fn), "binary", jvp=_jvp, transpose=_tr,
@@ -140,7 +146,8 @@ for _name, _fn, _jvp, _tr, _cost, _sympy, _op in BINARY:
                        cost=_cost,
                        sympy=_sympy,
                        view=False,
-                       syntax=_op))
+                       syntax=_op,
+                       domain=DOMAIN.get(_name, "real")))
 
 for _name, _fn, _op, _sympy in COMPARE:
     register(Primitive(_name, ("x", "y"), _binary_rule(_name, "bool"), _pointwise(_fn), "compare", jvp="0",

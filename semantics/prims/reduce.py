@@ -142,7 +142,8 @@ for _name, _cost, _fn, _dtypes, _jvp, _tr, _doc in REDUCTIONS:
                        params=REDUCE_PARAMS, jvp=_jvp, transpose=_tr, batch=_reduce_batch(_name), doc=_doc,
                        cost=_cost,
                        sympy=None,
-                       view=False))
+                       view=False,
+                       domain="positive" if _name == "prod" else "real"))  # prod's JVP divides by x
 
 
 # ---------------------------------------------------------------- sum_to (the transpose of broadcast_to)
