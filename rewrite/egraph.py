@@ -107,6 +107,8 @@ SCHEMA = """
 (rule ((= e (OpN n p t l))) ((HasTy e t)) :ruleset typing :name "ty-n")
 (rule ((= e (Proj k t m))) ((HasTy e t)) :ruleset typing :name "ty-proj")
 (relation Var (Term))
+(relation RVar (i64))
+(rule ((RVar w)) ((Var (N w))) :ruleset load :name "load-var")
 (rule ((= e (Leaf k t))) ((Var e)) :ruleset typing :name "var-leaf")
 (rule ((= e (Proj k t m))) ((Var e)) :ruleset typing :name "var-proj")
 (rule ((= e (OpN n p t l))) ((Var e)) :ruleset typing :name "var-n")
@@ -244,15 +246,18 @@ class EGraph:
         """Insert diagrams (inputs identified positionally: input k is `(Leaf k t)` in every one).
         Returns, per diagram, the global wire name of each output."""
         rows: dict[str, list[tuple[Any, ...]]] = {k: [] for k in ("RLeaf", "RNum", "R1", "R2", "R3", "RN", "RNil",
-                                                                   "RCons", "RMulti", "RProj")}
+                                                                   "RCons", "RMulti", "RProj", "RVar")}
         outputs = []
         offset = 0
         lists = 0
         for d in diagrams:
             g = lambda w, o=offset: w + o
-            for k, w in enumerate(d.inputs):
+            var = set(d.inputs)  # `Var` computed here, in one pass, as its rules would: seeded, they
+            for k, w in enumerate(d.inputs):  # saturate at once instead of one level per iteration
                 rows["RLeaf"].append((g(w), k, self.tables.type(d.types[w])))
             for node in d.nodes:
+                if len(node.outputs) != 1 or not 1 <= len(node.inputs) <= 3 or any(w in var for w in node.inputs):
+                    var.update(node.outputs)  # Proj and OpN always; Op1-3 when an operand is Var
                 outs_t = tuple(d.types[w] for w in node.outputs)
                 ins = [g(w) for w in node.inputs]
                 if len(outs_t) == 1:
@@ -261,6 +266,7 @@ class EGraph:
                     w = g(node.outputs[0])
                     if v is not None:
                         rows["RNum"].append((w, v, t))
+                        var.discard(node.outputs[0])
                         continue
                     p, name = self.tables.box(node.box), op_name(node.box)
                     if 1 <= len(ins) <= 3:
@@ -276,6 +282,7 @@ class EGraph:
                     for k, w in enumerate(node.outputs):
                         rows["RProj"].append((g(w), k, self.tables.type(d.types[w]), m))
             outputs.append([g(w) for w in d.outputs])
+            rows["RVar"] += [(g(w),) for w in sorted(var)]
             offset += len(d.types)
         self._facts()
         self.input_rows(rows, "load")
