@@ -154,6 +154,21 @@ class Module:
             self._optimized[name] = d
         return self._optimized[name]
 
+    def _repr_html_(self) -> str:
+        """Jupyter shows a module as a table of its definitions and their signatures."""
+        from html import escape
+
+        rows = []
+        for name in self.names:
+            d = self.definition(name)
+            kind = (f"{d.op}({d.target.split('#')[0]})" if isinstance(d, DerivedDef) else
+                    "generator box" if isinstance(d, GeneratorDef) else "generic" if isinstance(d, GenericDef) else
+                    d.kind if isinstance(d, DiagramDef) else "")
+            rows.append(f"<tr><td><code>{escape(name)}</code></td><td><code>{escape(signature_of(d))}</code></td>"
+                        f"<td>{escape(kind)}</td></tr>")
+        return (f"<p><b>{escape(os.path.basename(self.filename))}</b>: {len(self.names)} definition(s)</p>"
+                "<table><tr><th>name</th><th>signature</th><th>kind</th></tr>" + "".join(rows) + "</table>")
+
     def __repr__(self) -> str:
         return f"<dsl.Module {os.path.basename(self.filename)}: {', '.join(self.names)}>"
 

@@ -182,6 +182,18 @@ class Diagram:
 
         return to_svg(self)
 
+    def _repr_latex_(self) -> str | None:
+        """The definition as a formula (SymPy functor) when every box has a scalar meaning, else None."""
+        from semantics.display import to_latex
+
+        return to_latex(self)
+
+    def _repr_markdown_(self) -> str:
+        """The signature and the canonical DSL text."""
+        from semantics.display import to_markdown
+
+        return to_markdown(self)
+
     def stats(self) -> dict[str, int]:
         """Sizes. `ops` counts boxes (primitives, literals, generators); copy, discard and swap are
         wiring in this representation, so they are not boxes and never counted.
