@@ -73,8 +73,12 @@ def product(dims: Sequence[Dim]) -> str:
 class _Writer:
     """Renders one kernel's loop body (see the module docstring)."""
 
-    def __init__(self, plan: Plan, kern: Kernel, target: Target, loop: Coords, flat: str | None):
+    def __init__(self, plan: Plan, kern: Kernel, target: Target, loop: Coords, flat: str | None,
+                 interior: bool = False):
         self.plan, self.kern, self.t = plan, kern, target
+        # interior: render for iterations where every pad guard on the outermost loop coordinate holds
+        self.interior = interior
+        self.bounds: list[tuple[str, str]] = []  # (first, end) of c0 where such a guard holds
         self.types = plan.schedule.types
         self.instrs = plan.schedule.instrs
         self.loop, self.flat = loop, flat
@@ -174,12 +178,41 @@ class _Writer:
         ins = self.instrs[self.producer[w]]
         x: TensorType = self.types[ins.inputs[0]]  # type: ignore[assignment]
         out: TensorType = self.types[w]  # type: ignore[assignment]
-        inner, guard = coord_map(ins.box.name, ins.box.param_dict, x, out, coords)
+        if ins.box.name == "pad":
+            inner, guard = self.pad(dict(ins.box.param_dict), x, out, coords)
+        else:
+            inner, guard = coord_map(ins.box.name, ins.box.param_dict, x, out, coords)
         text = self.value(ins.inputs[0], inner)
         if guard:
             text = f"({guard} ? {text} : {self.literal(0, out.dtype)})"
         return text
 
+
+    def pad(self, p: dict, x: TensorType, out: TensorType, c: Coords) -> tuple[Coords, str | None]:
+        """A pad reads its source at clamped coordinates and selects 0 outside it (branch-free). A guard
+        on the outermost loop coordinate (`c0 + k`) is recorded as bounds; interior iterations skip it."""
+        from semantics.prims.shape import pad_widths
+
+        inner, guards = [], []
+        for k, (lo, _) in enumerate(pad_widths(p["width"], x.rank, x)):
+            n = dim_expr(x.shape[k])
+            if lo == 0 and out.shape[k] == x.shape[k]:
+                inner.append(c[k])
+                continue
+            shifted = f"{c[k]} - {lo}" if lo else c[k]
+            m = re.fullmatch(r"c0(?: ([+-]) (\d+))?", c[k])
+            if m and self.flat is not None:
+                off = (int(m.group(2)) if m.group(1) == "+" else -int(m.group(2))) if m.group(1) else 0
+                first = lo - off
+                self.bounds.append((str(first), f"{n} + {first}" if first else n))
+                if self.interior:
+                    inner.append(shifted)
+                    continue
+            if lo:
+                guards.append(f"{shifted} >= 0")
+            guards.append(f"{shifted} < {n}")
+            inner.append(f"dsl_clamp({shifted}, {n})")
+        return tuple(inner), ("(" + " && ".join(guards) + ")") if guards else None
 
 _SLOT = re.compile(r"\{([cxy])\}")
 
@@ -215,6 +248,8 @@ def atomic(text: str) -> bool:
         if depth == 0:
             return k == len(text) - 1
     return False
+
+
 
 
 def _as_f32(v: float) -> float:
@@ -262,20 +297,6 @@ def coord_map(name: str, p: dict, x: TensorType, out: TensorType, c: Coords) -> 
         inner = list(c)
         inner[axis] = f"dsl_mod({c[axis]} - ({p['shift']}), {n})"
         return tuple(inner), None
-    if name == "pad":
-        from semantics.prims.shape import pad_widths
-
-        inner, guards = [], []
-        for k, (lo, _) in enumerate(pad_widths(p["width"], x.rank, x)):
-            n = dim_expr(x.shape[k])
-            if lo == 0 and out.shape[k] == x.shape[k]:
-                inner.append(c[k])
-                continue
-            shifted = f"{c[k]} - {lo}" if lo else c[k]
-            guards.append(f"{shifted} >= 0" if lo else "")
-            guards.append(f"{shifted} < {n}")
-            inner.append(f"dsl_clamp({shifted}, {n})")
-        return tuple(inner), "(" + " && ".join(g for g in guards if g) + ")" if any(guards) else None
     assert name == "index", name
     return index_coords(p["index"], x, c), None
 
@@ -353,41 +374,88 @@ def _header(plan: Plan, kern: Kernel) -> str:
     return f"/* {kern.name}: {over}; {', '.join(what)}{safe_comment(src)} */"
 
 
-def _render_flat(plan: Plan, kern: Kernel, target: Target) -> str:
-    rank = len(kern.space)
-    loop = tuple(f"c{k}" for k in range(rank))
-    w = _Writer(plan, kern, target, loop, "i")
+def _flat_body(plan: Plan, kern: Kernel, target: Target, interior: bool) -> tuple[list[str], _Writer]:
+    """The statements of one iteration: every store, then every reduction's update."""
+    loop = tuple(f"c{k}" for k in range(len(kern.space)))
+    w = _Writer(plan, kern, target, loop, "i", interior)
     stmts: list[str] = []
     for j, s in enumerate(kern.stores):
-        stmts.append(f"o{j}[i] = {w.value(s, loop)};")
-        stmts[-1:] = [*w.lines, stmts[-1]]
+        value = w.value(s, loop)
+        stmts += [*w.lines, f"o{j}[i] = {value};"]
         w.lines = []
+    for j, r in enumerate(kern.reductions):
+        ins = plan.schedule.instrs[r]
+        dtype = plan.schedule.types[ins.outputs[0]].dtype  # type: ignore[union-attr]
+        value = w.value(ins.inputs[0], loop)
+        update = re.sub(r"\bacc\b", f"acc{j}", REDUCTIONS[ins.box.name][1])
+        stmts += [*w.lines, f"{{ const {target.ctype[dtype]} v = {value}; acc{j} = {update}; }}"]
+        w.lines = []
+    if target.rows and len(loop) >= 2:  # nested: c_last is the SIMD index j, the others come from the row o
+        lines = coordinate_lines(loop[:-1], kern.space[:-1], "o", target.index)
+        lines.append(f"const {target.index} {loop[-1]} = j;")
+    else:
+        lines = coordinate_lines(loop, kern.space, "i", target.index)
+        if len(loop) == 1:
+            lines = [f"const {target.index} c0 = i;"]
+    used = [ln for name, ln in zip(loop, lines) if re.search(rf"\b{name}\b", "\n".join(stmts))]
+    return used + stmts, w
+
+
+def _render_flat(plan: Plan, kern: Kernel, target: Target) -> str:
+    """An elementwise loop over the space (stores and full reductions). Where pads guard reads on the
+    outermost coordinate (a stencil's boundary), the C target peels the boundary iterations: the
+    interior loop has no guards or clamps, so it vectorises."""
+    stmts, w = _flat_body(plan, kern, target, interior=False)
     accs = []
     for j, r in enumerate(kern.reductions):
         ins = plan.schedule.instrs[r]
         dtype = plan.schedule.types[ins.outputs[0]].dtype  # type: ignore[union-attr]
-        init, combine, omp = REDUCTIONS[ins.box.name]
-        value = w.value(ins.inputs[0], loop)
-        stmts += w.lines
-        w.lines = []
-        acc = f"acc{j}"
-        accs.append((acc, ins.box.name, dtype, omp, len(kern.stores) + j))
-        update = re.sub(r"\bacc\b", acc, combine)
-        stmts.append(f"{{ const {target.ctype[dtype]} v = {value}; {acc} = {update}; }}")
-        del init
-    body_text = "\n".join(stmts)
-    coords = [ln for name, ln in zip(loop, coordinate_lines(loop, kern.space, "i", target.index))
-              if re.search(rf"\b{name}\b", body_text)]
-    if rank == 1 and coords:
-        coords = [f"const {target.index} c0 = i;"]
+        accs.append((f"acc{j}", ins.box.name, dtype, REDUCTIONS[ins.box.name][2], len(kern.stores) + j))
     out = [_header(plan, kern), _signature(plan, kern, target), "{", f"    const {target.index} N = {product(kern.space)};"]
     for acc, name, dtype, _, _ in accs:
         out.append(f"    {target.ctype[dtype]} {acc} = {w.fill(REDUCTIONS[name][0], dtype)};")
     clauses = "".join(f" reduction({omp}:{acc})" for acc, _, _, omp, _ in accs) if not target.device_reduce else ""
-    out += ["    " + ln for ln in target.loop.format(n="N", reductions=clauses).split("\n")]
-    out[-1] += " {"
-    out += ["        " + ln for ln in [*coords, *stmts]]
-    out.append("    }")
+
+    def loop(start: str, end: str, body: list[str], pragma: bool = True) -> list[str]:
+        header = target.loop.format(start=start, end=end, n=end if start == "0" else f"{end} - {start}",
+                                    reductions=clauses).split("\n")
+        return ["    " + ln for ln in (header if pragma else header[-1:])] + \
+            ["        " + ln for ln in body] + ["    }"]
+
+    if target.rows and len(kern.space) >= 2:
+        rows = product(kern.space[:-1])
+        out.append(f"    const {target.index} NL = {dim_expr(kern.space[-1])}, NO = {rows};")
+        out += ["    " + ln for ln in target.outer_loop.format(n="NO", inner="NL", reductions=clauses).split("\n")]
+        out[-1] += " {"
+        row_coords = [ln for ln in stmts if re.match(rf"const {target.index} c\d+ = .*\bo\b", ln)]
+        out += ["        " + ln for ln in row_coords]
+        out.append("        " + target.inner_simd.format(reductions=clauses))
+        out.append(f"        for ({target.index} j = 0; j < NL; j++) {{")
+        out.append(f"            const {target.index} i = o * NL + j;")
+        out += ["            " + ln for ln in stmts if ln not in row_coords]
+        out += ["        }", "    }"]
+    elif target.peel and w.bounds:
+        inner, _ = _flat_body(plan, kern, target, interior=True)
+        stride = product(kern.space[1:])
+        los = sorted(set(b for b, _ in w.bounds))
+        his = sorted(set(h for _, h in w.bounds))
+        out.append("    /* iterations whose reads are all inside their sources: [LO, HI) */")
+        out.append(f"    {target.index} lo_ = 0, hi_ = N;")
+        def scaled(b: str) -> str:
+            return b if stride == "1" else f"({b}) * ({stride})"
+        out += [f"    if ({scaled(b)} > lo_) lo_ = {scaled(b)};" for b in los if b != "0"]
+        out += [f"    if ({scaled(h)} < hi_) hi_ = {scaled(h)};" for h in his]
+        out += ["    if (lo_ > N) lo_ = N;", "    if (hi_ < lo_) hi_ = lo_;",
+                f"    const {target.index} LO = lo_, HI = hi_;"]
+        out += loop("0", "LO", stmts, pragma=False)
+        out[-len(stmts) - 2] += " {"
+        out += loop("LO", "HI", inner)
+        out[-len(inner) - 2] += " {"
+        out += loop("HI", "N", stmts, pragma=False)
+        out[-len(stmts) - 2] += " {"
+    else:
+        out += loop("0", "N", stmts)
+        out[-len(stmts) - 2] += " {"
     for acc, name, dtype, _, j in accs:
         out += ["    " + ln for ln in _epilogue(target, acc, name, dtype, j, w)]
     out.append("}")
@@ -430,11 +498,11 @@ def _render_partial(plan: Plan, kern: Kernel, target: Target) -> str:
                    f"{{ const {T} v = {value}; acc = {combine}; }}"]
     outer = coordinate_lines([loop[k] for k in kept], [kern.space[k] for k in kept], "o", target.index)
     final = f"acc / ({T})NR" if ins.box.name == "mean" else "acc"
-    simd = target.inner_simd.format(reductions=f" reduction({omp}:acc)")
+    simd = target.inner_simd.format(reductions=f" reduction({omp}:acc)") if target.inner_simd else ""
     out = [_header(plan, kern), _signature(plan, kern, target), "{",
            f"    const {target.index} NO = {product([kern.space[k] for k in kept])};",
            f"    const {target.index} NR = {product([kern.space[k] for k in axes])};"]
-    out += ["    " + ln for ln in target.outer_loop.format(n="NO", inner="NR").split("\n")]
+    out += ["    " + ln for ln in target.outer_loop.format(n="NO", inner="NR", reductions="").split("\n")]
     out[-1] += " {"
     out += ["        " + ln for ln in outer]
     out.append(f"        {T} acc = {w.fill(init, dtype)};")

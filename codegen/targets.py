@@ -114,6 +114,8 @@ class Target:
     outer_loop: str
     inner_simd: str            # pragma before a partial reduction's inner loop (may be empty)
     device_reduce: bool        # reductions end with a block-level epilogue (CUDA) instead of OpenMP clauses
+    peel: bool                 # split off a stencil's boundary iterations so the interior loop has no guards
+    rows: bool                 # rank >= 2: rows in parallel, a SIMD loop along the last axis (no per-element div/mod)
     comment: str
 
     def math(self, fn: str, dtype: str) -> str:
@@ -131,11 +133,13 @@ C = Target(
     inf={"f32": "INFINITY", "f64": "((double)INFINITY)"},
     nan={"f32": "NAN", "f64": "((double)NAN)"},
     loop="#pragma omp parallel for simd schedule(static) if(parallel: {n} >= DSL_PARALLEL_MIN){reductions}\n"
-         "for (int64_t i = 0; i < {n}; i++)",
-    outer_loop="#pragma omp parallel for schedule(static) if({n} * {inner} >= DSL_PARALLEL_MIN)\n"
+         "for (int64_t i = {start}; i < {end}; i++)",
+    outer_loop="#pragma omp parallel for schedule(static) if({n} * {inner} >= DSL_PARALLEL_MIN){reductions}\n"
                "for (int64_t o = 0; o < {n}; o++)",
     inner_simd="#pragma omp simd{reductions}",
     device_reduce=False,
+    peel=True,
+    rows=True,
     comment="C with OpenMP, compiled by the system C compiler; called through ctypes",
 )
 
@@ -149,12 +153,14 @@ CUDA = Target(
     inf={"f32": "__int_as_float(0x7f800000)", "f64": "__longlong_as_double(0x7ff0000000000000ULL)"},
     nan={"f32": "__int_as_float(0x7fc00000)", "f64": "__longlong_as_double(0x7ff8000000000000ULL)"},
     # grid-stride: any grid size covers any n; 64-bit indices so n may exceed 2^31
-    loop="for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < {n}; "
+    loop="for (long long i = {start} + (long long)blockIdx.x * blockDim.x + threadIdx.x; i < {end}; "
          "i += (long long)blockDim.x * gridDim.x)",
     outer_loop="for (long long o = (long long)blockIdx.x * blockDim.x + threadIdx.x; o < {n}; "
                "o += (long long)blockDim.x * gridDim.x)",
     inner_simd="",
     device_reduce=True,
+    peel=False,
+    rows=False,
     comment="CUDA, compiled by NVRTC through cupy.RawModule",
 )
 
