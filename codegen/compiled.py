@@ -22,7 +22,7 @@ from codegen.runtime import array_namespace, dask_arguments
 from semantics.diagram import Diagram
 from semantics.errors import InputError
 from semantics.types import TensorType
-from semantics.validate import as_arrays, bind_inputs
+from semantics.validate import as_arrays, bind_inputs, check_sizes, size_checks
 
 
 class CompileCache:
@@ -96,6 +96,7 @@ class CompiledFunction:
         self.fn = fn
         self.__name__ = diagram.name or "diagram"
         self._names = diagram.param_names()
+        self._size_checks = size_checks(diagram)  # sizes the types cannot promise (x[5] needs n > 5)
         self._missing = [(name, span) for name, span in program.generators if name not in boxes]
 
     @property
@@ -104,7 +105,8 @@ class CompiledFunction:
 
     def validate(self, args: tuple[Any, ...]) -> None:
         d = self.diagram
-        bind_inputs(d.name or "diagram", d.dom, self._names, args)
+        binding = bind_inputs(d.name or "diagram", d.dom, self._names, args)
+        check_sizes(d.name or "diagram", self._size_checks, binding)
         if self._missing:
             name, span = self._missing[0]
             raise InputError(f"generator box '{name}' has no implementation; pass it with "

@@ -160,3 +160,49 @@ def as_arrays(dom: Sequence[WireType], args: Sequence[Any], xp: Any = np) -> lis
             a = xp.asarray(a, dtype=NUMPY_DTYPE[t.dtype])
         out.append(a)
     return out
+
+
+@dataclass(frozen=True)
+class SizeCheck:
+    """An integer index into an axis of symbolic size: the binding must give `-dim <= index < dim`."""
+
+    dim: Dim
+    index: int
+    what: str
+    span: Any
+
+
+def size_checks(d: Any) -> tuple[SizeCheck, ...]:
+    """What the types alone cannot promise for a diagram `d` once its dims are bound: an integer
+    index on a symbolic axis (`x[5]` needs n > 5; on a constant axis it is checked at load). NumPy
+    would raise an IndexError in the middle of the run; this is an InputError before it, at the span.
+
+    >>> from semantics.diagram import Builder, make_box
+    >>> b = Builder(); x = b.input(TensorType("f64", (Dim.sym("n"),)))
+    >>> (y,) = b.add(make_box("index", {"index": (("int", 5),)}), [x], [TensorType("f64")])
+    >>> [(str(c.dim), c.index) for c in size_checks(b.build([y]))]
+    [('n', 5)]
+    """
+    out: dict[tuple[Dim, int], SizeCheck] = {}
+    for node in d.nodes:
+        if node.box.kind != "prim" or node.box.name != "index":
+            continue
+        x = d.types[node.inputs[0]]
+        axes = [item for item in node.box.param_dict["index"] if item[0] != "newaxis"]
+        for axis, item in enumerate(axes):
+            if item[0] == "int" and isinstance(x, TensorType) and not x.shape[axis].is_const:
+                out.setdefault((x.shape[axis], item[1]),
+                               SizeCheck(x.shape[axis], item[1], f"index {item[1]} into axis {axis} of {x}", node.span))
+    return tuple(out.values())
+
+
+def check_sizes(fname: str, checks: Sequence[SizeCheck], binding: dict[str, int]) -> None:
+    """Raise an InputError (at the source of the box) for the first check the binding fails."""
+    for c in checks:
+        if not c.dim.atoms <= binding.keys():
+            continue  # an opaque size such as ceil(n/2): NumPy checks it
+        size = c.dim.evaluate(binding)
+        if not -size <= c.index < size:
+            bound = ", ".join(f"{a} = {binding[a]}" for a in sorted(c.dim.atoms))
+            raise InputError(f"{fname} cannot run with {bound}: {c.what} is out of range (size {c.dim} = {size})",
+                             c.span)

@@ -110,3 +110,14 @@ def test_tuple_static_arguments_pass_through_generic_defs():
     src = ("dim n, m\ndef f(x: f64[n, m]) -> f64[n, m] { return softmax(x, axis=(0, 1)) }")
     x = np.arange(6.0).reshape(2, 3)
     np.testing.assert_allclose(dsl.loads(src).compile("f")(x), np.exp(x) / np.exp(x).sum())
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_integer_index_out_of_a_symbolic_axis_is_an_input_error(backend):
+    src = "dim n, m\ndef f(x: f64[n, m]) -> f64[m] {\n  return x[5] + x[-3]\n}"
+    f = dsl.loads(src, filename="t.dsl").compile("f", backend=backend)
+    np.testing.assert_allclose(f(np.arange(12.0).reshape(6, 2)), [10.0 + 6.0, 11.0 + 7.0])
+    with pytest.raises(dsl.InputError, match=r"f cannot run with n = 2: index (5|-3) into axis 0 of f64\[n, m\] "
+                                             r"is out of range \(size n = 2\)") as info:
+        f(np.zeros((2, 2)))
+    assert info.value.line == 3 and "^" in str(info.value)
