@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import traceback
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,12 +21,12 @@ import numpy as np
 import dsl
 from codegen import BACKENDS, TARGETS
 from dsl.inputs import format_bytes, parse_dims, physical_memory, random_inputs, read_inputs
-from grammar.errors import DslError
+from grammar.errors import DslError, DslWarning
 from semantics.program import DerivedDef, GeneratorDef, GenericDef, signature_of
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    mod = dsl.load(args.file)
+    mod = dsl.load(args.file, fast_math=args.fast_math)
     width = max((len(n) for n in mod.names), default=0)
     for name in mod.names:
         d = mod.definition(name)
@@ -48,7 +49,7 @@ def _kind(d: Any) -> str:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    mod = dsl.load(args.file)
+    mod = dsl.load(args.file, fast_math=args.fast_math)
     d = mod[args.name]
     print(f"# {args.name} : {d.signature}")
     print(d.show())
@@ -60,7 +61,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    mod = dsl.load(args.file)
+    mod = dsl.load(args.file, fast_math=args.fast_math)
     d = mod[args.name]
     names = d.param_names()
     if args.random is not None:
@@ -105,7 +106,7 @@ def check_writable(path: str) -> None:
 
 
 def cmd_grad(args: argparse.Namespace) -> int:
-    mod = dsl.load(args.file)
+    mod = dsl.load(args.file, fast_math=args.fast_math)
     d = mod[args.name]
     wrt = None
     if args.wrt:
@@ -118,7 +119,7 @@ def cmd_grad(args: argparse.Namespace) -> int:
             wrt.append(names.index(w.strip()))
     from rewrite import derive
 
-    g = derive(args.op, d, wrt)
+    g = derive(args.op, d, wrt, fast_math=args.fast_math)
     label = f"{args.op}_{args.name}"
     print(f"# {label} = {args.op}({args.name}{', wrt=' + args.wrt if args.wrt else ''}) : {g.signature}")
     print(f"# ops: {d.stats()['ops']} -> {g.stats()['ops']}")
@@ -127,7 +128,7 @@ def cmd_grad(args: argparse.Namespace) -> int:
 
 
 def cmd_draw(args: argparse.Namespace) -> int:
-    mod = dsl.load(args.file)
+    mod = dsl.load(args.file, fast_math=args.fast_math)
     target = args.output or f"{args.name}.svg"
     check_writable(target)
     try:
@@ -139,7 +140,7 @@ def cmd_draw(args: argparse.Namespace) -> int:
 
 
 def cmd_emit(args: argparse.Namespace) -> int:
-    mod = dsl.load(args.file)
+    mod = dsl.load(args.file, fast_math=args.fast_math)
     print(mod.emit(args.name, target=args.target))
     return 0
 
@@ -240,6 +241,10 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("-o", "--output", metavar="OUT", help="output path (default NAME.svg)")
     d.add_argument("--no-types", action="store_true", help="do not label wires with their types")
     d.set_defaults(func=cmd_draw)
+    for command in sub.choices.values():  # (not the REPL, added below: it has its own settings)
+        command.add_argument("--fast-math", action="store_true",
+                             help="let the optimiser rewrite as for real numbers (x*0 -> 0, exp(log x) -> x, "
+                                  "factoring); results may change at NaN, inf, -0 or negative inputs")
 
     rp = sub.add_parser("repl", help="the interactive derivation REPL",
                         description="An interactive session: type definitions (def, diagram, g = grad(f)) and "
@@ -252,11 +257,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: Any = None, line: str | None = None) -> None:
+    """dsl warnings (an optimiser limit, ...) print like the errors, without a Python location."""
+    if issubclass(category, DslWarning):
+        print(f"warning: {message}", file=sys.stderr)
+    else:
+        _PYTHON_SHOWWARNING(message, category, filename, lineno, file, line)
+
+
+_PYTHON_SHOWWARNING = warnings.showwarning
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args))
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", DslWarning)
+            warnings.showwarning = _show_warning
+            return int(args.func(args))
     except DslError as err:
         print(str(err), file=sys.stderr)
         return 1

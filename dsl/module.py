@@ -27,8 +27,10 @@ class Module:
     3.0
     """
 
-    def __init__(self, program: Program, boxes: Mapping[str, Callable[..., Any]] | None = None):
+    def __init__(self, program: Program, boxes: Mapping[str, Callable[..., Any]] | None = None,
+                 fast_math: bool = False):
         self.program = program
+        self.fast_math = fast_math  # let the optimiser use rewrites exact for real numbers only
         self.boxes = dict(boxes or {})
         self._diagrams: dict[str, Diagram] = {}
         self._compiled: dict[tuple[str, str], Any] = {}
@@ -87,7 +89,7 @@ class Module:
 
         trace: list[Any] = []
         try:
-            out = derive(d.op, target, d.wrt, trace=trace)
+            out = derive(d.op, target, d.wrt, trace=trace, fast_math=self.fast_math)
         except DslError as err:
             raise err.with_span(d.span) from None
         self._traces[d.name] = trace
@@ -101,7 +103,7 @@ class Module:
             from rewrite import simplify
 
             trace: list[Any] = []
-            simplify(diagram, trace)
+            simplify(diagram, trace, self.fast_math)
             self._traces[name] = trace
         return self._traces[name]
 
@@ -150,7 +152,7 @@ class Module:
             if not isinstance(self.definition(name), DerivedDef):
                 from rewrite import simplify
 
-                d = check(simplify(d), f"optimising '{name}'")
+                d = check(simplify(d, fast_math=self.fast_math), f"optimising '{name}'")
             self._optimized[name] = d
         return self._optimized[name]
 
@@ -173,8 +175,11 @@ class Module:
         return f"<dsl.Module {os.path.basename(self.filename)}: {', '.join(self.names)}>"
 
 
-def load(path: str | os.PathLike[str], boxes: Mapping[str, Callable[..., Any]] | None = None) -> Module:
-    """Parse and elaborate a `.dsl` file; raises a `dsl.DslError` subclass on bad input."""
+def load(path: str | os.PathLike[str], boxes: Mapping[str, Callable[..., Any]] | None = None,
+         fast_math: bool = False) -> Module:
+    """Parse and elaborate a `.dsl` file; raises a `dsl.DslError` subclass on bad input.
+    `fast_math=True` lets the optimiser rewrite as for real numbers (`x * 0 -> 0`,
+    `exp(log x) -> x`), which can change results at NaN, ±inf, ±0 or negative inputs."""
     path = os.fspath(path)
     try:
         with open(path, encoding="utf-8") as f:
@@ -183,11 +188,12 @@ def load(path: str | os.PathLike[str], boxes: Mapping[str, Callable[..., Any]] |
         raise DslError(f"cannot read {path}: {err.strerror}") from None
     except UnicodeDecodeError as err:
         raise DslError(f"{path} is not UTF-8 text ({err.reason} at byte {err.start})") from None
-    return Module(load_program(text, path, os.path.dirname(os.path.abspath(path))), boxes)
+    return Module(load_program(text, path, os.path.dirname(os.path.abspath(path))), boxes, fast_math)
 
 
-def loads(source: str, filename: str = "<string>", boxes: Mapping[str, Callable[..., Any]] | None = None) -> Module:
+def loads(source: str, filename: str = "<string>", boxes: Mapping[str, Callable[..., Any]] | None = None,
+          fast_math: bool = False) -> Module:
     """Parse and elaborate DSL source text."""
-    return Module(load_program(source, filename, None), boxes)
+    return Module(load_program(source, filename, None), boxes, fast_math)
 
 

@@ -349,19 +349,32 @@ class EGraph:
     # ----------------------------------------------------------- running
 
     def run_iteration(self, rulesets: Sequence[str] | str, match_limit: int | None = None) -> tuple[bool, dict[str, int]]:
-        """Saturate typing, then one iteration of the rule sets. Returns (updated, matches per rule
-        that fired). Without `match_limit` the run is semi-naive and `updated` is exact. With it, each
-        rule set runs under egglog's back-off scheduler: a rule with more than `match_limit` matches
-        sits the iteration out, so no iteration applies more than rules x limit matches; a back-off
-        run re-applies old matches, so `updated` can be True without any change (compare `sizes()`),
-        and no match at all with `updated` means every rule with matches sat out (raise the limit)."""
+        """Saturate typing, then one iteration of the rule sets (semi-naive without `match_limit`, so
+        `updated` is exact; see `run_step` for a bounded one). Returns (updated, matches per rule)."""
+        updated, matches, _ = self.run_step(rulesets, match_limit)
+        return updated, matches
+
+    def run_step(self, rulesets: Sequence[str] | str, match_limit: int | None = None
+                 ) -> tuple[bool, dict[str, int], dict[str, int]]:
+        """One iteration; with `match_limit`, under egglog's back-off scheduler: a rule with more
+        matches than the limit sits the iteration out, so no step applies more than rules x limit
+        matches. Returns (updated, matches applied per rule, matches of the rules that sat out). A
+        back-off run re-applies old matches, so `updated` can be True without any change: compare
+        `sizes()` before and after."""
         names = [rulesets] if isinstance(rulesets, str) else list(rulesets)
         body = " ".join(f"(run-with bo {r})" if match_limit else f"(run {r})" for r in names)
         sched = f"(let-scheduler bo (back-off :match-limit {match_limit})) " if match_limit else ""
         (out,) = self._run(f"(run-schedule {sched}(seq (saturate (run typing)) {body}))")
         rep = out.report
         matches = {k: v for k, v in rep.num_matches_per_rule.items() if k in self.rule_names and v}
-        return bool(rep.updated), matches
+        banned: dict[str, int] = {}
+        if match_limit:  # the search passes report every rule's matches, banned ones included
+            for it in rep.iterations:
+                for rule, reports in it.rule_set_report.rule_reports.items():
+                    n = max((r.num_matches for r in reports), default=0)
+                    if rule in self.rule_names and n > match_limit and rule not in matches:
+                        banned[rule] = max(n, banned.get(rule, 0))
+        return bool(rep.updated), matches, banned
 
     def fold(self, limit: int = 1_000_000) -> dict[str, int]:
         """Fold every new operation on constants (see the module doc). Returns folds per primitive

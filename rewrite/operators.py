@@ -48,18 +48,20 @@ def _scalar_out(d: Diagram, op: str) -> TensorType:
     return d.cod[0]
 
 
-def _finish(d: Diagram, name: str, names: Sequence[str], optimize: bool, trace: list[Step] | None) -> Diagram:
+def _finish(d: Diagram, name: str, names: Sequence[str], optimize: bool, trace: list[Step] | None,
+            fast_math: bool = False) -> Diagram:
     if trace is not None:
         trace.append(Step("transpose (reverse sweep) and seeding", d.stats()["ops"]))
     out = tidy(d)
     if trace is not None:
         trace.append(Step("CSE + dead code", out.stats()["ops"]))
     if optimize:
-        out = simplify_diagram(out, trace)
+        out = simplify_diagram(out, trace, fast_math=fast_math)
     return out.with_names(name, names)
 
 
-def vjp(d: Diagram, wrt: Wrt = None, optimize: bool = True, trace: Trace = None) -> Diagram:
+def vjp(d: Diagram, wrt: Wrt = None, optimize: bool = True, trace: Trace = None,
+        fast_math: bool = False) -> Diagram:
     """`(x..., ct_y...) -> ct_x...` for the parameters in wrt."""
     wrt = default_wrt(d, wrt)
     back = transpose(linearize_diagram(d, wrt, trace))
@@ -67,7 +69,7 @@ def vjp(d: Diagram, wrt: Wrt = None, optimize: bool = True, trace: Trace = None)
     ins = [b.input(t) for t in back.dom]
     outs = b.inline(back, ins)
     names = d.param_names() + tuple("ct" if len(d.cod) == 1 else f"ct{i}" for i in range(len(d.cod)))
-    return _finish(b.build(outs[len(d.cod):]), f"vjp_{d.name}", names, optimize, trace)
+    return _finish(b.build(outs[len(d.cod):]), f"vjp_{d.name}", names, optimize, trace, fast_math)
 
 
 def _seeded(d: Diagram, wrt: tuple[int, ...], keep_value: bool, trace: Trace = None) -> Diagram:
@@ -80,35 +82,40 @@ def _seeded(d: Diagram, wrt: tuple[int, ...], keep_value: bool, trace: Trace = N
     return b.build(list(outs) if keep_value else list(outs[1:]))
 
 
-def grad(d: Diagram, wrt: Wrt = None, optimize: bool = True, trace: Trace = None) -> Diagram:
+def grad(d: Diagram, wrt: Wrt = None, optimize: bool = True, trace: Trace = None,
+        fast_math: bool = False) -> Diagram:
     """The gradient of a scalar-valued diagram: `x... -> dy/dx_wrt...`."""
     wrt = default_wrt(d, wrt)
-    return _finish(_seeded(d, wrt, False, trace), f"grad_{d.name}", d.param_names(), optimize, trace)
+    return _finish(_seeded(d, wrt, False, trace), f"grad_{d.name}", d.param_names(), optimize, trace, fast_math)
 
 
-def value_and_grad(d: Diagram, wrt: Wrt = None, optimize: bool = True, trace: Trace = None) -> Diagram:
+def value_and_grad(d: Diagram, wrt: Wrt = None, optimize: bool = True, trace: Trace = None,
+        fast_math: bool = False) -> Diagram:
     wrt = default_wrt(d, wrt)
-    return _finish(_seeded(d, wrt, True, trace), f"value_and_grad_{d.name}", d.param_names(), optimize, trace)
+    return _finish(_seeded(d, wrt, True, trace), f"value_and_grad_{d.name}", d.param_names(), optimize, trace, fast_math)
 
 
-def jvp(d: Diagram, wrt: Wrt = None, optimize: bool = True, trace: Trace = None) -> Diagram:
+def jvp(d: Diagram, wrt: Wrt = None, optimize: bool = True, trace: Trace = None,
+        fast_math: bool = False) -> Diagram:
     """`(x..., dx_wrt...) -> (y..., dy...)`."""
     wrt = default_wrt(d, wrt)
     lin = linearize_diagram(d, wrt, trace)
-    return _finish(lin.diagram, f"jvp_{d.name}", lin.diagram.param_names(), optimize, trace)
+    return _finish(lin.diagram, f"jvp_{d.name}", lin.diagram.param_names(), optimize, trace, fast_math)
 
 
-def jacobian(d: Diagram, wrt: Wrt = None, optimize: bool = True, trace: Trace = None) -> Diagram:
+def jacobian(d: Diagram, wrt: Wrt = None, optimize: bool = True, trace: Trace = None,
+        fast_math: bool = False) -> Diagram:
     """`x... -> J` with shape(y) + shape(x_wrt) for a single output and a single wrt parameter."""
     from rewrite.batching import batched_jacobian
 
     wrt = default_wrt(d, wrt)
     if len(wrt) != 1 or len(d.cod) != 1:
         raise DerivativeError("jacobian needs one output and exactly one wrt parameter")
-    return _finish(batched_jacobian(d, wrt[0]), f"jacobian_{d.name}", d.param_names(), optimize, trace)
+    return _finish(batched_jacobian(d, wrt[0]), f"jacobian_{d.name}", d.param_names(), optimize, trace, fast_math)
 
 
-def hessian(d: Diagram, wrt: Wrt = None, optimize: bool = True, trace: Trace = None) -> Diagram:
+def hessian(d: Diagram, wrt: Wrt = None, optimize: bool = True, trace: Trace = None,
+        fast_math: bool = False) -> Diagram:
     """Forward-over-reverse: the Jacobian of the gradient; shape(x) + shape(x)."""
     from rewrite.batching import batched_jacobian
 
@@ -116,22 +123,25 @@ def hessian(d: Diagram, wrt: Wrt = None, optimize: bool = True, trace: Trace = N
     if len(wrt) != 1:
         raise DerivativeError("hessian needs exactly one wrt parameter")
     g = tidy(_seeded(d, wrt, False))
-    return _finish(batched_jacobian(g, wrt[0]), f"hessian_{d.name}", d.param_names(), optimize, trace)
+    return _finish(batched_jacobian(g, wrt[0]), f"hessian_{d.name}", d.param_names(), optimize, trace, fast_math)
 
 
-def simplify(d: Diagram, trace: list[Step] | None = None) -> Diagram:
-    """The cheapest equivalent diagram the e-graph finds (same signature)."""
-    return simplify_diagram(tidy(d), trace).with_names(d.name, d.param_names())
+def simplify(d: Diagram, trace: list[Step] | None = None, fast_math: bool = False) -> Diagram:
+    """The cheapest equivalent diagram the e-graph finds (same signature). By default every rewrite
+    keeps IEEE results (NaN, ±inf, ±0); `fast_math=True` also allows those exact for real numbers
+    only (`x * 0 -> 0`, `exp(log x) -> x`, factoring)."""
+    return simplify_diagram(tidy(d), trace, fast_math=fast_math).with_names(d.name, d.param_names())
 
 
 OPERATORS = {"grad": grad, "value_and_grad": value_and_grad, "vjp": vjp, "jvp": jvp,
              "hessian": hessian, "jacobian": jacobian}
 
 
-def derive(op: str, d: Diagram, wrt: Wrt = None, optimize: bool = True, trace: Trace = None) -> Diagram:
+def derive(op: str, d: Diagram, wrt: Wrt = None, optimize: bool = True, trace: Trace = None,
+           fast_math: bool = False) -> Diagram:
     """Apply a derived-definition operator by name (what `name = op(f, wrt=...)` does)."""
     if op == "simplify":
-        return simplify(d, trace)
+        return simplify(d, trace, fast_math)
     if op not in OPERATORS:
         raise DerivativeError(f"unknown operator '{op}'")
-    return OPERATORS[op](d, wrt, optimize, trace)
+    return OPERATORS[op](d, wrt, optimize, trace, fast_math)

@@ -69,9 +69,10 @@ def run_stage(eg: EGraph, name: str, rulesets: tuple[str, ...], limits: Limits, 
         if size > limits.nodes:
             reason = "node limit"
             break
-        # one step adds at most a few rows per applied match; a snapshot costs a few ms, so take one
-        # only when this iteration could cross the limit
-        snapshot = size + 4 * match_limit * len(eg.rule_names) > limits.nodes
+        # a snapshot costs a few ms (and memory: egglog keeps it), so take one only when this
+        # iteration could cross the limit: within 16x of it (the safe rules grow far less per
+        # iteration), or once a raised match limit lets an explosive rule apply more
+        snapshot = size * 16 > limits.nodes or match_limit > limits.matches
         if snapshot:
             eg.push()
         step = _iteration(eg, rulesets, match_limit, limits, deadline, fired)
@@ -91,11 +92,10 @@ def run_stage(eg: EGraph, name: str, rulesets: tuple[str, ...], limits: Limits, 
             break
         new_sig = eg.sizes()
         if new_sig == sig and not step.folded:
-            if step.updated and not step.matched:
-                match_limit *= 2  # every rule with matches sat out: give them a bigger budget
-                continue
-            reason = "saturated"
-            break
+            if not step.banned:
+                reason = "saturated"
+                break
+            match_limit *= 2  # the rest is done: give the rules that sat out a bigger budget
         sig = new_sig
         if until is not None and until():
             reason = "saturated"  # proved: nothing more to learn
@@ -105,8 +105,7 @@ def run_stage(eg: EGraph, name: str, rulesets: tuple[str, ...], limits: Limits, 
 
 @dataclass(frozen=True)
 class _Step:
-    updated: bool
-    matched: bool
+    banned: bool   # some rule had more matches than the limit and sat out
     folded: bool
     stopped: bool  # by the clock or the node limit, before the iteration ended
 
@@ -114,20 +113,19 @@ class _Step:
 def _iteration(eg: EGraph, rulesets: tuple[str, ...], match_limit: int, limits: Limits, deadline: float,
                fired: dict[str, int]) -> _Step:
     """One iteration: each rule set one step, then folding."""
-    updated = matched = False
+    banned = False
     for rs in rulesets:
-        changed, matches = eg.run_iteration(rs, match_limit)
-        updated |= changed
-        matched |= bool(matches)
+        changed, matches, sat_out = eg.run_step(rs, match_limit)
+        banned |= bool(sat_out)
         if changed:
             for rule, k in matches.items():
                 fired[rule] = fired.get(rule, 0) + k
         if time.perf_counter() > deadline or eg.size() > limits.nodes:
-            return _Step(updated, matched, False, True)
+            return _Step(banned, False, True)
     folds = eg.fold()
     for rule, k in folds.items():
         fired[rule] = fired.get(rule, 0) + k
-    return _Step(updated, matched, bool(folds), False)
+    return _Step(banned, bool(folds), False)
 
 
 def run_stages(eg: EGraph, limits: Limits, deadline: float, fired: dict[str, int], has_matmul: bool,

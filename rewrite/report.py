@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from grammar.errors import DslWarning
 
 STOP_REASONS = ("saturated", "iteration limit", "node limit", "time limit", "error", "skipped")
-LIMIT_REASONS = ("node limit", "time limit")  # a budget cut the search short: warn
+LIMIT_REASONS = ("node limit", "time limit", "iteration limit")  # a budget cut the search short: warn
 
 
 @dataclass(frozen=True)
@@ -49,12 +49,11 @@ class RewriteReport:
 
     @property
     def stop_reason(self) -> str:
-        """The reason the last stage that ran stopped ("saturated" when every stage saturated)."""
-        ran = [s for s in self.stages if s.stop_reason != "skipped"]
-        for s in ran:
-            if s.stop_reason not in ("saturated", "iteration limit"):
+        """The limit that cut the search short (the first stage that hit one), else "saturated"."""
+        for s in self.stages:
+            if s.stop_reason in LIMIT_REASONS:
                 return s.stop_reason
-        return ran[-1].stop_reason if ran else "saturated"
+        return "saturated"
 
     def __str__(self) -> str:
         head = ("stage", "iterations", "stop reason", "e-graph before", "e-graph after", "time")

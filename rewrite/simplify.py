@@ -23,8 +23,11 @@ class Step:
         return head if self.report is None else f"{head}\n" + "\n".join("    " + line for line in str(self.report).splitlines())
 
 
-def simplify_diagram(d: Diagram, trace: list[Step] | None = None, limits: Limits | None = None) -> Diagram:
-    out, report = optimize(d, limits)
+def simplify_diagram(d: Diagram, trace: list[Step] | None = None, limits: Limits | None = None,
+                     fast_math: bool = False) -> Diagram:
+    """The e-graph optimiser, then the clean-ups that follow extraction (see rewrite/optimize.py for
+    `fast_math`)."""
+    out, report = optimize(d, limits, fast_math)
     out = elide_broadcasts(contract_columns(merge_squeezed_sums(out)))
     if trace is not None:
         trace.append(Step("e-graph optimisation", out.stats()["ops"], report))

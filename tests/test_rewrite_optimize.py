@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from rewrite.cost import cost
 from rewrite.optimize import Limits, optimize
 from rewrite.prove import prove_equal
-from rewrite.report import RewriteReport
+from rewrite.report import OptimizerLimitWarning, RewriteReport
+from rewrite.rules import RULES, Rule
 from semantics.diagram import Builder, Diagram, make_box, structural_errors
 from semantics.interpret import interpret
 from semantics.primitives import PRIMITIVES
@@ -152,7 +153,8 @@ def test_random_1000_ops() -> None:
 
 def test_tiny_node_limit() -> None:
     d = random_diagram(3, 40)
-    out, report = optimize(d, Limits(nodes=1))
+    with pytest.warns(OptimizerLimitWarning, match="node limit"):
+        out, report = optimize(d, Limits(nodes=1))
     check(d, out, report)
     assert report.stages[0].stop_reason == "node limit"
     assert report.stop_reason == "node limit"
@@ -161,10 +163,12 @@ def test_tiny_node_limit() -> None:
 
 def test_iteration_and_time_limits() -> None:
     d = random_diagram(5, 60)
-    out, report = optimize(d, Limits(iterations=1))
+    with pytest.warns(OptimizerLimitWarning, match="iteration limit"):
+        out, report = optimize(d, Limits(iterations=1))
     check(d, out, report)
     assert all(s.stop_reason in ("iteration limit", "saturated", "skipped") for s in report.stages)
-    out, report = optimize(d, Limits(seconds=0.0))
+    with pytest.warns(OptimizerLimitWarning, match="time limit"):
+        out, report = optimize(d, Limits(seconds=0.0))
     check(d, out, report)
     assert report.stages[0].stop_reason == "time limit"
 
@@ -252,8 +256,59 @@ def test_egglog_failure_returns_the_input(monkeypatch: pytest.MonkeyPatch) -> No
     def boom(*args: object, **kwargs: object) -> None:
         raise RuntimeError("egglog exploded")
 
-    monkeypatch.setattr(egraph.EGraph, "run_iteration", boom)
+    monkeypatch.setattr(egraph.EGraph, "run_step", boom)
     d = random_diagram(1, 20)
     out, report = optimize(d)
     assert out.stats()["ops"] <= d.stats()["ops"] and any("egglog exploded" in n for n in report.notes)
     run_both(d, out)
+
+
+PLANTED = {
+    # commutativity + associativity: every bracketing and order of a sum (exponential)
+    "ac": (Rule("planted-add-comm", '(Op2 "add" p t a b)', '(Op2 "add" p t b a)'),
+           Rule("planted-add-assoc", '(Op2 "add" p t (Op2 "add" q t a b) c)', '(Op2 "add" p t a (Op2 "add" q t b c))')),
+    # x => (x + 1) - 1 under sin: a new class every iteration, forever
+    "grow": (Rule("planted-grow", '(Op1 "sin" p t x)',
+                  '(Op1 "sin" p t (Op2 "sub" {sub} t (Op2 "add" {add} t x (Num 1.0 t)) (Num 1.0 t)))'),),
+    # the unsound x - x => x that once made the suite hang at 13 GB
+    "sub-self": (Rule("planted-sub-self", '(Op2 "sub" p t x x)', "x"),
+                 Rule("planted-add-comm", '(Op2 "add" p t a b)', '(Op2 "add" p t b a)')),
+}
+
+
+@pytest.mark.parametrize("plant", sorted(PLANTED))
+def test_planted_exploding_rule_stops_within_its_budget(plant: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With no time limit at all, the run must stop on counts: the node limit (the e-graph never
+    holds more than the limit after a rolled-back iteration) or the iteration limit, with a warning."""
+    import importlib
+
+    monkeypatch.setattr(importlib.import_module("rewrite.optimize"), "rules_for", lambda fast_math=False: RULES + PLANTED[plant])
+    b = Builder()
+    xs = [b.input(VEC) for _ in range(12)]
+    h = op(b, "sub", xs[0], xs[0])
+    for x in xs:
+        h = op(b, "add", h, op(b, "sin", x))
+    d = b.build([h])
+    limits = Limits(iterations=20, nodes=20_000, seconds=1e9, matches=500)
+    with pytest.warns(OptimizerLimitWarning, match="limit"):
+        out, report = optimize(d, limits)
+    assert report.stop_reason in ("node limit", "iteration limit"), report
+    ran = [s for s in report.stages if s.stop_reason != "skipped"]
+    assert max(s.size_after for s in ran) <= limits.nodes, report
+    assert sum(s.iterations for s in ran) <= limits.iterations * len(ran)
+    assert out.dom == d.dom and out.cod == d.cod
+
+
+def test_cli_prints_the_limit_warning(tmp_path: Any, monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:
+    import importlib
+
+    from dsl.cli import main
+
+    opt = importlib.import_module("rewrite.optimize")
+    monkeypatch.setattr(opt, "Limits", lambda: Limits(iterations=1))
+    path = tmp_path / "m.dsl"
+    path.write_text("dim n\ndef f(x: f64[n]) -> f64[n] { return (x * 2) * 3 + 0 }\n")
+    assert main(["emit", str(path), "f"]) == 0
+    err = capsys.readouterr().err
+    assert err.startswith("warning: optimising 'f' stopped at its iteration limit"), err
+    assert "Traceback" not in err and "OptimizerLimitWarning" not in err
