@@ -3,9 +3,9 @@
 Each `Primitive` has a calling convention (which positional arguments are wires and which are
 static parameters), a type/shape rule, a reference NumPy meaning, the derivative columns (`jvp`,
 `transpose`) written as DSL expression templates that `rewrite/` turns into rules, its cost class,
-its SymPy meaning, its printed syntax and whether its result may be a view of an argument. Every
-other per-primitive fact (elementwise or not, the scheduler's fusion class, which rows constant
-folding may evaluate) is derived from these fields here, once; `tests/test_table_complete.py`
+its SymPy meaning, its printed syntax, its domain and whether its result may be a view of an argument.
+Every other per-primitive fact (elementwise or not, which is also what constant folding evaluates,
+and the scheduler's fusion class) is derived from these fields here, once; `tests/test_table_complete.py`
 fails, naming the row and the field, when a row leaves a required field out.
 
 Rows are grouped by family in `semantics/prims/*.py`; this module holds the row type, the registry
@@ -123,7 +123,7 @@ class Primitive:
     Fields (`cost`, `sympy` and `view` have no default: every row sets them, see REQUIRED_FIELDS):
 
     - `family`: one of FAMILIES; groups rows for lowering tables and tests, and gives the fusion
-      class (FAMILY_FUSION) and the `elementwise` / `foldable` guards of the rewrite rules;
+      class (FAMILY_FUSION) and the `elementwise` guard of the rewrite rules and constant folding;
     - `cost`: one of COST_CLASSES, how rewrite/cost.py prices a node of this row;
     - `sympy`: the SymPy meaning (see SympyMeaning), used by `semantics/symbolic.py`;
     - `view`: whether the NumPy result may share memory with an argument (`reshape`, `x.T`), so the
@@ -161,12 +161,6 @@ class Primitive:
     def elementwise(self) -> bool:
         """Computed element by element over broadcast operands (the fusion and rewrite guard)."""
         return FAMILY_FUSION.get(self.family) == "elementwise"
-
-    @property
-    def foldable(self) -> bool:
-        """Arithmetic whose impl may evaluate scalar constants at compile time (not comparisons or
-        selection, whose results are not numbers of the operands' dtype)."""
-        return self.family in ("unary", "binary")
 
     @property
     def fusion(self) -> str:
