@@ -188,6 +188,6 @@ register(Primitive("sum_to", ("x", "shape"), _sum_to_rule, _sum_to_impl, "reduce
                    transpose={"x": "ct"}, batch=_sum_to_batch,
                    doc="internal: sum a broadcast tensor back to `shape` (the transpose of broadcast_to); "
                        "transpose `ct` is broadcast back to x by the derivatives stage",
-                   cost="movement",  # priced like the broadcast it undoes (the bytes written)
+                   cost="reduction",
                    sympy=None,
                    view=True))  # a reshape of x when nothing is summed
