@@ -12,8 +12,8 @@ import pexpect  # in the test extra
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def spawn(tmp_path):
-    env = dict(os.environ, TERM="xterm-256color", XDG_STATE_HOME=str(tmp_path), PROMPT_TOOLKIT_NO_CPR="1",
+def spawn(tmp_path, term: str = "xterm-256color"):
+    env = dict(os.environ, TERM=term, XDG_STATE_HOME=str(tmp_path), PROMPT_TOOLKIT_NO_CPR="1",
                PYTHONPATH=ROOT, NO_COLOR="1")
     child = pexpect.spawn(sys.executable, ["-m", "dsl", "repl"], cwd=ROOT, env=env, encoding="utf-8",
                           dimensions=(40, 160), timeout=60)
@@ -54,6 +54,22 @@ def test_pty_errors_and_ctrl_c_keep_the_session(tmp_path):
     send(child, "x * 10 + 1\r")
     child.expect(r"\[11\. 21\.\]")
     send(child, ":quit\r")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+
+
+def test_pty_with_term_dumb_is_a_plain_line_loop(tmp_path):
+    """TERM=dumb on a terminal: no prompt_toolkit (it cannot draw there), plain prompts, same session."""
+    child = spawn(tmp_path, term="dumb")
+    child.expect_exact(">>> ")
+    child.sendline("def f(x: f64) -> f64 {")
+    child.expect_exact("... ")
+    child.sendline("return 3 * x }")
+    child.expect_exact("f : f64 -> f64")
+    child.sendline("f(2.0)")
+    child.expect_exact("6.")
+    child.sendeof()
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 0
