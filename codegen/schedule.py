@@ -37,6 +37,7 @@ from dataclasses import dataclass
 
 from codegen.errors import CodegenError
 from grammar.errors import Span
+from rewrite.cleanup import sharing
 from semantics.diagram import Box, Diagram
 from semantics.primitives import PRIMITIVES
 from semantics.types import Dim, TensorType, WireType
@@ -134,42 +135,11 @@ class Schedule:
         return "\n".join(lines)
 
 
-def _share_and_prune(d: Diagram) -> tuple[list[int], dict[int, int], list[tuple[int, int]], list[int]]:
-    """Common subexpressions and dead nodes. Returns the kept node indices, the wire renaming onto
-    representatives, the shared pairs and the dropped nodes. Generators are never merged: they are
-    user code, and running each call keeps the interpreter's behaviour."""
-    rep: dict[int, int] = {w: w for w in d.inputs}
-    seen: dict[tuple[Box, tuple[int, ...]], int] = {}
-    kept: list[int] = []
-    shared: list[tuple[int, int]] = []
-    for i, node in enumerate(d.nodes):
-        ins = tuple(rep[w] for w in node.inputs)
-        key = (node.box, ins)
-        if node.box.kind == "prim" and key in seen:
-            first = seen[key]
-            rep.update(zip(node.outputs, (rep[w] for w in d.nodes[first].outputs)))
-            shared.append((i, first))
-            continue
-        if node.box.kind == "prim":
-            seen[key] = i
-        rep.update((w, w) for w in node.outputs)
-        kept.append(i)
-    needed = {rep[w] for w in d.outputs}
-    live: list[int] = []
-    for i in reversed(kept):
-        node = d.nodes[i]
-        if any(w in needed for w in node.outputs):
-            live.append(i)
-            needed.update(rep[w] for w in node.inputs)
-    live.reverse()
-    dropped = sorted(set(kept) - set(live))
-    return live, rep, shared, dropped
-
-
 def build_schedule(d: Diagram, in_place: InPlace = elementwise_in_place) -> Schedule:
     """The schedule of `d`. `in_place(box, in_types, out_type)` says whether the backend can compute
     this box into an argument's buffer; the safety of doing so (liveness, aliasing) is decided here."""
-    live, rep, shared, dropped = _share_and_prune(d)
+    share = sharing(d)  # CSE and dead code: the one implementation, in rewrite/cleanup.py
+    live, rep, shared, dropped = list(share.live), dict(share.rep), list(share.shared), list(share.dropped)
     kinds = {i: op_kind(d.nodes[i].box) for i in live}
     # Scalar constants have no inputs: hoisting them keeps fusion groups contiguous.
     order = [i for i in live if kinds[i] == "const"] + [i for i in live if kinds[i] != "const"]

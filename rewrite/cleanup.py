@@ -3,7 +3,8 @@ common-subexpression elimination (hash-consing of identical nodes)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 from grammar.errors import DslError
 from semantics.diagram import Builder, Diagram, Node, make_box
@@ -12,34 +13,68 @@ from semantics.prims.shape import squeezed_axes
 from semantics.types import Dim, TensorType, WireType
 
 
+@dataclass(frozen=True)
+class Sharing:
+    """Common subexpressions and dead nodes of a diagram, as data: the one implementation of CSE and
+    dead-code removal, read by `cse`/`prune` here and by codegen's scheduler.
+
+    `live`: the kept node indices, in order; `rep`: each wire's representative (the same output of
+    the first node with the same box reading the same wires); `shared`: (node, the node it repeats);
+    `dropped`: kept nodes whose results reach no output. Generator boxes are merged like primitives:
+    a box is a morphism, so equal inputs give equal outputs (the e-graph merges them the same way).
+
+    >>> from semantics.types import scalar
+    >>> b = Builder(); x = b.input(scalar("f64"))
+    >>> (s1,) = b.add(make_box("sin"), [x], [scalar("f64")]); (s2,) = b.add(make_box("sin"), [x], [scalar("f64")])
+    >>> (c,) = b.add(make_box("cos"), [x], [scalar("f64")])
+    >>> sh = sharing(b.build([s2])); sh.live, sh.shared, sh.dropped
+    ((0,), ((1, 0),), (2,))
+    """
+
+    live: tuple[int, ...]
+    rep: Mapping[int, int]
+    shared: tuple[tuple[int, int], ...]
+    dropped: tuple[int, ...]
+
+
+def sharing(d: Diagram, merge: bool = True) -> Sharing:
+    """The CSE (unless `merge` is False) and dead-code decisions for `d`, in one linear pass each way."""
+    rep: dict[int, int] = {w: w for w in d.inputs}
+    seen: dict[tuple[object, ...], int] = {}
+    kept: list[int] = []
+    shared: list[tuple[int, int]] = []
+    for i, node in enumerate(d.nodes):
+        key = (node.box, tuple(rep[w] for w in node.inputs))
+        first = seen.get(key) if merge else None
+        if first is not None:
+            rep.update(zip(node.outputs, (rep[w] for w in d.nodes[first].outputs)))
+            shared.append((i, first))
+            continue
+        seen[key] = i
+        rep.update((w, w) for w in node.outputs)
+        kept.append(i)
+    needed = {rep[w] for w in d.outputs}
+    live: list[int] = []
+    for i in reversed(kept):
+        node = d.nodes[i]
+        if any(w in needed for w in node.outputs):
+            live.append(i)
+            needed.update(rep[w] for w in node.inputs)
+    live.reverse()
+    return Sharing(tuple(live), rep, tuple(shared), tuple(sorted(set(kept) - set(live))))
+
+
 def prune(d: Diagram) -> Diagram:
     """Drop nodes none of whose outputs reach an output (discard is natural: `f ; discard = discard`)."""
-    live = set(d.outputs)
-    keep = [False] * len(d.nodes)
-    for i in range(len(d.nodes) - 1, -1, -1):
-        node = d.nodes[i]
-        if any(w in live for w in node.outputs):
-            keep[i] = True
-            live.update(node.inputs)
-    if all(keep):
-        return d
-    return _rebuild(d, [n for n, k in zip(d.nodes, keep) if k])
+    s = sharing(d, merge=False)
+    return _rebuild(d, s) if s.dropped else d
 
 
 def cse(d: Diagram) -> Diagram:
-    """Merge nodes with the same box reading the same wires (their outputs are equal)."""
-    b = Builder()
-    rename = {w: b.input(d.types[w]) for w in d.inputs}
-    seen: dict[tuple[object, ...], tuple[int, ...]] = {}
-    for node in d.nodes:
-        ins = tuple(rename[w] for w in node.inputs)
-        key = (node.box, ins)
-        outs = seen.get(key)
-        if outs is None:
-            outs = b.add(node.box, ins, [d.types[w] for w in node.outputs], node.span)
-            seen[key] = outs
-        rename.update(zip(node.outputs, outs))
-    return b.build([rename[w] for w in d.outputs], input_names=d.input_names, name=d.name, span=d.span)
+    """Merge nodes with the same box reading the same wires (their outputs are equal) and drop the
+    nodes whose results reach no output."""
+    s = sharing(d)
+    return _rebuild(d, s) if s.dropped or s.shared else d
 
 
 def elide_broadcasts(d: Diagram) -> Diagram:
@@ -138,18 +173,19 @@ def _is_column(t: object) -> bool:
     return isinstance(t, TensorType) and t.rank == 2 and t.shape[1] == Dim.const(1)
 
 
-def _rebuild(d: Diagram, nodes: list) -> Diagram:
+def _rebuild(d: Diagram, s: Sharing) -> Diagram:
     b = Builder()
     rename = {w: b.input(d.types[w]) for w in d.inputs}
-    for node in nodes:
-        outs = b.add(node.box, [rename[w] for w in node.inputs], [d.types[w] for w in node.outputs], node.span)
+    for i in s.live:
+        node = d.nodes[i]
+        outs = b.add(node.box, [rename[s.rep[w]] for w in node.inputs], [d.types[w] for w in node.outputs], node.span)
         rename.update(zip(node.outputs, outs))
-    return b.build([rename[w] for w in d.outputs], input_names=d.input_names, name=d.name, span=d.span)
+    return b.build([rename[s.rep[w]] for w in d.outputs], input_names=d.input_names, name=d.name, span=d.span)
 
 
 def tidy(d: Diagram) -> Diagram:
     """CSE, then broadcasts elided, then dead-code elimination."""
-    return elide_broadcasts(prune(cse(d)))
+    return elide_broadcasts(cse(d))
 
 
 def merge_squeezed_sums(d: Diagram) -> Diagram:

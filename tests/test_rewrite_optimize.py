@@ -312,3 +312,23 @@ def test_cli_prints_the_limit_warning(tmp_path: Any, monkeypatch: pytest.MonkeyP
     err = capsys.readouterr().err
     assert err.startswith("warning: optimising 'f' stopped at its iteration limit"), err
     assert "Traceback" not in err and "OptimizerLimitWarning" not in err
+
+
+def test_one_cse_for_cleanup_scheduler_and_egraph() -> None:
+    """CSE and dead-code removal exist once (rewrite.cleanup.sharing): the cleanup pass, the
+    scheduler and the e-graph agree, generator boxes included (a box is a morphism)."""
+    from codegen.schedule import build_schedule
+    from rewrite.cleanup import cse, sharing
+
+    b = Builder()
+    x = b.input(VEC)
+    (p,) = b.add(make_box("f", kind="gen"), [x], [VEC])
+    (q,) = b.add(make_box("f", kind="gen"), [x], [VEC])
+    dead = op(b, "cos", x)
+    d = b.build([op(b, "add", p, q)])
+    share = sharing(d)
+    assert share.shared == ((1, 0),) and share.dropped == (2,) and share.live == (0, 3) and dead == 3
+    sched = build_schedule(d)
+    assert sched.shared == share.shared and sched.dropped == share.dropped
+    for e in (cse(d), optimize(d)[0]):
+        assert [n.box.name for n in e.nodes].count("f") == 1 and "cos" not in [n.box.name for n in e.nodes]
