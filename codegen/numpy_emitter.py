@@ -262,6 +262,7 @@ class _Emitter:
             for axis, dim in enumerate(self.d.types[w].shape):  # type: ignore[union-attr]
                 if len(dim.terms) == 1 and dim.terms[0][1] == 1 and len(dim.terms[0][0]) == 1:
                     sources.setdefault(dim.terms[0][0][0], f"{name}.shape[{axis}]")
+        self._solve_linear(sources)
         lines = []
         for atom, var in self.dims.items():
             if atom not in sources:
@@ -269,6 +270,23 @@ class _Emitter:
                                    "of any argument's axis, so it cannot be read from the inputs", self.d.span)
             lines.append(f"    {var} = {sources[atom]}")
         return lines
+
+    def _solve_linear(self, sources: dict[str, str]) -> None:
+        """A dim that is only known through a compound argument dim (`x: f64[n + 1]`) is read back
+        from it: `n = (x.shape[0] - 1) // 1` (the inputs were validated, so it divides exactly)."""
+        progress = True
+        while progress:
+            progress = False
+            for w, name in zip(self.d.inputs, self.params):
+                for axis, dim in enumerate(self.d.types[w].shape):  # type: ignore[union-attr]
+                    unknown = [a for a in dim.atoms if a not in sources]
+                    linear = dim.linear_in(unknown[0]) if len(unknown) == 1 else None
+                    if linear is None:
+                        continue
+                    coeff, rest = (" + ".join(" * ".join([str(c)] + [sources[a] for a in m]) for m, c in part.terms)
+                                   for part in linear)
+                    sources[unknown[0]] = f"({name}.shape[{axis}] - ({rest or '0'})) // ({coeff})"
+                    progress = True
 
     def emit(self, code: str, ins: Instr) -> None:
         span = ins.span

@@ -92,6 +92,25 @@ class Dim:
         # `3 * n` (an int on the left) is the same polynomial as `n * 3`
         return self * other
 
+    def linear_in(self, atom: str) -> tuple[Dim, Dim] | None:
+        """(c, rest) with self == c * atom + rest, c non-zero and c, rest free of atom; None if atom is
+        absent or not of degree 1 (how an argument of type f64[2 * n * m + 1] determines n).
+
+        >>> c, rest = (Dim.sym("n") * Dim.sym("m") * 2 + 1).linear_in("n")
+        >>> str(c), str(rest)
+        ('2 * m', '1')
+        """
+        coeff: dict[Monomial, int] = {}
+        rest: dict[Monomial, int] = {}
+        for m, c in self.terms:
+            if m.count(atom) > 1:
+                return None
+            if atom in m:
+                coeff[tuple(a for a in m if a != atom)] = c
+            else:
+                rest[m] = c
+        return (Dim._make(coeff), Dim._make(rest)) if coeff else None
+
     def evaluate(self, binding: Mapping[str, int]) -> int:
         """The concrete size under a binding of every atom (raises KeyError if one is unbound)."""
         total = 0

@@ -125,15 +125,13 @@ def _bind_compound(fname: str, pending: list[_Axis], binding: dict[str, int]) ->
 
 def _solve(fname: str, ax: _Axis, atom: str, binding: dict[str, int]) -> int | None:
     """Bind `atom` from `ax.size == ax.dim` when the dim is `c * atom + rest` with rest known (else None)."""
-    coeff, rest = 0, 0
-    for mono, c in ax.dim.terms:
-        if atom not in mono:
-            rest += Dim(((mono, c),)).evaluate(binding)
-        elif mono == (atom,):
-            coeff = c
-        else:
-            return None  # non-linear in atom (n * n, n * m with m unbound)
-    value, remainder = divmod(ax.size - rest, coeff)
+    linear = ax.dim.linear_in(atom)
+    if linear is None:
+        return None  # non-linear in atom (n * n, n * m with m unbound)
+    coeff = linear[0].evaluate(binding)
+    if coeff == 0:
+        return None  # 2 * m * n with m = 0 says nothing about n
+    value, remainder = divmod(ax.size - linear[1].evaluate(binding), coeff)
     if remainder or value < 0:
         raise InputError(f"argument '{ax.name}' of {fname} has size {ax.size} on axis {ax.axis}, which is not "
                          f"{ax.dim} for any size {atom} ≥ 0 ({ax.type})")

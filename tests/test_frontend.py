@@ -121,3 +121,17 @@ def test_integer_index_out_of_a_symbolic_axis_is_an_input_error(backend):
                                              r"is out of range \(size n = 2\)") as info:
         f(np.zeros((2, 2)))
     assert info.value.line == 3 and "^" in str(info.value)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_dim_known_only_through_a_compound_dim_is_solved(backend):
+    src = ("dim n, m\ndef a(x: f64[n + 1]) -> f64 { return sum(x) / n }\n"
+           "def b(x: f64[2 * n * m + m - 1], y: f64[m]) -> f64 { return sum(x) / n + sum(y) * m }")
+    mod = dsl.loads(src)
+    assert float(mod.compile("a", backend=backend)(np.ones(4))) == pytest.approx(4 / 3)
+    b = mod.compile("b", backend=backend)
+    assert float(b(np.ones(13), np.ones(2))) == pytest.approx(13 / 3 + 4)  # 2*n*2 + 2 - 1 = 13: n = 3
+    with pytest.raises(dsl.InputError, match="not 2 \\* m \\* n \\+ m - 1 for any size n"):
+        b(np.ones(12), np.ones(2))
+    with pytest.raises(dsl.InputError, match="cannot determine n"):
+        b(np.ones(0), np.ones(0))  # m = 0: x has -1 + 0 * n elements whatever n is
