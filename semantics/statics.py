@@ -221,6 +221,14 @@ def _index_static(e: ast.Expr, scope: StaticScope, what: str) -> tuple[tuple[Any
     return convert_index(index.items, scope)
 
 
+def _bound(e: ast.Expr, scope: StaticScope) -> int | Dim:
+    """A slice bound: an integer, or a symbolic dim expression (`x[:n - 1]`, taken as in range)."""
+    v = static_number(e, scope, "a slice bound")
+    if isinstance(v, Dim) and not v.is_const:
+        return v
+    return _int(e, scope, "a slice bound")
+
+
 def convert_index(items: tuple[Any, ...], scope: StaticScope) -> tuple[tuple[Any, ...], ...]:
     """`x[1:, ::2, 0]` as the `index` primitive's spec: ("slice", lo, hi, step) / ("int", k) items."""
     spec: list[tuple[Any, ...]] = []
@@ -228,7 +236,8 @@ def convert_index(items: tuple[Any, ...], scope: StaticScope) -> tuple[tuple[Any
         if isinstance(item, ast.Name) and item.id == "None":  # NumPy's newaxis
             spec.append(("newaxis",))
         elif isinstance(item, ast.Slice):
-            parts = tuple(None if p is None else _int(p, scope, "a slice bound") for p in (item.lo, item.hi, item.step))
+            lo, hi = (None if p is None else _bound(p, scope) for p in (item.lo, item.hi))
+            parts = (lo, hi, None if item.step is None else _int(item.step, scope, "a slice step"))
             if parts[2] == 0:
                 raise TypeCheckError("slice step cannot be zero", item.span)
             spec.append(("slice", *parts))

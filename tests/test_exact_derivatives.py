@@ -188,3 +188,25 @@ def test_where_guarded_singularity_has_a_finite_gradient(backend):
         np.testing.assert_allclose(h, np.diag([0.0, 0.75 / 2.0, 0.75 / 0.5]))
         gr = mod.compile("gr", backend=backend)(np.array([0.5, 3.0]))
     np.testing.assert_allclose(gr, [0.0, (1 / 2 / 3 - np.log(2) / 9)])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_concat_with_symbolic_offsets_and_dim_slice_bounds(backend):
+    """Found by the differential test: concat of f64[n] operands had no transpose (its slices need the
+    symbolic offset n); slice bounds may be dim expressions (`x[:n - 1]`)."""
+    source = ("dim n, m\ndef f(x: f64[n], y: f64[m]) -> f64 {\n"
+              "    return sum(sin(concat((x, cos(x), y), axis=0)) * x[:n - 1][0]) + sum(x[1:n] * x[:n - 1])\n}\n"
+              "g = grad(f)")
+    xs = [RNG.normal(size=4), RNG.normal(size=3)]
+    got = compiled(source, "g", backend)(*xs)
+    f = compiled(source, "f", "interpret")
+    for i in range(2):
+        np.testing.assert_allclose(got[i], fd_jacobian(f, xs, i), atol=1e-6)
+
+
+def test_every_primitive_but_the_constants_has_a_batching_rule():
+    """jacobian/hessian batch every linear node through its row's rule (rewrite/batching.py has none)."""
+    from semantics.primitives import PRIMITIVES
+
+    missing = [n for n, p in PRIMITIVES.items() if p.batch is None and p.family not in ("const", "constructor")]
+    assert not missing

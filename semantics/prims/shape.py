@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from semantics.errors import DerivativeError, ShapeError, TypeCheckError
+from semantics.errors import ShapeError, TypeCheckError
 from semantics.primitives import (
     ParamSpec,
     Primitive,
@@ -218,9 +218,9 @@ def _concat_transpose(types: Mapping[str, WireType], params: Mapping[str, Any], 
     own = _ints(sizes[index:index + 1])
     hi = "" if after == 0 else str(-after) if after is not None else (
         None if before is None or own is None else str(before + own))
-    if lo is None or hi is None:
-        raise DerivativeError(f"cannot transpose concat of {', '.join(map(str, xs))}: the slice of operand {index} "
-                              "has a symbolic offset")
+    if lo is None or hi is None:  # offsets symbolic from both ends: dim bounds (`ct[n:2 * n]`)
+        start = sum(sizes[:index], Dim.const(0))
+        lo, hi = str(start), str(start + sizes[index])
     return "ct[" + ":, " * axis + f"{lo}:{hi}]"
 
 
@@ -256,8 +256,8 @@ register(
     Primitive("concat", ("*xs", "axis"), _concat_rule, lambda xp, p, *xs: xp.concatenate(xs, axis=p.get("axis", 0)),
               "shape", params=(ParamSpec("axis", "int", 0),), jvp="concat(dxs, axis=axis)",
               transpose={"xs": _concat_transpose}, batch=_joined_batch("concat"),
-              doc="join tensors along an existing axis: `concat((a, b), axis=0)`. The transpose slices ct; it "
-                  "fails (DerivativeError) when an operand's offset is symbolic from both ends",
+              doc="join tensors along an existing axis: `concat((a, b), axis=0)`. The transpose slices ct (with dim "
+                  "bounds, `ct[n:2 * n]`, when an operand's offset is symbolic from both ends)",
               cost="movement",
               sympy=None,
               view=False),
