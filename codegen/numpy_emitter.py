@@ -41,7 +41,7 @@ from codegen.lowering_numpy import LOWERINGS, Call, can_write_in_place
 from codegen.naming import Namer, py_literal, safe_comment
 from codegen.schedule import Instr, Schedule, build_schedule
 from grammar.errors import Span
-from semantics.diagram import Diagram
+from semantics.diagram import Diagram, inherit_spans
 from semantics.primitives import PRIMITIVES
 from semantics.types import NUMPY_DTYPE, Dim, TensorType
 
@@ -104,6 +104,7 @@ def dim_source(d: Dim, names: dict[str, str]) -> str:
 
 class _Emitter:
     def __init__(self, d: Diagram):
+        d = inherit_spans(d)  # every computing line gets its `# file:line` comment
         self.d = d
         self.sched = build_schedule(d, in_place=can_write_in_place)
         self.namer = Namer(RESERVED)
@@ -165,7 +166,7 @@ class _Emitter:
                 code = f"xp.asarray({self.folded[w]}, dtype={NUMPY_DTYPE[self.const[w][1]]!r})"
             else:
                 code = LOWERINGS[ins.box.name].render(self.call(ins, ()))
-            self.hoisted.append(f"    {name} = {code}")
+            self.hoisted.append(f"    {name} = {code}{_source_comment(ins.span)}")
             self.const_var[w] = name
         return self.const_var[w]
 
@@ -289,9 +290,7 @@ class _Emitter:
                     progress = True
 
     def emit(self, code: str, ins: Instr) -> None:
-        span = ins.span
-        comment = f"  # {safe_comment(f'{span.filename}:{span.line}')}" if span is not None else ""
-        self.body.append(f"    {code}{comment}")
+        self.body.append(f"    {code}{_source_comment(ins.span)}")
 
     def constant(self, ins: Instr) -> None:
         params = ins.box.param_dict
@@ -323,7 +322,7 @@ class _Emitter:
         code = SCALAR_FOLDS[ins.box.name].format(**operands)
         if "fdiv" in code:
             self.helpers.add("fdiv")
-        self.hoisted.append(f"    {name} = {code}")
+        self.hoisted.append(f"    {name} = {code}{_source_comment(ins.span)}")
         (w,) = ins.outputs
         self.folded[w] = name
         self.const[w] = (name, self.const[ins.inputs[0]][1])
@@ -405,3 +404,8 @@ def _number_literal(value: Any, dtype: str) -> str | None:
     if float(value).is_integer():
         return py_literal(int(value))
     return None
+
+
+def _source_comment(span: Span | None) -> str:
+    """`  # file:line` of the DSL operation a generated line computes (empty without a span)."""
+    return f"  # {safe_comment(f'{span.filename}:{span.line}')}" if span is not None else ""

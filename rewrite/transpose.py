@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from grammar.errors import Span
 from rewrite.tangents import Linearized, derivative_box, linear_wires
 from rewrite.templates import ZeroVal, bind_args, fit, instantiate, template_statics, zeros
 from semantics.diagram import Builder, Diagram, make_box
@@ -76,11 +77,14 @@ class Accumulator:
         self.d = d
         self.ct: dict[int, int] = {}
         self.masks: dict[int, Mask] = {}
+        self.spans = {w: n.span for n in d.nodes for w in n.outputs}
 
-    def add(self, w: int, c: int, mask: Mask = ()) -> None:
+    def add(self, w: int, c: int, mask: Mask = (), span: Span | None = None) -> None:
+        """Add cotangent `c` to wire w's; the sum points at the DSL line of the use that
+        contributes `c` (or of w's definition), so generated code can name its source line."""
         if w in self.ct:
             t = self.d.types[w]
-            (s,) = self.b.add(make_box("add"), [self.ct[w], c], [t])
+            (s,) = self.b.add(make_box("add"), [self.ct[w], c], [t], span or self.spans.get(w))
             self.ct[w] = s
             self.masks[w] = mask if self.masks.get(w) == mask else ()
         else:
@@ -134,7 +138,8 @@ def _transpose_node(b: Builder, node: Any, d: Diagram, primal: dict[int, int], l
         r = instantiate(template, b, env, statics, wt, node.span)
         if isinstance(r, ZeroVal):
             continue
-        acc.add(w, fit(b, r, wt, node.span).wire, _passed_mask(prim.name, a, node, d, primal, mask, wt == out_t))
+        acc.add(w, fit(b, r, wt, node.span).wire, _passed_mask(prim.name, a, node, d, primal, mask, wt == out_t),
+                node.span)
 
 
 def _passed_mask(name: str, arg: str, node: Any, d: Diagram, primal: dict[int, int], mask: Mask,
@@ -167,4 +172,4 @@ def _transpose_derivative_box(b: Builder, node: Any, d: Diagram, primal: dict[in
                  [d.types[w] for w in dxs], node.span)
     for w, o in zip(dxs, outs):
         if w in linear:
-            acc.add(w, o)
+            acc.add(w, o, span=node.span)

@@ -370,6 +370,46 @@ def canonicalize(d: Diagram) -> Diagram:
                    d.input_names, d.name, d.span)
 
 
+def inherit_spans(d: Diagram) -> Diagram:
+    """`d` with a source span on every node that can get one, so each generated line can point back
+    to the DSL line it comes from.
+
+    Passes keep spans (inlining, linearize, transpose, CSE, extraction of original nodes), but a
+    node that a rewrite created (a factored `2 * t`, the subterms of a JVP or transpose rule) has
+    none. Such a node is a subterm of the rewritten node that it feeds, so it takes the span of its
+    first reader (transitively); failing that, of its first producer (then its readers are tried
+    again); what is left (a diagram without any span) takes the diagram's own.
+
+    >>> from semantics.types import scalar
+    >>> from grammar.errors import Span
+    >>> b, f64, here = Builder(), scalar("f64"), Span("m.dsl", 3, 1, 3, 2, "y = 2 * x")
+    >>> x = b.input(f64)
+    >>> (two,) = b.add(make_box("const", {"value": 2.0, "dtype": "f64"}), [], [f64])
+    >>> (y,) = b.add(make_box("mul"), [two, x], [f64], here)
+    >>> [n.span.line for n in inherit_spans(b.build([y])).nodes]
+    [3, 3]
+    """
+    spans = [n.span for n in d.nodes]
+    if all(s is not None for s in spans):
+        return d
+    readers = d.readers()
+    producer = {w: i for i, n in enumerate(d.nodes) for w in n.outputs}
+    for _ in range(3):  # a reader may get its span from a producer only in the forward pass: repeat
+        for i in reversed(range(len(spans))):  # readers come later: already resolved
+            if spans[i] is None:
+                spans[i] = next((spans[r] for w in d.nodes[i].outputs for r in readers.get(w, ())
+                                 if spans[r] is not None), None)
+        for i, n in enumerate(d.nodes):
+            if spans[i] is None:
+                spans[i] = next((spans[producer[w]] for w in n.inputs
+                                 if w in producer and spans[producer[w]] is not None), None)
+        if all(s is not None for s in spans):
+            break
+    spans = [s or d.span for s in spans]
+    nodes = tuple(Node(n.box, n.inputs, n.outputs, s) for n, s in zip(d.nodes, spans))
+    return Diagram(d.types, d.inputs, nodes, d.outputs, d.input_names, d.name, d.span)
+
+
 def structural_errors(d: Diagram) -> Iterable[str]:
     """Structural invariants (SSA order, every wire defined once, no dangling wire)."""
     defined: set[int] = set()
