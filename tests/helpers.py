@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 import numpy as np
 import pytest
 
 import dsl
+
+# `pytest --slow` (or DSL_SLOW_TESTS=1) runs the full hypothesis example counts; by default each
+# property runs a third of them, so the whole suite stays within its time budget.
+SLOW = "--slow" in sys.argv or os.environ.get("DSL_SLOW_TESTS") == "1"
+
+
+def examples(n: int) -> int:
+    """Hypothesis `max_examples`: n under --slow, else n // 3 (at least 10)."""
+    return n if SLOW else max(10, n // 3)
 
 
 def raises_at(exc: type, source: str, line: int, *fragments: str, col: int | None = None) -> dsl.DslError:

@@ -22,6 +22,7 @@ from semantics.errors import InputError
 from semantics.interpret import interpret
 from semantics.primitives import PRIMITIVES
 from semantics.types import Dim, TensorType
+from tests.helpers import examples
 from tests.strategies import diagrams
 from tests.test_codegen_support import DIMS, M, N, T, cases, mixed_diagrams, random_input, single_prim_diagram
 
@@ -76,19 +77,19 @@ def test_every_primitive_matches_the_interpreter(name: str) -> None:
 # ------------------------------------------------------------------ random diagrams
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(mixed_diagrams(), st.sampled_from(DIMS), st.integers(0, 3))
 def test_random_diagrams_match_the_interpreter_and_keep_inputs(d: Diagram, binding: dict[str, int], seed: int) -> None:
     check_against_interpreter(d, binding, seed)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(diagrams(max_nodes=10))
 def test_shared_strategy_diagrams(d: Diagram) -> None:
     check_against_interpreter(d, {"n": 5})
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(100), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(mixed_diagrams(max_nodes=16))
 def test_buffer_reuse_is_safe(d: Diagram) -> None:
     """The schedule never writes into an input, an output, or a buffer some later instruction reads."""

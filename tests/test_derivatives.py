@@ -11,6 +11,7 @@ import dsl
 from rewrite import grad, hessian, jacobian, jvp, value_and_grad, vjp
 from semantics.interpret import interpret
 from semantics.primitives import PRIMITIVES
+from tests.helpers import examples
 from tests.strategies import diagrams
 
 H = 1e-6
@@ -151,7 +152,7 @@ def test_value_and_grad_and_jacobian():
     np.testing.assert_allclose(J, want)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(diagrams(n_in=2, n_out=1, max_nodes=8))
 def test_vjp_is_functorial_on_random_diagrams(d):
     """R is a functor: vjp of the whole diagram equals the chain rule through its nodes, checked

@@ -12,9 +12,10 @@ from semantics.diagram import Builder, make_box
 from semantics.errors import TypeCheckError
 from semantics.interpret import interpret
 from semantics.types import scalar
+from tests.helpers import examples
 from tests.strategies import VEC, composable, diagrams
 
-SETTINGS = settings(max_examples=60, deadline=None)
+SETTINGS = settings(max_examples=examples(60), deadline=None)
 
 
 def run(d: D.Diagram, xs: list[np.ndarray]) -> tuple[np.ndarray, ...]:

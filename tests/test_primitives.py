@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from semantics.errors import ShapeError, TypeCheckError
 from semantics.primitives import FAMILIES, PARAM_KINDS, PRIMITIVES, REQUIRED, Primitive
 from semantics.types import FROM_NUMPY, NUMPY_DTYPE, Dim, TensorType
+from tests.helpers import examples
 
 # ---------------------------------------------------------------- helpers
 
@@ -204,7 +205,7 @@ def shape_and_axis(draw: Any) -> tuple[tuple[int, ...], Any, bool]:
     return shape, axis, draw(st.booleans())
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(shape_and_axis(), st.sampled_from(["sum", "mean", "prod", "max", "min", "logsumexp"]))
 def test_reductions_on_random_shapes(sak: tuple[tuple[int, ...], Any, bool], name: str) -> None:
     shape, axis, keepdims = sak
@@ -217,7 +218,7 @@ def test_reductions_on_random_shapes(sak: tuple[tuple[int, ...], Any, bool], nam
 slice_bound = st.one_of(st.none(), st.integers(-5, 5))
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(st.integers(1, 5), slice_bound, slice_bound, st.one_of(st.none(), st.integers(-3, 3).filter(bool)))
 def test_slices_match_numpy(n: int, lo: int | None, hi: int | None, step: int | None) -> None:
     x = rand((n, 2))
@@ -225,7 +226,7 @@ def test_slices_match_numpy(n: int, lo: int | None, hi: int | None, step: int | 
     np.testing.assert_array_equal(check_row("index", [x], {"index": spec}), x[lo:hi:step])
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(st.lists(st.integers(1, 3), min_size=0, max_size=2), st.integers(1, 4), st.integers(1, 4),
        st.integers(1, 4), st.sampled_from(["mm", "mv", "vm", "vv"]))
 def test_matmul_matches_numpy(batch: list[int], n: int, k: int, m: int, kind: str) -> None:
