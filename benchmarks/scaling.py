@@ -108,6 +108,7 @@ def measure(workload: str, size: int) -> dict[str, float]:
         f.write(source)
     try:
         dsl.loads("def warm(x: f64) -> f64 { return x }")  # grammar and stdlib: once per process
+        rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         c0 = time.process_time()
         t0 = time.perf_counter()
         if workload in ("bigdef", "defchain"):
@@ -132,6 +133,7 @@ def measure(workload: str, size: int) -> dict[str, float]:
         os.unlink(f.name)
     phases["cpu"] = time.process_time() - c0
     phases["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    phases["added_mb"] = phases["rss_mb"] - rss0  # what the workload added to the peak
     return phases
 
 
@@ -155,23 +157,23 @@ def exponent(sizes: list[int], values: list[float]) -> float:
 
 
 def table(results: dict[str, list[tuple[int, dict[str, float] | None]]]) -> str:
-    rows = ["| workload | measured | size | wall (s) | CPU (s) | phases, wall (s) | peak RSS (MB) | target | exponent (CPU) "
-            "| exponent (RSS above baseline) |",
-            "|---|---|---|---|---|---|---|---|---|---|"]
+    rows = ["| workload | measured | size | wall (s) | CPU (s) | phases, wall (s) | peak RSS (MB) | added (MB) | target "
+            "| exponent (CPU) | exponent (added MB) |",
+            "|---|---|---|---|---|---|---|---|---|---|---|"]
     for workload, runs in results.items():
         _, what, _, target = WORKLOADS[workload]
         done = [(s, r) for s, r in runs if r is not None]
         k_time = f"{exponent([s for s, _ in done], [r['cpu'] for _, r in done]):.2f}" if len(done) >= 2 else "-"
-        base = min((r["rss_mb"] for _, r in done), default=0.0)
-        extra = [(s, r["rss_mb"] - base + 1.0) for s, r in done]  # +1 MB: the smallest size is not log(0)
+        extra = [(s, max(r["added_mb"], 0.5)) for s, r in done]  # 0.5 MB: below what ru_maxrss resolves here
         k_mem = f"{exponent([s for s, _ in extra], [m for _, m in extra]):.2f}" if len(extra) >= 2 else "-"
         for i, (size, r) in enumerate(runs):
             if r is None:
-                rows.append(f"| {workload} | {what} | {size:,} | timeout | | | | | | |")
+                rows.append(f"| {workload} | {what} | {size:,} | timeout | | | | | | | |")
                 continue
-            phases = ", ".join(f"{k} {v:.2f}" for k, v in r.items() if k not in ("total", "cpu", "rss_mb"))
+            phases = ", ".join(f"{k} {v:.2f}" for k, v in r.items() if k not in ("total", "cpu", "rss_mb", "added_mb"))
             last = i == len(runs) - 1
-            rows.append(f"| {workload} | {what} | {size:,} | {r['total']:.2f} | {r['cpu']:.2f} | {phases} | {r['rss_mb']:.0f} | "
+            rows.append(f"| {workload} | {what} | {size:,} | {r['total']:.2f} | {r['cpu']:.2f} | {phases} "
+                        f"| {r['rss_mb']:.0f} | {r['added_mb']:.0f} | "
                         f"{f'≤ {target:g} s' if last else ''} | {k_time if last else ''} | {k_mem if last else ''} |")
     return "\n".join(rows)
 
