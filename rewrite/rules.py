@@ -73,14 +73,15 @@ KEEP = "(HasTy x t)"  # the kept operand already has the node's type (no broadca
 # every `y * 0` with fast_math; `x * 1` is x), which match again and again without making anything.
 SCALE = "(Var x) (F64T t) (= s (ScalarOf t)) (!= a 0.0) (!= a 1.0) (!= b 0.0) (!= b 1.0)"
 NAN_INF = "NaN at x = ±inf or NaN"
+SIGNED_ZERO = "-0 + 0 is +0 and 0 - (+0) is +0, not -0 (1 / the result differs: -inf vs inf)"
 DISTRIBUTE = "a*b + a*c is NaN at a = inf, c = 0, a*(b + c) is inf (matmul association alike)"
 
 RULES: tuple[Rule, ...] = (
     # identities
-    _r("add-zero-r", '(Op2 "add" p t x (Num 0.0 z))', "x", KEEP),
-    _r("add-zero-l", '(Op2 "add" p t (Num 0.0 z) x)', "x", KEEP),
+    _r("add-zero-r", '(Op2 "add" p t x (Num 0.0 z))', "x", KEEP, unsafe=SIGNED_ZERO),
+    _r("add-zero-l", '(Op2 "add" p t (Num 0.0 z) x)', "x", KEEP, unsafe=SIGNED_ZERO),
     _r("sub-zero", '(Op2 "sub" p t x (Num 0.0 z))', "x", KEEP),
-    _r("zero-sub", '(Op2 "sub" p t (Num 0.0 z) x)', '(Op1 "neg" {neg} t x)', KEEP),
+    _r("zero-sub", '(Op2 "sub" p t (Num 0.0 z) x)', '(Op1 "neg" {neg} t x)', KEEP, unsafe=SIGNED_ZERO),
     _r("sub-self", '(Op2 "sub" p t x x)', "(Num 0.0 t)", unsafe=NAN_INF),
     _r("mul-one-r", '(Op2 "mul" p t x (Num 1.0 z))', "x", KEEP),
     _r("mul-one-l", '(Op2 "mul" p t (Num 1.0 z) x)', "x", KEEP),

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import dsl
@@ -39,6 +39,7 @@ def outputs(d: Diagram, args: list[Any]) -> tuple[Any, ...]:
 
 
 @settings(max_examples=30, deadline=None)
+@example(seed=1335, n_ops=10, picks=[np.nan, np.nan, np.nan, 0.0, np.nan, np.nan, np.nan])  # 0 - (+0) is +0, not -0
 @given(st.integers(0, 10_000), st.integers(1, 20), st.lists(st.sampled_from(SPECIAL), min_size=7, max_size=7))
 def test_optimised_program_keeps_special_values(seed: int, n_ops: int, picks: list[float]) -> None:
     d = random_diagram(seed, n_ops)
@@ -48,6 +49,15 @@ def test_optimised_program_keeps_special_values(seed: int, n_ops: int, picks: li
     for want, got in zip(outputs(d, args), outputs(out, args)):
         assert same(want, got), (want, got, report.rules_fired)
 
+
+
+def test_signed_zero_survives_optimisation() -> None:
+    """`0 - x` and `x + 0` keep the sign of a zero (1/result tells -inf from inf): no rewrite to -x / x."""
+    mod = dsl.loads("dim n\ndef f(x: f64[n]) -> (f64[n], f64[n]) { return 1.0 / (0.0 - x), 1.0 / (x + 0.0) }")
+    for backend in ("numpy", "interpret"):
+        with np.errstate(all="ignore"):
+            a, b = mod.compile("f", backend=backend)(np.array([0.0, -0.0]))
+        assert list(a) == [np.inf, np.inf] and list(b) == [np.inf, np.inf], (backend, a, b)
 
 # the reproducers of issue 8 (item 8): program, input, expected output on every backend
 USER_CASES = [
