@@ -15,7 +15,8 @@ one place (semantics/fold.py, applied to the e-graph by `EGraph.fold`), so a rul
 reassociates constants writes the product as a term, `x * (a * b)`, and the folder evaluates it.
 
 IEEE safety: a rule whose two sides differ on some input — NaN, ±inf, ±0 or an input outside a
-function's domain (`x * 0 ⇒ 0` is NaN at x = inf, `exp(log x) ⇒ x` is NaN at x = -1) — says why
+function's domain (`x * 0 ⇒ 0` is NaN at x = inf, `exp(log x) ⇒ x` is NaN at x = -1, `x + 0 ⇒ x`
+turns -0 into +0) — says why
 in `unsafe` and runs only with `fast_math=True`. The other rules are identities of IEEE
 arithmetic up to rounding and intermediate overflow (reassociating a sum may round differently;
 it never turns a NaN into a number or a number into a NaN unless an intermediate overflows).
@@ -23,7 +24,7 @@ it never turns a NaN into a number or a number into a NaN unless an intermediate
 >>> [r.name for r in RULES if r.stage == "algebra"][:3]
 ['add-zero-r', 'add-zero-l', 'sub-zero']
 >>> sorted(r.name for r in RULES if r.unsafe)[:3]
-['exp-log', 'exp-mul', 'factor-ll']
+['add-zero-l', 'add-zero-r', 'exp-log']
 """
 
 from __future__ import annotations

@@ -112,11 +112,14 @@ g2 = grad(g)
 
 
 def test_prove_equal_and_simplify():
-    mod = dsl.loads("def a(x: f64) -> f64 { return sin(x) * 1 + 0 }\ndef b(x: f64) -> f64 { return sin(x) }\n"
-                    "def c(x: f64) -> f64 { return cos(x) }")
+    mod = dsl.loads("def a(x: f64) -> f64 { return sin(x) * 1 - 0 }\ndef b(x: f64) -> f64 { return sin(x) }\n"
+                    "def c(x: f64) -> f64 { return cos(x) }\ndef z(x: f64) -> f64 { return sin(x) + 0 }")
     assert prove_equal(mod["a"], mod["b"]) is True
     assert prove_equal(mod["a"], mod["c"]) is None
     assert simplify(mod["a"]) == mod["b"]
+    # sin(-0) + 0 is +0, sin(-0) is -0: equal as reals only
+    assert prove_equal(mod["z"], mod["b"]) is None
+    assert prove_equal(mod["z"], mod["b"], fast_math=True) is True
 
 
 def test_per_row_scaling_gradient_is_a_matvec():
