@@ -1,8 +1,19 @@
-"""`slow` tests (large random runs) are skipped unless pytest is given `--slow`."""
+"""`slow` tests (large random runs) are skipped unless pytest is given `--slow`.
+
+Under CI (`CI` set) hypothesis runs derandomized: the examples are a fixed function of each test, so
+a submission's CI run checks exactly what was run before it was submitted; random exploration with
+fresh seeds happens in every local run (and `--slow` runs)."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
+from hypothesis import settings
+
+settings.register_profile("ci", derandomize=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
