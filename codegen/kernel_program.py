@@ -104,12 +104,7 @@ class _Launcher(_Emitter):
                 self.generator(ins)
             else:
                 self.primitive(ins)
-        returns = []
-        for w in self.sched.outputs:
-            src = self.hoist(w) if w in self.const else self.var[w]
-            returns.append(f"xp.asarray({src})" if self.d.types[w].rank == 0 else src)  # type: ignore[union-attr]
-        lines = [f"    xp = array_namespace({', '.join(self.params)})", *self.dim_lines(), *self.hoisted, *self.body,
-                 f"    return {', '.join(returns) if returns else '()'}"]
+        lines = self.function_lines()
         names = ", ".join(self.symbols[k.id] for k in self.plan.kernels)
         header = [
             f"# {safe_comment(self.d.name or 'diagram')} : {safe_comment(self.d.signature)}",
