@@ -80,9 +80,12 @@ def cse(d: Diagram) -> Diagram:
 def elide_broadcasts(d: Diagram) -> Diagram:
     """An elementwise box broadcasts its operands itself: read the un-broadcast wire instead of a
     `broadcast_to` result wherever that leaves the box's output type unchanged (saves the
-    materialised array). Dead broadcasts are then dropped by `prune`."""
+    materialised array). A constant function (`lift` of a plain wire, LANGUAGE.md §7) is a
+    broadcast over the bound variables: a pointwise box reads the plain value instead wherever another
+    operand is a function of the same variables. Dead broadcasts are then dropped by `prune`."""
     source = {n.outputs[0]: n.inputs[0] for n in d.nodes
-              if n.box.kind == "prim" and n.box.name == "broadcast_to" and len(n.outputs) == 1}
+              if n.box.kind == "prim" and len(n.outputs) == 1
+              and (n.box.name == "broadcast_to" or (n.box.name == "lift" and not n.box.param_dict.get("dom_from")))}
     if not source:
         return d
     nodes = []
@@ -184,8 +187,45 @@ def _rebuild(d: Diagram, s: Sharing) -> Diagram:
 
 
 def tidy(d: Diagram) -> Diagram:
-    """CSE, then broadcasts elided, then dead-code elimination."""
-    return elide_broadcasts(cse(d))
+    """CSE, then constant functions hoisted, broadcasts elided, then dead-code elimination."""
+    return elide_broadcasts(hoist_constant_functions(cse(d)))
+
+
+def hoist_constant_functions(d: Diagram) -> Diagram:
+    """A pointwise box whose function operands are all constant functions (`lift` of a plain wire)
+    is the constant function of the box applied to the plain values: `lift(1.0) * 2.0` is
+    `lift(1.0 * 2.0)`, which the e-graph folds (the seed of a functional derivative is one)."""
+    if not any(n.box.name == "lift" and not n.box.param_dict.get("dom_from") for n in d.nodes):
+        return d
+    b = Builder()
+    rename = {w: b.input(d.types[w]) for w in d.inputs}
+    plain: dict[int, tuple[int, Node]] = {}  # new wire -> (its plain value, the lift node)
+    for node in d.nodes:
+        ins = [rename[w] for w in node.inputs]
+        prim = PRIMITIVES.get(node.box.name) if node.box.kind == "prim" else None
+        lifted = [w for w in ins if w in plain]
+        if node.box.name == "lift" and not node.box.param_dict.get("dom_from"):
+            (o,) = b.add(node.box, ins, [d.types[node.outputs[0]]], node.span)
+            plain[o] = (ins[0], node)
+            rename[node.outputs[0]] = o
+            continue
+        if prim is not None and prim.elementwise and lifted and len(node.outputs) == 1 \
+                and all(w in plain or isinstance(b.types[w], TensorType) for w in ins):
+            vals = [plain[w][0] if w in plain else w for w in ins]
+            try:
+                (vt,) = prim.infer([b.types[v] for v in vals], node.box.param_dict)
+            except DslError:
+                vt = None
+            lift = plain[lifted[0]][1]
+            if isinstance(vt, TensorType):
+                (v,) = b.add(node.box, vals, [vt], node.span)
+                (o,) = b.add(lift.box, [v], [d.types[node.outputs[0]]], lift.span)
+                plain[o] = (v, lift)
+                rename[node.outputs[0]] = o
+                continue
+        outs = b.add(node.box, ins, [d.types[w] for w in node.outputs], node.span)
+        rename.update(zip(node.outputs, outs))
+    return prune(b.build([rename[w] for w in d.outputs], input_names=d.input_names, name=d.name, span=d.span))
 
 
 def merge_squeezed_sums(d: Diagram) -> Diagram:

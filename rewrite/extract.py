@@ -21,7 +21,7 @@ from rewrite.cost import nbytes, node_cost
 from rewrite.egraph import ENode, Frozen, Tables
 from semantics.diagram import Box, Builder, Diagram, make_box
 from semantics.primitives import PRIMITIVES
-from semantics.types import TensorType, WireType
+from semantics.types import FunType, TensorType, WireType
 
 
 class ExtractionError(Exception):
@@ -123,6 +123,15 @@ def choose(fz: Frozen, tab: Tables, sizes: Mapping[str, int] | None = None) -> d
     return choice
 
 
+def _value_type(t: WireType) -> TensorType:
+    """A Num's tensor type: its own, or the values of a constant function."""
+    if isinstance(t, FunType):
+        assert isinstance(t.res, TensorType)
+        return t.res
+    assert isinstance(t, TensorType)
+    return t
+
+
 def _scalar_const(value: float, t: TensorType, originals: Mapping[tuple[float, str], Box]) -> Box:
     orig = originals.get((value, t.dtype))
     if orig is not None:
@@ -163,7 +172,7 @@ def rebuild(fz: Frozen, choice: Mapping[int, ENode], tab: Tables, d: Diagram, ro
             return args_of(n.children[0])
         return list(n.children)
 
-    filled: dict[int, TensorType] = {}  # Num classes of non-scalar type, built as a scalar const
+    filled: dict[int, WireType] = {}  # Num classes of non-scalar type, built as a scalar const
     broadcast: dict[int, int] = {}
 
     def full(k: int) -> int:
@@ -171,7 +180,15 @@ def rebuild(fz: Frozen, choice: Mapping[int, ENode], tab: Tables, d: Diagram, ro
             return wire[k]
         if k not in broadcast:
             t = filled[k]
-            (broadcast[k],) = b.add(make_box("broadcast_to", {"shape": t.shape}), [wire[k]], [t])
+            vt = _value_type(t)
+            w = wire[k]
+            if vt.shape:
+                (w,) = b.add(make_box("broadcast_to", {"shape": vt.shape}), [w], [vt])
+            if isinstance(t, FunType):  # a constant function (the zero tangent of a function wire)
+                from rewrite.functional import constant_function
+
+                w = constant_function(b, w, t)
+            broadcast[k] = w
         return broadcast[k]
 
     def _operands(box: Box, kids: list[int], out_t: WireType) -> list[int]:
@@ -203,10 +220,10 @@ def rebuild(fz: Frozen, choice: Mapping[int, ENode], tab: Tables, d: Diagram, ro
                 wire[c] = ins[n.a]
             elif n.op == "num":
                 t = tab.types[n.t]
-                assert isinstance(t, TensorType)
-                (w,) = b.add(_scalar_const(n.value, t, originals), [], [TensorType(t.dtype, ())])
+                vt = _value_type(t)
+                (w,) = b.add(_scalar_const(n.value, vt, originals), [], [TensorType(vt.dtype, ())])
                 wire[c] = w
-                if t.shape:  # a filled tensor: broadcast only where a reader needs the full shape
+                if t != TensorType(vt.dtype, ()):  # a filled tensor or function: expanded where a reader needs it
                     filled[c] = t
             elif n.op == "op":
                 box, _ = tab.boxes[n.a]

@@ -36,9 +36,18 @@ def default_wrt(d: Diagram, wrt: Wrt) -> tuple[int, ...]:
             w = names.index(w)
         if not 0 <= w < len(d.dom) or not is_float(d.dom[w]):
             raise DerivativeError(f"cannot differentiate with respect to parameter {w} of type "
-                                  f"{d.dom[w] if 0 <= w < len(d.dom) else '?'}; only float tensors have derivatives")
+                                  f"{d.dom[w] if 0 <= w < len(d.dom) else '?'}; only float tensors and "
+                                  "functions with float values have derivatives")
         out.append(w)
     return tuple(out)
+
+
+def _tensor_param(d: Diagram, i: int, op: str) -> None:
+    """hessian / jacobian batch over a basis of the parameter: a function has none (no finite basis)."""
+    if not isinstance(d.dom[i], TensorType):
+        name = d.param_names()[i]
+        raise DerivativeError(f"{op} needs a tensor parameter, but '{name}' is the function {d.dom[i]}; for a "
+                              f"second variation apply jvp to grad(..., wrt={name}) in a direction")
 
 
 def _scalar_out(d: Diagram, op: str) -> TensorType:
@@ -111,6 +120,7 @@ def jacobian(d: Diagram, wrt: Wrt = None, optimize: bool = True, trace: Trace = 
     wrt = default_wrt(d, wrt)
     if len(wrt) != 1 or len(d.cod) != 1:
         raise DerivativeError("jacobian needs one output and exactly one wrt parameter")
+    _tensor_param(d, wrt[0], "jacobian")
     return _finish(batched_jacobian(d, wrt[0]), f"jacobian_{d.name}", d.param_names(), optimize, trace, fast_math)
 
 
@@ -122,6 +132,7 @@ def hessian(d: Diagram, wrt: Wrt = None, optimize: bool = True, trace: Trace = N
     wrt = default_wrt(d, wrt)
     if len(wrt) != 1:
         raise DerivativeError("hessian needs exactly one wrt parameter")
+    _tensor_param(d, wrt[0], "hessian")
     g = tidy(_seeded(d, wrt, False))
     return _finish(batched_jacobian(g, wrt[0]), f"hessian_{d.name}", d.param_names(), optimize, trace, fast_math)
 

@@ -19,8 +19,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from semantics.derived import differentiable
 from semantics.diagram import Box, Diagram, Node
-from semantics.types import FLOAT_DTYPES, TensorType, WireType
+from semantics.types import WireType
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,8 @@ class Linearized:
 
 
 def is_float(t: WireType) -> bool:
-    return isinstance(t, TensorType) and t.dtype in FLOAT_DTYPES
+    """Carries a tangent: a float tensor or a function with float values (`differentiable`)."""
+    return differentiable(t)
 
 
 def derivative_box(box: Box, mode: str) -> Box:

@@ -19,7 +19,7 @@ from semantics.errors import DerivativeError
 from semantics.expressions import BodyElaborator
 from semantics.primitives import PRIMITIVES, Primitive
 from semantics.program import Definition, GenericDef
-from semantics.types import Dim, TensorType, WireType
+from semantics.types import Dim, FunType, TensorType, WireType, flatten
 from semantics.values import Pending, StaticVal, TupleVal, Value, WireVal
 
 
@@ -85,6 +85,15 @@ class TemplateElaborator(BodyElaborator):
             return super().call_primitive(prim, fixed, params, span)
         return ZERO  # type: ignore[return-value]  # every other template position is linear in the tangent
 
+    def call(self, e: ast.Call) -> Value:
+        """Templates call rows of the table by name: `integrate(ct, region=region, vars=vars)` is the
+        `integrate` box, not the user-facing special form that elaborates a lambda."""
+        if isinstance(e.func, ast.Name) and e.func.id in PRIMITIVES and e.func.id not in self.env:
+            prim = PRIMITIVES[e.func.id]
+            args, kwargs = self.bind_primitive_args(prim, e)
+            return self.call_primitive(prim, args, kwargs, e.span)
+        return super().call(e)
+
 
 def instantiate(template: str, b: Builder, env: Mapping[str, Any], statics: Mapping[str, Any],
                 out_type: WireType, span: Span | None = None) -> WireVal | ZeroVal:
@@ -106,8 +115,7 @@ def instantiate(template: str, b: Builder, env: Mapping[str, Any], statics: Mapp
         value = el.literal(value.value, span)
     if isinstance(value, TupleVal):
         raise DerivativeError(f"template '{template}' produced a tuple")
-    assert isinstance(out_type, TensorType)
-    w = el.typed(value, out_type.dtype)
+    w = el.typed(value, value_type(out_type).dtype)
     return fit(b, w, out_type, span)
 
 
@@ -128,14 +136,15 @@ def bind_args(prim: Primitive, types: Sequence[WireType], primals: Sequence[Any]
     """
     env: dict[str, Any] = {}
     names: dict[str, WireType] = {}
-    if prim.variadic:
-        name = prim.wire_args[0].lstrip("*")
-        items = [f"x{k}" for k in range(len(types))]
-        env[name] = TupleVal(tuple(primals))
+    items = [a for a in prim.wire_args if not a.startswith("*")]
+    if prim.variadic:  # a trailing `*name` takes the remaining wires: `name` is the tuple, items numbered
+        name = prim.wire_args[-1].lstrip("*")
+        k0 = len(items)
+        stem = "x" if k0 == 0 else name  # concat(*xs): x0, x1, ...; apply(f, *p): p0, p1, ...
+        items += [f"{stem}{k}" for k in range(len(types) - k0)]
+        env[name] = TupleVal(tuple(primals[k0:]))
         if tangents is not None:
-            env["d" + name] = TupleVal(tuple(tangents))
-    else:
-        items = list(prim.wire_args)
+            env["d" + name] = TupleVal(tuple(tangents[k0:]))
     for k, a in enumerate(items):
         names[a] = types[k]
         if primals[k] is not None:
@@ -150,6 +159,8 @@ def template_statics(params: Mapping[str, Any], types: Mapping[str, WireType]) -
     `a` (and `out`), `shape_a`, `rank_a` and `count_a` (its number of elements, a dim)."""
     out = dict(params)
     for name, t in types.items():
+        # `dom_a`: the variables a function-typed wire depends on (() for a plain wire)
+        out[f"dom_{name}"] = flatten(t.arg) if isinstance(t, FunType) else ()
         if isinstance(t, TensorType):
             count = Dim.const(1)
             for d in t.shape:
@@ -160,12 +171,31 @@ def template_statics(params: Mapping[str, Any], types: Mapping[str, WireType]) -
     return out
 
 
-def fit(b: Builder, w: WireVal, want: TensorType, span: Span | None) -> WireVal:
-    """Broadcast or sum `w` so it has type `want` (the shape of a tangent or a cotangent)."""
+def value_type(t: WireType) -> TensorType:
+    """The tensor type of a wire's values: itself, or a function's (pointwise) value type."""
+    if isinstance(t, FunType):
+        (r,) = flatten(t.res)
+        assert isinstance(r, TensorType)
+        return r
+    return t
+
+
+def fit(b: Builder, w: WireVal, want: WireType, span: Span | None) -> WireVal:
+    """Broadcast or sum `w` so it has type `want` (the shape of a tangent or a cotangent). On
+    functions this acts pointwise on the values; a tensor where a function is wanted becomes the
+    constant function."""
     t = w.type
-    assert isinstance(t, TensorType)
     if t == want:
         return w
+    if isinstance(want, FunType):
+        from rewrite.functional import constant_function
+
+        if isinstance(t, FunType):
+            return _fit_values(b, w, want, span)
+        v = fit(b, w, value_type(want), span)
+        return WireVal(constant_function(b, v.wire, want, span), want, span)
+    assert isinstance(t, TensorType), f"a function cotangent {t} where a tensor {want} is wanted"
+    assert isinstance(want, TensorType)
     if t.dtype != want.dtype:
         (c,) = b.add(make_box("cast", {"dtype": want.dtype}), [w.wire], [t.with_dtype(want.dtype)], span)
         return fit(b, WireVal(c, t.with_dtype(want.dtype), span), want, span)
@@ -174,13 +204,31 @@ def fit(b: Builder, w: WireVal, want: TensorType, span: Span | None) -> WireVal:
     return WireVal(o, want, span)
 
 
+def _fit_values(b: Builder, w: WireVal, want: FunType, span: Span | None) -> WireVal:
+    """`fit` on a function's values: cast, sum or broadcast pointwise (the rows act on FunType
+    wires pointwise, keeping the domain)."""
+    t, wt = value_type(w.type), value_type(want)
+    if t.dtype != wt.dtype:
+        t = t.with_dtype(wt.dtype)
+        (c,) = b.add(make_box("cast", {"dtype": wt.dtype}), [w.wire], [FunType(want.arg, t)], span)
+        w = WireVal(c, FunType(want.arg, t), span)
+    if t == wt:
+        return w
+    name = "sum_to" if len(t.shape) > len(wt.shape) or _sums(t, wt) else "broadcast_to"
+    (o,) = b.add(make_box(name, {"shape": wt.shape}), [w.wire], [want], span)
+    return WireVal(o, want, span)
+
+
 def _sums(t: TensorType, want: TensorType) -> bool:
     one = Dim.const(1)
     return any(a != b and b == one for a, b in zip(reversed(t.shape), reversed(want.shape)))
 
 
-def zeros(b: Builder, t: TensorType, span: Span | None = None) -> WireVal:
-    """An explicit zero of type t (where a structural zero must become a real array)."""
+def zeros(b: Builder, t: WireType, span: Span | None = None) -> WireVal:
+    """An explicit zero of type t (where a structural zero must become a real array; for a
+    function type, the zero function)."""
+    if isinstance(t, FunType):
+        return fit(b, zeros(b, value_type(t), span), t, span)
     (z,) = b.add(make_box("const", {"value": 0 if t.dtype not in ("f32", "f64") else 0.0, "dtype": t.dtype}), (),
                  (TensorType(t.dtype),), span)
     if not t.shape:

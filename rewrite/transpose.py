@@ -20,6 +20,7 @@ import re
 from typing import Any
 
 from grammar.errors import Span
+from rewrite.functional import transpose_apply
 from rewrite.tangents import Linearized, derivative_box, linear_wires
 from rewrite.templates import ZeroVal, bind_args, fit, instantiate, template_statics, zeros
 from semantics.diagram import Builder, Diagram, make_box
@@ -58,9 +59,7 @@ def transpose(lin: Linearized) -> Diagram:
     grads: list[int] = []
     for w in d.inputs[lin.n_primal_in:lin.n_primal_in + lin.n_tangent_in]:
         ct = acc.get(w)
-        t = d.types[w]
-        assert isinstance(t, TensorType)
-        grads.append(ct if ct is not None else zeros(b, t).wire)
+        grads.append(ct if ct is not None else zeros(b, d.types[w]).wire)
     names = d.param_names()[:lin.n_primal_in] + tuple(f"ct{i}" for i in range(len(ct_inputs)))
     return b.build(ys + grads, input_names=names)
 
@@ -106,6 +105,12 @@ def _transpose_node(b: Builder, node: Any, d: Diagram, primal: dict[int, int], l
         raise DerivativeError(f"cannot transpose '{box.name}'", node.span)
     (c,) = cts
     assert c is not None
+    if box.name == "apply":  # its transpose reads the points' diagram (rewrite/functional.py)
+        if any(w in linear for w in node.inputs[1:]):
+            raise DerivativeError("apply is linear only in the function (internal error in linearization)", node.span)
+        f = node.inputs[0]
+        acc.add(f, transpose_apply(b, node, d, primal, c, _function_name(d, f)), span=node.span)
+        return
     in_t = [d.types[w] for w in node.inputs]
     primals: list[WireVal | None]
     if prim.variadic:  # concat/stack transposes read the other operands' shapes: zeros stand in for linear ones
@@ -134,7 +139,6 @@ def _transpose_node(b: Builder, node: Any, d: Diagram, primal: dict[int, int], l
         for i, (_, branch) in enumerate(mask if scaled else ()):
             template = f"where(mask{i}, {template}, 0)" if branch else f"where(mask{i}, 0, {template})"
         wt = d.types[w]
-        assert isinstance(wt, TensorType)
         r = instantiate(template, b, env, statics, wt, node.span)
         if isinstance(r, ZeroVal):
             continue
@@ -151,6 +155,17 @@ def _passed_mask(name: str, arg: str, node: Any, d: Diagram, primal: dict[int, i
     if name == "where" and arg in ("x", "y"):
         return (*mask, (primal[node.inputs[0]], arg == "x"))
     return mask
+
+
+def _function_name(d: Diagram, w: int) -> str:
+    """The parameter a function tangent comes from (`rho` for the wire `drho`), for messages."""
+    prod = {o: n for n in d.nodes for o in n.outputs}
+    while w in prod and len(prod[w].inputs) == 1:
+        w = prod[w].inputs[0]
+    if w in d.inputs:
+        name = d.param_names()[d.inputs.index(w)]
+        return name[1:] if name.startswith("d") and len(name) > 1 else name
+    return "the function"
 
 
 def _primal_or_zeros(b: Builder, w: int, d: Diagram, primal: dict[int, int], linear: set[int]) -> WireVal:

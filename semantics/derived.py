@@ -8,12 +8,21 @@ from typing import Any
 
 from grammar.errors import Span
 from semantics.errors import DerivativeError
-from semantics.types import FLOAT_DTYPES, TensorType, WireType, type_str
+from semantics.types import FLOAT_DTYPES, FunType, TensorType, WireType, flatten, type_str
 
 DERIVED_OPS = ("grad", "value_and_grad", "vjp", "jvp", "hessian", "jacobian", "simplify")
 
 
-def _is_float(t: WireType) -> bool:
+def differentiable(t: WireType) -> bool:
+    """Does a wire of type t carry a tangent? Float tensors, and functions with float values
+    (LANGUAGE.md §7: their derivative is the functional derivative, a function of the same type).
+
+    >>> from semantics.types import scalar
+    >>> differentiable(scalar("f64")), differentiable(FunType(scalar("f64"), scalar("f64"))), differentiable(scalar("i32"))
+    (True, True, False)
+    """
+    if isinstance(t, FunType):
+        return all(isinstance(r, TensorType) and r.dtype in FLOAT_DTYPES for r in flatten(t.res))
     return isinstance(t, TensorType) and t.dtype in FLOAT_DTYPES
 
 
@@ -21,7 +30,7 @@ def resolve_wrt(op: str, fname: str, names: Sequence[str], dom: Sequence[WireTyp
                 wrt: Sequence[str] | None, span: Span | None) -> tuple[int, ...]:
     """Indices of the differentiated parameters: the named ones, or every float parameter."""
     if wrt is None:
-        idx = tuple(i for i, t in enumerate(dom) if _is_float(t))
+        idx = tuple(i for i, t in enumerate(dom) if differentiable(t))
         if not idx and op != "simplify":
             raise DerivativeError(f"{op}({fname}): '{fname}' has no float parameter to differentiate", span)
         return idx
@@ -31,7 +40,7 @@ def resolve_wrt(op: str, fname: str, names: Sequence[str], dom: Sequence[WireTyp
             raise DerivativeError(f"{op}({fname}, wrt={w}): '{fname}' has no parameter '{w}' "
                                   f"(parameters: {', '.join(names)})", span)
         i = list(names).index(w)
-        if not _is_float(dom[i]):
+        if not differentiable(dom[i]):
             raise DerivativeError(f"{op}({fname}, wrt={w}): parameter '{w}' has type {dom[i]}; only float "
                                   "(f32/f64) tensors can be differentiated", span)
         out.append(i)
@@ -39,7 +48,7 @@ def resolve_wrt(op: str, fname: str, names: Sequence[str], dom: Sequence[WireTyp
 
 
 def _scalar_output(op: str, fname: str, cod: Sequence[WireType], span: Span | None) -> TensorType:
-    if len(cod) != 1 or not isinstance(cod[0], TensorType) or cod[0].shape or not _is_float(cod[0]):
+    if len(cod) != 1 or not isinstance(cod[0], TensorType) or cod[0].shape or not differentiable(cod[0]):
         raise DerivativeError(
             f"{op} needs a scalar float output, but '{fname}' returns {type_str(tuple(cod))}; "
             "use vjp (or jacobian) for non-scalar outputs", span)
@@ -68,7 +77,9 @@ def derived_signature(op: str, fname: str, names: Sequence[str], dom: tuple[Wire
             raise DerivativeError(f"{op}({fname}) needs exactly one parameter in wrt=, got "
                                   f"{len(wrt)}", span)
         x = dom[wrt[0]]
-        assert isinstance(x, TensorType)
+        if not isinstance(x, TensorType):
+            raise DerivativeError(f"{op}({fname}) needs a tensor parameter, but '{names[wrt[0]]}' is the function "
+                                  f"{x}; for a second variation use jvp(grad({fname}, wrt={names[wrt[0]]}))", span)
         if op == "hessian":
             return dom, (TensorType(x.dtype, x.shape + x.shape),), tuple(names)
         if len(cod) != 1 or not isinstance(cod[0], TensorType):

@@ -102,6 +102,12 @@ Impl = Callable[..., Any]  # impl(xp, params, *arrays) -> array | tuple of array
 # a function (sympy module, static params) -> expression for rows whose meaning is a parameter
 # (`const`), or None for rows without a scalar meaning (an uninterpreted SymPy function).
 SympyMeaning = Union[str, Callable[[Any, Mapping[str, Any]], Any], None]
+# The inverse of an elementwise row in one argument, the others fixed literals (what the transpose of
+# `f(φ(x))` with respect to f needs, LANGUAGE.md §7): given the interval [lo, hi] that argument
+# ranges over and the other arguments' values by name, a DSL expression of the output `u` (and the
+# other arguments by name) that inverts the row on that interval, or None where the row is not
+# one-to-one there.
+Inverse = Callable[[float, float, Mapping[str, float]], Union[str, None]]
 # A batching rule (vmap of a linear use of the primitive over a leading axis of size `k`): given the
 # unbatched arg types by name (and `out`), the static params and the names of the batched args, a
 # DSL expression over the args (batched ones carry the extra leading axis) whose value is the
@@ -130,6 +136,7 @@ class Primitive:
       scheduler never writes into it or lets it outlive its argument's buffer;
     - `syntax`: the printed syntax (an INFIX_LEVEL operator or one of SPECIAL_SYNTAX), None for a call;
     - `domain`: one of DOMAINS, where the arguments must lie for the row to be smooth and finite;
+    - `inverse`: per argument, the row's inverse in it (see Inverse), for elementwise rows that have one;
     - `doc`: one line for the reference listing."""
 
     name: str
@@ -147,6 +154,7 @@ class Primitive:
     view: bool | _Missing = MISSING
     syntax: str | None = None
     domain: str = "real"
+    inverse: Mapping[str, Inverse] = field(default_factory=dict)
 
     @property
     def wire_args(self) -> tuple[str, ...]:

@@ -14,6 +14,7 @@ import numpy as np
 
 from semantics.errors import TypeCheckError
 from semantics.primitives import (
+    Inverse,
     ParamSpec,
     Primitive,
     broadcast_all,
@@ -93,6 +94,51 @@ BINARY: tuple[tuple[str, Any, str, dict[str, str], str, str, str | None], ...] =
 
 FLOAT_ONLY_BINARY = {"pow", "atan2"}
 
+
+def _inv(text: str, ok: Any = lambda lo, hi, c: True) -> Inverse:
+    """An inverse valid where `ok(lo, hi, consts)` holds (the row is one-to-one on [lo, hi])."""
+    return lambda lo, hi, c: text if ok(lo, hi, c) else None
+
+
+def _by_sign(pos: str, neg: str) -> Inverse:
+    """An even map: one inverse on [0, ∞), another on (-∞, 0]."""
+    return lambda lo, hi, c: pos if lo >= 0 else neg if hi <= 0 else None
+
+
+_HALF_PI = math.pi / 2
+
+# The inverses of the elementwise rows (Primitive.inverse): per argument, the inverse as a DSL
+# expression of the output `u` and the other (literal) arguments, and where it is valid.
+INVERSE: dict[str, dict[str, Inverse]] = {
+    "neg": {"x": _inv("-u")},
+    "exp": {"x": _inv("log(u)")},
+    "log": {"x": _inv("exp(u)", lambda lo, hi, c: lo >= 0)},
+    "log1p": {"x": _inv("expm1(u)", lambda lo, hi, c: lo >= -1)},
+    "expm1": {"x": _inv("log1p(u)")},
+    "sqrt": {"x": _inv("square(u)", lambda lo, hi, c: lo >= 0)},
+    "rsqrt": {"x": _inv("reciprocal(square(u))", lambda lo, hi, c: lo > 0)},
+    "square": {"x": _by_sign("sqrt(u)", "-sqrt(u)")},
+    "reciprocal": {"x": _inv("reciprocal(u)", lambda lo, hi, c: lo > 0 or hi < 0)},
+    "sin": {"x": _inv("arcsin(u)", lambda lo, hi, c: -_HALF_PI <= lo and hi <= _HALF_PI)},
+    "cos": {"x": _inv("arccos(u)", lambda lo, hi, c: 0 <= lo and hi <= math.pi)},
+    "tan": {"x": _inv("arctan(u)", lambda lo, hi, c: -_HALF_PI < lo and hi < _HALF_PI)},
+    "tanh": {"x": _inv("0.5 * log((1 + u) / (1 - u))")},
+    "sinh": {"x": _inv("log(u + sqrt(u * u + 1))")},
+    "cosh": {"x": _by_sign("log(u + sqrt(u * u - 1))", "-log(u + sqrt(u * u - 1))")},
+    "arcsin": {"x": _inv("sin(u)", lambda lo, hi, c: -1 <= lo and hi <= 1)},
+    "arccos": {"x": _inv("cos(u)", lambda lo, hi, c: -1 <= lo and hi <= 1)},
+    "arctan": {"x": _inv("tan(u)")},
+    "sigmoid": {"x": _inv("log(u / (1 - u))")},
+    "softplus": {"x": _inv("log(expm1(u))")},
+    "add": {"x": _inv("u - y"), "y": _inv("u - x")},
+    "sub": {"x": _inv("u + y"), "y": _inv("x - u")},
+    "mul": {"x": _inv("u / y", lambda lo, hi, c: c["y"] != 0), "y": _inv("u / x", lambda lo, hi, c: c["x"] != 0)},
+    "div": {"x": _inv("u * y", lambda lo, hi, c: c["y"] != 0),
+            "y": _inv("x / u", lambda lo, hi, c: c["x"] != 0 and (lo > 0 or hi < 0))},
+    "pow": {"x": _inv("u ^ (1 / y)", lambda lo, hi, c: lo >= 0 and c["y"] != 0),
+            "y": _inv("log(u) / log(x)", lambda lo, hi, c: c["x"] > 0 and c["x"] != 1)},
+}
+
 # name, NumPy meaning, infix operator, SymPy meaning (all cost "cheap", JVP "0").
 COMPARE: tuple[tuple[str, Any, str, str], ...] = (
     ("eq", np.equal, "==", "Eq(x, y)"),
@@ -138,7 +184,8 @@ for _name, _fn, _jvp, _cost, _sympy in UNARY:
                        sympy=_sympy,
                        view=False,
                        syntax="-x" if _name == "neg" else None,
-                       domain=DOMAIN.get(_name, "real")))
+                       domain=DOMAIN.get(_name, "real"),
+                       inverse=INVERSE.get(_name, {})))
 
 for _name, _fn, _jvp, _tr, _cost, _sympy, _op in BINARY:
     register(Primitive(_name, ("x", "y"), _binary_rule(_name), _pointwise(_fn), "binary", jvp=_jvp, transpose=_tr,
@@ -147,7 +194,8 @@ for _name, _fn, _jvp, _tr, _cost, _sympy, _op in BINARY:
                        sympy=_sympy,
                        view=False,
                        syntax=_op,
-                       domain=DOMAIN.get(_name, "real")))
+                       domain=DOMAIN.get(_name, "real"),
+                       inverse=INVERSE.get(_name, {})))
 
 for _name, _fn, _op, _sympy in COMPARE:
     register(Primitive(_name, ("x", "y"), _binary_rule(_name, "bool"), _pointwise(_fn), "compare", jvp="0",
