@@ -24,6 +24,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from semantics.primitives import PRIMITIVES
+
 FLOAT = ("f32", "f64")
 
 
@@ -119,7 +121,8 @@ REDUCTIONS: dict[str, tuple[str, str, str]] = {
     "min": ("#inf", "(v < acc || v != v) ? v : acc", "dsl_min"),
 }
 
-CONSTANTS = frozenset({"const", "dimsize"})
+# the rows whose fusion class (semantics/primitives.py FAMILY_FUSION) is "const"
+CONSTANTS = frozenset(name for name, prim in PRIMITIVES.items() if prim.fusion == "const")
 
 _LIBRARY = "dense linear algebra stays a library call (BLAS through NumPy on CPU, cuBLAS through CuPy on GPU)"
 _RUNTIME = "computed by the array library between kernels"

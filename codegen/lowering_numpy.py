@@ -170,8 +170,9 @@ def _reduce(fn: str, result_dtype: Callable[[Call], str] | None = None) -> Lower
     return Lowering(lambda c: f"xp.{fn}({c.args[0]}{_axis_kw(c)})", result_dtype=result_dtype)
 
 
-def _index_items(call: Call) -> str:
-    """The subscript of the index spec: ("slice", lo, hi, step), ("int", k) and ("newaxis",) items."""
+def _index_parts(call: Call, spell_slice: Callable[[list[str | None]], str]) -> list[str]:
+    """The items of the index spec, ("slice", lo, hi, step), ("int", k) and ("newaxis",), as source
+    text; a slice is spelled by `spell_slice` from its bounds (None where absent)."""
     items = []
     for item in call.raw["index"]:
         if item[0] == "int":
@@ -179,9 +180,18 @@ def _index_items(call: Call) -> str:
         elif item[0] == "newaxis":
             items.append("None")
         else:
-            lo, hi, step = (("" if v is None else call.source(v)) for v in item[1:4])
-            items.append(f"{lo}:{hi}" + (f":{step}" if step else ""))
-    return ", ".join(items) or "()"
+            items.append(spell_slice([None if v is None else call.source(v) for v in item[1:4]]))
+    return items
+
+
+def _colon_slice(bounds: list[str | None]) -> str:
+    lo, hi, step = (b or "" for b in bounds)
+    return f"{lo}:{hi}" + (f":{step}" if step else "")
+
+
+def _index_items(call: Call) -> str:
+    """The subscript of the index spec: `x[1:n:2, None, 0]`."""
+    return ", ".join(_index_parts(call, _colon_slice)) or "()"
 
 
 def _index(call: Call) -> str:
@@ -194,14 +204,8 @@ def _unindex(call: Call) -> str:
 
 
 def _slice_objects(call: Call) -> str:
-    items = []
-    for item in call.raw["index"]:
-        if item[0] == "int":
-            items.append(call.source(item[1]))
-        elif item[0] == "newaxis":
-            items.append("None")
-        else:
-            items.append("slice(" + ", ".join("None" if v is None else call.source(v) for v in item[1:4]) + ")")
+    """The index spec as a tuple's items of slice objects: `slice(1, n, 2), None, 0`."""
+    items = _index_parts(call, lambda bounds: "slice(" + ", ".join(b or "None" for b in bounds) + ")")
     return ", ".join(items) + ("," if len(items) == 1 else "")
 
 

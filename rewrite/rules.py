@@ -29,10 +29,8 @@ it never turns a NaN into a number or a number into a NaN unless an intermediate
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-
-# Boxes the rules create (parameterless primitives): interned first, so their ids are fixed.
-RULE_BOXES = ("add", "sub", "mul", "neg", "square", "sqrt", "exp", "reciprocal", "matmul")
 
 
 @dataclass(frozen=True)
@@ -166,6 +164,29 @@ RULES: tuple[Rule, ...] = (
     _r("matmul-assoc-l", '(Op2 "matmul" p t a (Op2 "matmul" p u b c))', '(Op2 "matmul" p t (Op2 "matmul" p v a b) c)',
        "(HasTy a ta) (HasTy b tb) (HasTy c tc) (Mat2 ta) (Mat2 tb) (Mat2 tc) (= v (MatTy ta tb))", "assoc", DISTRIBUTE),
 )
+
+
+
+def _rule_boxes(rules: tuple[Rule, ...]) -> tuple[str, ...]:
+    """The boxes the rules create, read off their right-hand sides: a `{name}` placeholder stands for
+    the box id of the parameterless primitive `name`, and must follow its own op name (a rule that
+    writes `(Op2 "mul" {add} ...)` is a typo this catches at import).
+
+    >>> _rule_boxes((_r("t", '(Op1 "neg" p t x)', '(Op2 "mul" {mul} t x (Op1 "exp" {exp} t x))'),))
+    ('exp', 'mul')
+    """
+    names: set[str] = set()
+    for r in rules:
+        placed = _PLACED.findall(r.rhs)
+        assert all(op == box for op, box in placed), f"rule {r.name}: a placeholder names another op: {placed}"
+        assert len(placed) == r.rhs.count("{"), f"rule {r.name}: a placeholder outside `(OpN \"name\" {{name}} ...)`"
+        names.update(box for _, box in placed)
+    return tuple(sorted(names))
+
+
+_PLACED = re.compile(r'\(Op\d "(\w+)" \{(\w+)\}')
+# Boxes the rules create (parameterless primitives): interned first, so their ids are fixed.
+RULE_BOXES = _rule_boxes(RULES)
 
 # Stages: (name, rule sets run together). Constant reassociation ("scale") runs with the algebra
 # only: together with factoring it keeps creating new constants (measured: a 2,600-box gradient

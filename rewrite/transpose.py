@@ -29,7 +29,6 @@ from semantics.primitives import PRIMITIVES
 from semantics.types import TensorType
 from semantics.values import WireVal
 
-ELEMENTWISE = ("unary", "binary", "select")
 Mask = tuple[tuple[int, bool], ...]  # (condition wire, branch selected when it holds), outermost last
 
 
@@ -123,7 +122,7 @@ def _transpose_node(b: Builder, node: Any, d: Diagram, primal: dict[int, int], l
     out_t = d.types[node.outputs[0]]
     env["ct"], types["out"] = WireVal(c, out_t, node.span), out_t
     statics = template_statics(box.param_dict, types)
-    mask = acc.masks.get(node.outputs[0], ()) if prim.family in ELEMENTWISE else ()
+    mask = acc.masks.get(node.outputs[0], ()) if prim.elementwise else ()
     for i, (m, _) in enumerate(mask):
         env[f"mask{i}"] = WireVal(m, b.types[m], node.span)
     for a, k, w in targets:

@@ -14,9 +14,11 @@ import numpy as np
 
 from semantics.errors import TypeCheckError
 from semantics.primitives import (
+    Impl,
     Inverse,
     ParamSpec,
     Primitive,
+    SympyMeaning,
     broadcast_all,
     elementwise_batch,
     float_arg,
@@ -273,12 +275,15 @@ def _const_impl(xp: Any, params: Mapping[str, Any]) -> Any:
     return xp.asarray(params["value"], dtype=NUMPY_DTYPE[params["dtype"]])
 
 
-register(Primitive("const", (), _const_rule, _const_impl, "const",
-                   params=(ParamSpec("value", "value"), ParamSpec("dtype", "dtype")), jvp="0",
-                   doc="a scalar literal of the dtype its context requires",
-                   cost="free",
-                   sympy=lambda sp, params: sympy_number(sp, params["value"]),
-                   view=False))
+def _scalar_row(name: str, param: ParamSpec, impl: Impl, sympy: SympyMeaning, doc: str) -> Primitive:
+    """A row of the "const" family: a scalar of `dtype` given by one static parameter, no wires."""
+    return Primitive(name, (), _const_rule, impl, "const", params=(param, ParamSpec("dtype", "dtype")), jvp="0",
+                     doc=doc, cost="free", sympy=sympy, view=False)
+
+
+register(_scalar_row("const", ParamSpec("value", "value"), _const_impl,
+                     lambda sp, params: sympy_number(sp, params["value"]),
+                     "a scalar literal of the dtype its context requires"))
 
 
 def _dimsize_impl(xp: Any, params: Mapping[str, Any]) -> Any:
@@ -286,9 +291,5 @@ def _dimsize_impl(xp: Any, params: Mapping[str, Any]) -> Any:
     return xp.asarray(params["dim"], dtype=NUMPY_DTYPE[params["dtype"]])
 
 
-register(Primitive("dimsize", (), _const_rule, _dimsize_impl, "const",
-                   params=(ParamSpec("dim", "dim"), ParamSpec("dtype", "dtype")), jvp="0",
-                   doc="the size of a dim as a scalar (`sqrt(D)`)",
-                   cost="free",
-                   sympy=lambda sp, params: sympy_dim(sp, params["dim"]),
-                   view=False))
+register(_scalar_row("dimsize", ParamSpec("dim", "dim"), _dimsize_impl,
+                     lambda sp, params: sympy_dim(sp, params["dim"]), "the size of a dim as a scalar (`sqrt(D)`)"))

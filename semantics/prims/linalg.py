@@ -62,27 +62,40 @@ def _swap_last(rank: int) -> str:
     return f"transpose({{}}, axes=({', '.join(map(str, axes))}))"
 
 
-def matmul_transpose_x(types: Mapping[str, WireType], params: Mapping[str, Any], index: int = -1) -> str:
-    """ct_x for `x @ y` by ranks (batch axes are summed back to x by the derivatives stage)."""
-    x, y = tensor_arg(types["x"], "matmul"), tensor_arg(types["y"], "matmul")
-    if y.rank == 1:
-        return "ct * y" if x.rank == 1 else "expand_dims(ct, -1) * y"
-    if x.rank == 1:
-        return "squeeze(matmul(y, expand_dims(ct, -1)), axis=-1)"
-    return "matmul(ct, " + _swap_last(y.rank).format("y") + ")"
+# ct of one operand of `x @ y` by ranks, as (both vectors, only the other a vector, only this one a
+# vector, two matrices: {other_t} is the other operand with its last two axes swapped). Batch axes
+# are summed back to the operand by the derivatives stage.
+_MATMUL_CT = {
+    "x": ("ct * y", "expand_dims(ct, -1) * y", "squeeze(matmul(y, expand_dims(ct, -1)), axis=-1)",
+          "matmul(ct, {other_t})"),
+    "y": ("x * ct", "expand_dims(x, -1) * expand_dims(ct, -2)", "squeeze(matmul(expand_dims(ct, -2), x), axis=-2)",
+          "matmul({other_t}, ct)"),
+}
 
 
-def matmul_transpose_y(types: Mapping[str, WireType], params: Mapping[str, Any], index: int = -1) -> str:
-    """ct_y for `x @ y` by ranks."""
-    x, y = tensor_arg(types["x"], "matmul"), tensor_arg(types["y"], "matmul")
-    if x.rank == 1:
-        return "x * ct" if y.rank == 1 else "expand_dims(x, -1) * expand_dims(ct, -2)"
-    if y.rank == 1:
-        return "squeeze(matmul(expand_dims(ct, -2), x), axis=-2)"
-    return "matmul(" + _swap_last(x.rank).format("x") + ", ct)"
+def _matmul_transpose(arg: str) -> Template:
+    """The transpose template of `x @ y` in the operand `arg`.
+
+    >>> from semantics.types import Dim
+    >>> m = TensorType("f64", (Dim.sym("n"), Dim.sym("n")))
+    >>> _matmul_transpose("y")({"x": m, "y": m}, {})
+    'matmul(transpose(x, axes=(1, 0)), ct)'
+    """
+    other = "y" if arg == "x" else "x"
+    both, other_vec, this_vec, matrices = _MATMUL_CT[arg]
+
+    def template(types: Mapping[str, WireType], params: Mapping[str, Any], index: int = -1) -> str:
+        me, it = tensor_arg(types[arg], "matmul"), tensor_arg(types[other], "matmul")
+        if it.rank == 1:
+            return both if me.rank == 1 else other_vec
+        if me.rank == 1:
+            return this_vec
+        return matrices.format(other_t=_swap_last(it.rank).format(other))
+
+    return template
 
 
-MATMUL_TRANSPOSE: dict[str, Template] = {"x": matmul_transpose_x, "y": matmul_transpose_y}
+MATMUL_TRANSPOSE: dict[str, Template] = {a: _matmul_transpose(a) for a in _MATMUL_CT}
 
 
 def matmul_batch(types: Mapping[str, WireType], params: Mapping[str, Any], batched: frozenset[str]) -> str:
