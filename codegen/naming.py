@@ -54,6 +54,8 @@ class Namer:
 
 def safe_comment(text: str) -> str:
     """Comment text without line breaks or control characters (a filename could contain anything)."""
+    if text.isprintable():  # the common case, one C-level scan (this runs once per generated line)
+        return text
     return "".join(ch if ch.isprintable() else "?" for ch in text)
 
 

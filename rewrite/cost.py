@@ -126,5 +126,13 @@ def cost(d: Diagram, sizes: Mapping[str, int] | None = None) -> float:
 
     Every symbolic dim is given the size `sizes.get(name, 64)`.
     """
-    return sum(node_cost(n.box, [d.types[w] for w in n.inputs], [d.types[w] for w in n.outputs], sizes)
-               for n in d.nodes)
+    types = d.types
+    memo: dict[tuple[Box, tuple[WireType, ...], tuple[WireType, ...]], float] = {}  # nodes repeat (box, types)
+    total = 0.0
+    for n in d.nodes:
+        key = (n.box, tuple(types[w] for w in n.inputs), tuple(types[w] for w in n.outputs))
+        c = memo.get(key)
+        if c is None:
+            c = memo[key] = node_cost(n.box, key[1], key[2], sizes)
+        total += c
+    return total

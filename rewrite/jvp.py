@@ -35,10 +35,8 @@ and the transpose read its output.
 
 from __future__ import annotations
 
-import gc
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,6 +46,7 @@ from rewrite.extract import ExtractionError, choose, rebuild
 from rewrite.tangents import Linearized, active_wires
 from semantics.diagram import Builder, Diagram, Node
 from semantics.errors import DerivativeError
+from semantics.gcpause import paused_gc
 from semantics.primitives import PRIMITIVES
 
 
@@ -127,25 +126,12 @@ def linearize_stats(d: Diagram, wrt: tuple[int, ...],
     secs = {"load": time.perf_counter() - t0}
     fired, per_it = _saturate(eg, pending, limits, len(d.nodes) + len(d.inputs))
     secs["saturate"] = time.perf_counter() - t0 - secs["load"]
-    with _no_cycle_collection():
+    with paused_gc():  # export and extraction: one object per e-node, no cycles
         fz = eg.freeze(lin_lowering(eg.tables, len(d.inputs)))
         lin, unresolved = _extract(eg, fz, d, wrt, outs)
     secs["extract"] = time.perf_counter() - t0 - secs["load"] - secs["saturate"]
     secs["total"] = time.perf_counter() - t0
     return lin, JvpStats(len(rules), len(per_it), eg.size(), fired, per_it, unresolved, secs)
-
-
-@contextmanager
-def _no_cycle_collection() -> Iterator[None]:
-    """Export and extraction allocate one object per e-node and create no reference cycles; the
-    cyclic collector's full passes over that growing heap cost 30% of the phase at 10k boxes."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _seed(eg: EGraph, d: Diagram, wrt: Sequence[int], active: set[int]) -> list[tuple[int, ...]]:

@@ -161,8 +161,8 @@ def optimize(d: Diagram, limits: Limits | None = None, fast_math: bool = False) 
     notes: list[str] = []
     stages: list[StageReport] = []
     unsound = 0
-    ops0, cost0 = d.stats()["ops"], cost(d)
-    best = d
+    ops0, cost0 = len(d.nodes), cost(d)
+    best, best_cost = d, cost0
     try:
         eg = EGraph(rules_for(fast_math))
         (outs,) = eg.load([d])
@@ -172,19 +172,20 @@ def optimize(d: Diagram, limits: Limits | None = None, fast_math: bool = False) 
         if unsound:
             notes.append(f"{unsound} unsound merges: kept the input")
         else:
-            best = _extract(eg, d, outs, notes) or best
+            best, best_cost = _extract(eg, d, cost0, outs, notes) or (best, best_cost)
     except Exception as err:  # egglog or a bug in a rule: never crash the caller
         notes.append(f"optimiser failed ({type(err).__name__}: {err}); returned the best diagram so far")
     top = sorted(fired.items(), key=lambda kv: (-kv[1], kv[0]))[:8]
-    report = RewriteReport(tuple(stages), ops0, best.stats()["ops"], cost0, cost(best), tuple(top), tuple(notes),
+    report = RewriteReport(tuple(stages), ops0, len(best.nodes), cost0, best_cost, tuple(top), tuple(notes),
                            unsound, time.perf_counter() - t0)
     if report.stop_reason in LIMIT_REASONS:
         warnings.warn(OptimizerLimitWarning(report, d.name), stacklevel=2)
     return best, report
 
 
-def _extract(eg: EGraph, d: Diagram, outs: list[int], notes: list[str]) -> Diagram | None:
-    """The cheapest term of each output, rebuilt as a diagram and checked (None: keep the input)."""
+def _extract(eg: EGraph, d: Diagram, cost0: float, outs: list[int], notes: list[str]) -> tuple[Diagram, float] | None:
+    """The cheapest term of each output, rebuilt as a diagram and checked, with its cost (None: keep
+    the input, whose cost is `cost0`)."""
     fz = eg.freeze()
     choice = choose(fz, eg.tables)
     # each e-class keeps the source span of an original node in it, so generated code can still
@@ -196,15 +197,12 @@ def _extract(eg: EGraph, d: Diagram, outs: list[int], notes: list[str]) -> Diagr
         notes.append("extracted diagram failed its checks, kept the input: " + "; ".join(errs[:3]))
     elif new.cod != d.cod or new.dom != d.dom:
         notes.append("extracted diagram changed the signature, kept the input")
-    elif _no_worse(new, d):
-        return new
     else:
+        new_cost = cost(new)
+        if len(new.nodes) <= len(d.nodes) and new_cost <= cost0 * (1 + 1e-9) + 1e-9:
+            return new, new_cost
         notes.append("extraction was not cheaper than the input; kept the input")
     return None
-
-
-def _no_worse(new: Diagram, old: Diagram) -> bool:
-    return new.stats()["ops"] <= old.stats()["ops"] and cost(new) <= cost(old) * (1 + 1e-9) + 1e-9
 
 
 def _const_boxes(d: Diagram) -> dict[tuple[float, str], Box]:

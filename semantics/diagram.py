@@ -26,7 +26,7 @@ from typing import Any
 
 from grammar.errors import Span
 from semantics.errors import TypeCheckError
-from semantics.types import WireType, type_str
+from semantics.types import WireType, type_str, without_hash
 
 ParamValue = Any  # hashable: int, float, bool, str, None, Dim, TensorType, or tuples of those
 
@@ -41,6 +41,16 @@ class Box:
     name: str
     params: tuple[tuple[str, ParamValue], ...] = ()
     kind: str = "prim"
+
+    def __hash__(self) -> int:  # computed once: boxes key the e-graph's tables and the passes' memos
+        return self._hash
+
+    @cached_property
+    def _hash(self) -> int:
+        return hash((self.name, self.params, self.kind))
+
+    def __getstate__(self) -> dict[str, object]:
+        return without_hash(self)
 
     @property
     def param_dict(self) -> dict[str, ParamValue]:

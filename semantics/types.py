@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Union
 
 from semantics.errors import ShapeError
@@ -33,6 +34,18 @@ class Dim:
     """An integer polynomial over dim names: `terms` maps sorted monomials to non-zero coefficients."""
 
     terms: tuple[tuple[Monomial, int], ...]
+
+    # Types are dict keys everywhere (interning, cost and shape caches, unification): their hash is
+    # computed once per object instead of re-walking the nested tuples at every lookup.
+    def __hash__(self) -> int:
+        return self._hash
+
+    @cached_property
+    def _hash(self) -> int:
+        return hash(self.terms)
+
+    def __getstate__(self) -> dict[str, object]:
+        return without_hash(self)
 
     @staticmethod
     def const(value: int) -> Dim:
@@ -144,6 +157,11 @@ class Dim:
         return out
 
 
+def without_hash(obj: object) -> dict[str, object]:
+    """Pickled state without the cached hash: string hashes differ between processes."""
+    return {k: v for k, v in vars(obj).items() if k != "_hash"}
+
+
 def as_dim(d: Union[Dim, int]) -> Dim:
     return d if isinstance(d, Dim) else Dim.const(int(d))
 
@@ -154,6 +172,16 @@ class TensorType:
 
     dtype: str
     shape: tuple[Dim, ...] = ()
+
+    def __hash__(self) -> int:  # computed once (see Dim)
+        return self._hash
+
+    @cached_property
+    def _hash(self) -> int:
+        return hash((self.dtype, self.shape))
+
+    def __getstate__(self) -> dict[str, object]:
+        return without_hash(self)
 
     @property
     def rank(self) -> int:
