@@ -62,7 +62,11 @@ def numpy_key(d: Diagram, boxes: Mapping[str, Callable[..., Any]]) -> Hashable:
     impls = tuple((name, id(boxes[name])) for name in used if name in boxes)
     # Spans only change comments, but a cached function should show the source it was built from.
     lines = tuple((n.span.filename, n.span.line) if n.span else None for n in d.nodes)
-    return (d.digest, d.name, d.param_names(), "numpy", dtypes, impls, lines)
+    # The diagram as it is (types, nodes in order, wires), not its canonical form: the generated code
+    # follows the node order, and hashing the tuples (box and type hashes are cached) is linear with
+    # a small constant, where the canonical digest re-sorted and re-printed the whole diagram.
+    structure = (d.types, d.inputs, d.nodes, d.outputs)
+    return (structure, d.name, d.param_names(), "numpy", dtypes, impls, lines)
 
 
 def build_numpy_function(program: NumpyProgram, boxes: Mapping[str, Callable[..., Any]]) -> Callable[..., Any]:

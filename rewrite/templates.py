@@ -8,13 +8,14 @@ zero tangent is zero, `a + 0` is `a`, so zero tangents never produce nodes.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 from grammar import ast
 from grammar.errors import Span
-from semantics.diagram import Builder, Node, make_box
+from semantics.diagram import Builder, Diagram, Node, make_box
 from semantics.errors import DerivativeError
 from semantics.expressions import BodyElaborator
 from semantics.primitives import PRIMITIVES, Primitive
@@ -100,23 +101,118 @@ def instantiate(template: str, b: Builder, env: Mapping[str, Any], statics: Mapp
     """Write the nodes of `template` into `b`; names in `env` are WireVals, TupleVals or ZERO.
 
     The result has exactly `out_type`: a tangent that came out broadcast-smaller is broadcast up,
-    one that came out larger (a cotangent of a broadcast argument) is summed down."""
+    one that came out larger (a cotangent of a broadcast argument) is summed down.
+
+    The nodes depend only on the template, the types (and zero pattern) of what `env` binds, the
+    statics and `out_type` — not on which wires `env` names — so they are elaborated once per such
+    key as a `Fragment` and replayed for every node of a diagram that repeats it (a 600-layer chain
+    transposes the same `mul`, `add` and `sin` 600 times each)."""
+    wires: list[int] = []
+    frag = _fragment(template, env, statics, out_type, wires, span)
+    return frag.replay(b, wires, out_type, span)
+
+
+@dataclass(frozen=True)
+class Fragment:
+    """A template elaborated over stand-in input wires: `small`'s inputs are the distinct wires of the
+    env (in order), its one output the result (none: the result is ZERO). `own_span[i]` is the span
+    node i keeps (`CALLER`: it takes the span of the node being differentiated)."""
+
+    small: Diagram
+    own_span: tuple[Any, ...]
+
+    def replay(self, b: Builder, wires: Sequence[int], out_type: WireType, span: Span | None) -> WireVal | ZeroVal:
+        d = self.small
+        rename = dict(zip(d.inputs, wires))
+        for node, own in zip(d.nodes, self.own_span):
+            outs = b.add(node.box, [rename[w] for w in node.inputs], [d.types[w] for w in node.outputs],
+                         span if own is CALLER else own)
+            rename.update(zip(node.outputs, outs))
+        if not d.outputs:
+            return ZERO
+        return WireVal(rename[d.outputs[0]], out_type, span)
+
+
+CALLER = object()  # a Fragment node that takes the caller's span
+_FRAGMENTS: dict[Hashable, Fragment] = {}
+_MAX_FRAGMENTS = 4096  # distinct (template, types) keys; a bounded memo, emptied when full
+
+
+def _fragment(template: str, env: Mapping[str, Any], statics: Mapping[str, Any], out_type: WireType,
+              wires: list[int], span: Span | None) -> Fragment:
+    """The Fragment of this instantiation (memoised by its key), filling `wires` with the actual wires
+    that stand for its inputs."""
+    distinct: dict[int, int] = {}  # actual wire -> input position
+    sig = tuple((k, _signature(v, distinct)) for k, v in env.items())
+    wires.extend(distinct)
+    try:
+        key: Hashable | None = (template, sig, tuple(sorted(statics.items())), out_type)
+        hash(key)
+    except TypeError:  # an unhashable static: elaborate every time
+        key = None
+    frag = _FRAGMENTS.get(key) if key is not None else None
+    if frag is None:
+        frag = _elaborate_fragment(template, env, statics, out_type, distinct, span)
+        if key is not None:
+            if len(_FRAGMENTS) >= _MAX_FRAGMENTS:
+                _FRAGMENTS.clear()
+            _FRAGMENTS[key] = frag
+    return frag
+
+
+def _signature(v: Any, distinct: dict[int, int]) -> Hashable:
+    """What of an env value the nodes depend on: a wire's type and which input it is (two names may
+    bind one wire), a tuple's items, ZERO; anything else is a value the key must hold itself."""
+    if isinstance(v, WireVal):
+        return ("w", v.type, distinct.setdefault(v.wire, len(distinct)))
+    if isinstance(v, TupleVal):
+        return ("t", tuple(_signature(i, distinct) for i in v.items))
+    if isinstance(v, ZeroVal):
+        return "0"
+    return ("v", id(v))  # never equal across calls: such an env is elaborated afresh
+
+
+def _elaborate_fragment(template: str, env: Mapping[str, Any], statics: Mapping[str, Any], out_type: WireType,
+                        distinct: Mapping[int, int], span: Span | None) -> Fragment:
+    """Elaborate the template over stand-ins for the env's wires. Nodes written with the caller's
+    `span` (the template's own literals keep theirs, which are never the caller's) replay with the
+    span of each later caller."""
+    small = Builder()
+    types: dict[int, WireType] = {}
+    _types_of(env.values(), types)
+    stand_in = {w: small.input(types[w]) for w in distinct}
+
+    def local(v: Any) -> Any:
+        if isinstance(v, WireVal):
+            return WireVal(stand_in[v.wire], v.type, v.span)
+        if isinstance(v, TupleVal):
+            return TupleVal(tuple(local(i) for i in v.items), v.span)
+        return v
+
     dims = frozenset(a for v in statics.values() if isinstance(v, tuple) for d in v if isinstance(d, Dim) for a in d.atoms)
-    el = TemplateElaborator(b, statics, dims)
+    el = TemplateElaborator(small, statics, dims)
     for k, v in env.items():
-        el.env[k] = v
-    first = len(b.nodes)
+        el.env[k] = local(v)
     value = el.expr(parse_template(template))
     # the nodes a rule writes belong to the node being differentiated: give them its source line
-    b.nodes[first:] = [Node(n.box, n.inputs, n.outputs, span) for n in b.nodes[first:]]
-    if isinstance(value, ZeroVal):
-        return value
-    if isinstance(value, StaticVal):
-        value = el.literal(value.value, span)
-    if isinstance(value, TupleVal):
-        raise DerivativeError(f"template '{template}' produced a tuple")
-    w = el.typed(value, value_type(out_type).dtype)
-    return fit(b, w, out_type, span)
+    small.nodes[:] = [Node(n.box, n.inputs, n.outputs, span) for n in small.nodes]
+    out: list[int] = []
+    if not isinstance(value, ZeroVal):
+        if isinstance(value, StaticVal):
+            value = el.literal(value.value, span)
+        if isinstance(value, TupleVal):
+            raise DerivativeError(f"template '{template}' produced a tuple")
+        out.append(fit(small, el.typed(value, value_type(out_type).dtype), out_type, span).wire)
+    d = small.build(out)
+    return Fragment(d, tuple(CALLER if n.span is span else n.span for n in d.nodes))
+
+
+def _types_of(values: Iterable[Any], out: dict[int, WireType]) -> None:
+    for v in values:
+        if isinstance(v, WireVal):
+            out[v.wire] = v.type
+        elif isinstance(v, TupleVal):
+            _types_of(v.items, out)
 
 
 def bind_args(prim: Primitive, types: Sequence[WireType], primals: Sequence[Any],

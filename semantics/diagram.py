@@ -246,7 +246,10 @@ class Builder:
         return w
 
     def add(self, box: Box, inputs: Sequence[int], out_types: Sequence[WireType], span: Span | None = None) -> tuple[int, ...]:
-        outs = tuple(self.wire(t) for t in out_types)
+        types = self.types
+        first = len(types)
+        types.extend(out_types)
+        outs = tuple(range(first, len(types)))
         self.nodes.append(Node(box, tuple(inputs), outs, span))
         return outs
 

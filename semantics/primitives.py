@@ -22,6 +22,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Union
 
 from semantics.errors import ShapeError, TypeCheckError
@@ -156,12 +157,12 @@ class Primitive:
     domain: str = "real"
     inverse: Mapping[str, Inverse] = field(default_factory=dict)
 
-    @property
+    @cached_property  # read for every node elaborated, linearized and transposed
     def wire_args(self) -> tuple[str, ...]:
         statics = {p.name for p in self.params}
         return tuple(a for a in self.args if a not in statics)
 
-    @property
+    @cached_property
     def variadic(self) -> bool:
         return any(a.startswith("*") for a in self.args)
 

@@ -258,6 +258,8 @@ def broadcast_shapes(a: tuple[Dim, ...], b: tuple[Dim, ...], what: str) -> tuple
     >>> [str(d) for d in broadcast_shapes((n, Dim.const(1)), (Dim.const(3),), "add")]
     ['n', '3']
     """
+    if a == b:  # the common case: nothing to broadcast
+        return a
     out: list[Dim] = []
     one = Dim.const(1)
     for i in range(1, max(len(a), len(b)) + 1):

@@ -170,7 +170,8 @@ def _binary_rule(name: str, out_dtype: str | None = None) -> Any:
             float_arg(a, name)
         elif out_dtype is None and dtype == "bool":
             raise TypeCheckError(f"{name} expects numbers, got {a} and {b}")
-        return (TensorType(out_dtype or dtype, broadcast_all((a, b), name)),)
+        shape, dtype = broadcast_all((a, b), name), out_dtype or dtype
+        return (a if a.shape == shape and a.dtype == dtype else TensorType(dtype, shape),)  # reuse: hash once
 
     return rule
 
