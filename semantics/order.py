@@ -15,7 +15,6 @@ other (`a = b + 1`, `b = a * 2`) are a `TypeCheckError` naming the cycle.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import heapq
 from collections.abc import Collection, Iterator, Sequence
 
@@ -43,14 +42,18 @@ def free_names(e: ast.Expr) -> set[str]:
     return out
 
 
-@functools.cache
 def _children(cls: type) -> tuple[str, ...]:
     """The fields of an AST node class that may hold expressions (all but its span; none for a
     non-AST value), looked up once per class: `dataclasses.fields` per node was a third of a
     100,000-statement def's ordering."""
-    if cls is Span or not dataclasses.is_dataclass(cls):
-        return ()
-    return tuple(f.name for f in dataclasses.fields(cls) if f.name != "span")
+    names = _CHILDREN.get(cls)
+    if names is None:
+        plain = cls is Span or not dataclasses.is_dataclass(cls)
+        names = _CHILDREN[cls] = () if plain else tuple(f.name for f in dataclasses.fields(cls) if f.name != "span")
+    return names
+
+
+_CHILDREN: dict[type, tuple[str, ...]] = {}
 
 
 def _binders(stmts: Sequence[ast.Assign], bound: Collection[str]) -> dict[str, int]:
