@@ -162,18 +162,32 @@ def as_arrays(dom: Sequence[WireType], args: Sequence[Any], xp: Any = np) -> lis
 
 @dataclass(frozen=True)
 class SizeCheck:
-    """An integer index into an axis of symbolic size: the binding must give `-dim <= index < dim`."""
+    """An index item on an axis of symbolic size `dim` that the binding must fit: an integer needs
+    `-dim <= k < dim`; a slice needs its bounds within the axis (its type's length, see
+    semantics/prims/shape.py `slice_mismatch`)."""
 
     dim: Dim
-    index: int
+    item: tuple[Any, ...]
     what: str
     span: Any
+
+    @property
+    def index(self) -> int | None:
+        return self.item[1] if self.item[0] == "int" else None
+
+
+def _item_text(item: tuple[Any, ...]) -> str:
+    """A slice item as written: ("slice", 1, None, 2) -> "1::2"."""
+    text = ":".join("" if b is None else str(b) for b in item[1:3])
+    return text if item[3] is None else f"{text}:{item[3]}"
 
 
 def size_checks(d: Any) -> tuple[SizeCheck, ...]:
     """What the types alone cannot promise for a diagram `d` once its dims are bound: an integer
-    index on a symbolic axis (`x[5]` needs n > 5; on a constant axis it is checked at load). NumPy
-    would raise an IndexError in the middle of the run; this is an InputError before it, at the span.
+    index on a symbolic axis (`x[5]` needs n > 5; on a constant axis it is checked at load) and a slice
+    bound on one (`x[0:3]` is typed f64[3], so it needs n >= 3: NumPy would clamp it to fewer). NumPy
+    would raise an IndexError, or return a shape other than the type's, in the middle of the run; this
+    is an InputError before it, at the span.
 
     >>> from semantics.diagram import Builder, make_box
     >>> b = Builder(); x = b.input(TensorType("f64", (Dim.sym("n"),)))
@@ -181,26 +195,45 @@ def size_checks(d: Any) -> tuple[SizeCheck, ...]:
     >>> [(str(c.dim), c.index) for c in size_checks(b.build([y]))]
     [('n', 5)]
     """
-    out: dict[tuple[Dim, int], SizeCheck] = {}
+    out: dict[tuple[Dim, tuple[Any, ...]], SizeCheck] = {}
     for node in d.nodes:
-        if node.box.kind != "prim" or node.box.name != "index":
+        if node.box.kind != "prim" or node.box.name not in ("index", "unindex"):
             continue
-        x = d.types[node.inputs[0]]
+        # the indexed array: the operand of index, the result of unindex (its transpose: x written into zeros)
+        x = d.types[node.inputs[0] if node.box.name == "index" else node.outputs[0]]
         axes = [item for item in node.box.param_dict["index"] if item[0] != "newaxis"]
         for axis, item in enumerate(axes):
-            if item[0] == "int" and isinstance(x, TensorType) and not x.shape[axis].is_const:
-                out.setdefault((x.shape[axis], item[1]),
-                               SizeCheck(x.shape[axis], item[1], f"index {item[1]} into axis {axis} of {x}", node.span))
+            if not isinstance(x, TensorType) or x.shape[axis].is_const:
+                continue
+            if item[0] == "int" or (item[0] == "slice" and (item[1] is not None or item[2] is not None)):
+                what = f"index {item[1]} into" if item[0] == "int" else f"the slice [{_item_text(item)}] on"
+                out.setdefault((x.shape[axis], item), SizeCheck(x.shape[axis], item, f"{what} axis {axis} of {x}",
+                                                                 node.span))
     return tuple(out.values())
 
 
 def check_sizes(fname: str, checks: Sequence[SizeCheck], binding: dict[str, int]) -> None:
     """Raise an InputError (at the source of the box) for the first check the binding fails."""
+    from semantics.prims.shape import slice_mismatch
+
     for c in checks:
         if not c.dim.atoms <= binding.keys():
             continue  # an opaque size such as ceil(n/2): NumPy checks it
         size = c.dim.evaluate(binding)
-        if not -size <= c.index < size:
-            bound = ", ".join(f"{a} = {binding[a]}" for a in sorted(c.dim.atoms))
-            raise InputError(f"{fname} cannot run with {bound}: {c.what} is out of range (size {c.dim} = {size})",
-                             c.span)
+        bound = ", ".join(f"{a} = {binding[a]}" for a in sorted(c.dim.atoms))
+        if c.index is not None and not -size <= c.index < size:
+            raise InputError(f"{fname} cannot run with {bound}: {c.what} is out of range "
+                             f"(size {c.dim} = {size})", c.span)
+        wrong = slice_mismatch(c.dim, c.item, binding) if c.item[0] == "slice" else None
+        if wrong is not None:
+            raise InputError(f"{fname} cannot run with {bound}: {c.what} needs an axis of size ≥ {_fitting(c.item)} "
+                             f"(here {c.dim} = {size}): its type has {wrong[0]} element(s), taking the bounds as "
+                             f"within the axis, where NumPy would clamp them to give {wrong[1]}", c.span)
+
+
+def _fitting(item: tuple[Any, ...]) -> int:
+    """The smallest axis size from which on a slice with constant bounds has the length of its type."""
+    from semantics.prims.shape import slice_mismatch
+
+    top = 2 + max(abs(b) for b in item[1:3] if b is not None)
+    return 1 + max((k for k in range(top) if slice_mismatch(Dim.sym("n"), item, {"n": k})), default=-1)

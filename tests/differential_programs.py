@@ -74,7 +74,7 @@ def _slices(shape: Shape, p: Program) -> list[tuple[str, Shape]]:
                                       ("[::-1]", shape), ("[None]", ("1", *shape)), ("[:, None]", (d, "1", *rest))]
     if size > 2 or sym:
         forms += [("[1:3]", ("2", *rest)), ("[::2]", (p.fresh(), *rest)), (f"[:{d} - 1]", (f"{d} - 1", *rest))]
-    if not sym:  # out-of-range bounds clamp (on symbolic dims bounds are taken as in range)
+    if not sym:  # out-of-range bounds clamp (on symbolic dims the type takes them as in range: n = 5 fits)
         forms += [("[-100:2]", (str(min(2, size)), *rest)), ("[1:100]", (str(size - 1), *rest))]
     if len(shape) >= 2 and shape[1].isdigit():
         forms += [("[:, ::2]", (d, p.fresh(), *shape[2:])), ("[:, 1]", (d, *shape[2:]))]

@@ -93,7 +93,7 @@ def test_jacobian_and_hessian_through_broadcasting_and_batched_matmul(source, fn
     check(source, fn, "d", xs, i, op, backend)
 
 
-SLICES = ["x[0]", "x[-1]", "x[1:3]", "x[::2]", "x[::-1]", "x[4:1:-2]", "x[-2:]", "x[1:100]", "x[-100:2]",
+SLICES = ["x[0]", "x[-1]", "x[1:3]", "x[::2]", "x[::-1]", "x[4:1:-2]", "x[-2:]", "x[1:5]", "x[-5:3]",
           "x[:, None]", "x[None, 2:]"]
 
 
@@ -114,6 +114,33 @@ def test_slicing_on_a_constant_axis_of_a_matrix(ix):
     x = RNG.normal(size=(3, 5))
     check(source, "f", "g", [x], 0, "grad", "numpy")
     check(source, "f", "j", [x], 0, "hessian", "numpy", atol=1e-4)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize(("ix", "typed", "fits_from"), [("x[0:3]", 3, 3), ("x[1:100]", 99, 100), ("x[-100:2]", "102 - n", 100),
+                                                        ("x[1:-1]", "n - 2", 2), ("x[3::-1]", 4, 4)])
+def test_slice_bounds_outside_a_symbolic_axis_are_an_input_error_at_the_slice(ix, typed, fits_from, backend):
+    """The type of a slice of f64[n] takes its bounds as within the axis (`x[0:3]` is f64[3] for every
+    n); a size where NumPy would clamp them (n = 2: two elements) is an InputError at the slice when the
+    dims are bound, on every backend and for derived definitions too, instead of a wrong shape."""
+    source = f"dim n\ndef f(x: f64[n]) -> f64[{typed}] {{\n  return {ix}\n}}\ng = vjp(f)"
+    f, g = compiled(source, "f", backend), compiled(source, "g", backend)
+    def length(n: int) -> int:  # the typed length at size n
+        return int(eval(str(typed), {"n": n}))
+
+    x = np.arange(float(fits_from))
+    np.testing.assert_array_equal(f(x), eval(ix))
+    ct = np.arange(1.0, length(fits_from) + 1)
+    want = np.zeros_like(x)
+    want[eval(ix.replace("x", "np.arange(len(x))"))] = ct  # the slices pick distinct elements
+    np.testing.assert_array_equal(g(x, ct), want)
+    short = np.arange(float(fits_from - 1))
+    runs = [lambda: f(short)] + ([lambda: g(short, np.ones(length(fits_from - 1)))] if length(fits_from - 1) >= 0 else [])
+    for run in runs:  # (a cotangent of size n - 2 < 0 cannot be passed: bind_inputs says so first)
+        with pytest.raises(dsl.InputError, match=rf"cannot run with n = {fits_from - 1}: the slice \[.*\] on axis 0 "
+                                                 rf"of f64\[n\] needs an axis of size ≥ {fits_from}") as info:
+            run()
+        assert info.value.line == 3 and "^" in str(info.value)
 
 
 def test_out_of_range_slice_bounds_clamp_like_numpy():

@@ -3,8 +3,10 @@ array constructors (zeros, ones, full, arange, linspace, eye).
 
 Shape rules work on symbolic dims: slicing `x[1:]` of `f64[n]` is `f64[n - 1]`, concatenating
 `f64[n]` and `f64[m]` is `f64[m + n]`; a strided slice of a symbolic dim is an opaque atom
-(`ceil(n/2)`). Slice bounds are clamped as in NumPy on constant dims; on symbolic dims they are
-assumed in range. Every row also has its batching rule (the vmap of a linear use, for jacobian/hessian).
+(`ceil(n/2)`). Slice bounds are clamped as in NumPy on constant dims; on a symbolic dim the type
+takes them as within the axis (`x[0:3]` of f64[n] is f64[3], `x[1:100]` is f64[99]), and binding a
+size where NumPy would clamp them is an InputError at the slice (semantics/validate.py).
+Every row also has its batching rule (the vmap of a linear use, for jacobian/hessian).
 """
 
 from __future__ import annotations
@@ -306,17 +308,48 @@ def _ceil_div(num: Dim, step: int) -> Dim:
     return Dim.sym(f"ceil({shown}/{step})")
 
 
+def _extent(n: Dim, lo: Any, hi: Any, step: int) -> tuple[Dim, int]:
+    """(num, k): `lo:hi:step` over an axis of symbolic size n has ceil(num / k) elements when its bounds
+    lie within the axis (the type's promise, checked when the dims are bound: `slice_mismatch`)."""
+    if step > 0:
+        return _bound(hi, n, n) - _bound(lo, n, Dim.const(0)), step
+    return _bound(lo, n, n - 1) - _bound(hi, n, Dim.const(-1)), -step
+
+
 def slice_length(n: Dim, lo: int | None, hi: int | None, step: int | None, x: TensorType) -> Dim:
-    """The length of `lo:hi:step` over an axis of size n (NumPy semantics; checked on constant n)."""
+    """The length of `lo:hi:step` over an axis of size n: NumPy's (bounds clamped) on a constant n; on a
+    symbolic n the length when the bounds lie within the axis (`x[0:3]` of f64[n] is f64[3]), which
+    the binding must then satisfy (`slice_mismatch`: n = 2 is an InputError at the slice)."""
     step = 1 if step is None else step
     if step == 0:
         raise TypeCheckError("slice step cannot be zero")
     lo, hi = (b.value if isinstance(b, Dim) and b.is_const else b for b in (lo, hi))
     if n.is_const and not isinstance(lo, Dim) and not isinstance(hi, Dim):  # NumPy clamps out-of-range bounds
         return Dim.const(len(range(*slice(lo, hi, step).indices(n.value))))
-    if step > 0:
-        return _ceil_div(_bound(hi, n, n) - _bound(lo, n, Dim.const(0)), step)
-    return _ceil_div(_bound(lo, n, n - 1) - _bound(hi, n, Dim.const(-1)), -step)
+    return _ceil_div(*_extent(n, lo, hi, step))
+
+
+def slice_mismatch(n: Dim, item: tuple[Any, ...], binding: Mapping[str, int]) -> tuple[int, int] | None:
+    """(typed, actual) when the slice item ("slice", lo, hi, step) over an axis of symbolic size n has,
+    under the binding, a length other than its type's: NumPy clamps bounds that fall outside the axis,
+    the type took them as inside. None when they agree (or the size is opaque, or a bound symbolic).
+
+    >>> slice_mismatch(Dim.sym("n"), ("slice", 0, 3, None), {"n": 2})
+    (3, 2)
+    >>> slice_mismatch(Dim.sym("n"), ("slice", 1, -1, None), {"n": 1})
+    (-1, 0)
+    >>> slice_mismatch(Dim.sym("n"), ("slice", 0, 3, None), {"n": 3}) is None
+    True
+    """
+    _, lo, hi, step = item
+    step = 1 if step is None else step
+    if isinstance(lo, Dim) or isinstance(hi, Dim) or not n.atoms <= binding.keys():
+        return None
+    num, k = _extent(n, lo, hi, step)
+    # as `_ceil_div` types it: a constant count never below 0, a count that depends on n as computed
+    typed = max(0, -(-num.value // k)) if num.is_const else -(-num.evaluate(binding) // k)
+    actual = len(range(*slice(lo, hi, step).indices(n.evaluate(binding))))
+    return None if typed == actual else (typed, actual)
 
 
 def _index_rule(ts: tuple[WireType, ...], params: Mapping[str, Any]) -> tuple[WireType, ...]:
