@@ -62,18 +62,36 @@ def _broadcast(a: Shape, b: Shape) -> Shape | None:
     return tuple(reversed(out))
 
 
+def _size(d: str) -> int | None:
+    """The runtime size of a generator dim: a constant, a polynomial in n ("n - 1", "2 * n") at n = N, or
+    None for an opaque token."""
+    return None if d.startswith("?") else int(eval(d, {"n": N}))
+
+
+def _plus(d: str, k: int, p: Program) -> str:
+    """The dim d + k (k may be negative): exact for constants and for polynomials in n."""
+    if d.isdigit():
+        return str(int(d) + k)
+    if d.startswith("?"):
+        return p.fresh()
+    return f"{d} + {k}" if k >= 0 else f"{d} - {-k}"
+
+
 def _slices(shape: Shape, p: Program) -> list[tuple[str, Shape]]:
     """Index forms on the first axis (and on a constant second axis), with the result shapes."""
-    if not shape:
+    if not shape or shape[0].startswith("?") or _size(shape[0]) == 0:
         return []
     d, rest = shape[0], shape[1:]
-    sym = d == "n"
-    size = N if sym else int(d)
-    forms: list[tuple[str, Shape]] = [("[0]", rest), ("[-1]", rest), ("[1:]", (f"{d} - 1" if sym else str(size - 1),
-                                      *rest)), ("[:-1]", (f"{d} - 1" if sym else str(size - 1), *rest)),
-                                      ("[::-1]", shape), ("[None]", ("1", *shape)), ("[:, None]", (d, "1", *rest))]
-    if size > 2 or sym:
-        forms += [("[1:3]", ("2", *rest)), ("[::2]", (p.fresh(), *rest)), (f"[:{d} - 1]", (f"{d} - 1", *rest))]
+    sym = not d.isdigit()
+    size = _size(d)
+    assert size is not None
+    forms: list[tuple[str, Shape]] = [("[0]", rest), ("[-1]", rest), ("[1:]", (_plus(d, -1, p), *rest)),
+                                      ("[:-1]", (_plus(d, -1, p), *rest)), ("[::-1]", shape), ("[None]", ("1", *shape)),
+                                      ("[:, None]", (d, "1", *rest))]
+    if size > 2:
+        forms += [("[1:3]", ("2", *rest)), ("[::2]", (p.fresh() if sym else str((size + 1) // 2), *rest))]
+    if sym and size > 1:
+        forms += [(f"[:{d} - 1]", (_plus(d, -1, p), *rest))]
     if not sym:  # out-of-range bounds clamp (on symbolic dims the type takes them as in range: n = 5 fits)
         forms += [("[-100:2]", (str(min(2, size)), *rest)), ("[1:100]", (str(size - 1), *rest))]
     if len(shape) >= 2 and shape[1].isdigit():
@@ -162,14 +180,14 @@ def step(draw: st.DrawFn, p: Program) -> None:
         form = draw(st.sampled_from(("roll({}, 1)", "roll({}, -2, axis=0)", "roll({}, 2, axis=-1)")))
         p.bind(form.format(a), sa)
     elif kind == "pad" and sa and len(sa) <= 2:
-        shape = tuple(f"{d} + 3" if d == "n" else p.fresh() if d.startswith("?") else str(int(d) + 3) for d in sa)
+        shape = tuple(_plus(d, 3, p) for d in sa)
         p.bind(f"pad({a}, (1, 2))", shape)
     elif kind == "join" and sa:
         if draw(st.booleans()):
             p.bind(f"stack(({a}, sin({a})), axis=0)", ("2", *sa))
         else:
             d0 = sa[0]
-            joined = f"2 * {d0}" if d0 == "n" else str(2 * int(d0)) if d0.isdigit() else p.fresh()
+            joined = f"2 * {d0}" if d0 == "n" else str(2 * int(d0)) if d0.isdigit() else p.fresh()  # 2 * (n - 1): a token
             p.bind(f"concat(({a}, cos({a})), axis=0)", (joined, *sa[1:]))
     elif kind == "cast":
         p.bind(f"cast({a} > 0.1, f64) * {a} + {a}", sa)
