@@ -22,7 +22,7 @@ from codegen.runtime import array_namespace, dask_arguments
 from semantics.diagram import Diagram
 from semantics.errors import InputError
 from semantics.types import TensorType
-from semantics.validate import as_arrays, bind_inputs, check_sizes, size_checks
+from semantics.validate import as_arrays, bind_inputs, check_sizes, memory_guard, size_checks
 
 
 class CompileCache:
@@ -107,7 +107,8 @@ class CompiledFunction:
     def source(self) -> str:
         return self.program.source
 
-    def validate(self, args: tuple[Any, ...]) -> None:
+    def validate(self, args: tuple[Any, ...]) -> dict[str, int]:
+        """Check the arguments (InputError naming the parameter); the binding of the dims."""
         d = self.diagram
         binding = bind_inputs(d.name or "diagram", d.dom, self._names, args)
         check_sizes(d.name or "diagram", self._size_checks, binding)
@@ -115,15 +116,17 @@ class CompiledFunction:
             name, span = self._missing[0]
             raise InputError(f"generator box '{name}' has no implementation; pass it with "
                              f"dsl.load(..., boxes={{'{name}': callable}})", span)
+        return binding
 
     def __call__(self, *args: Any) -> Any:
         d = self.diagram
-        self.validate(args)
+        binding = self.validate(args)
         xp = array_namespace(*args)
         arrays = as_arrays(d.dom, args, xp)
         if xp.__name__ == "dask.array":
             arrays = dask_arguments(xp, arrays)
-        with np.errstate(all="ignore"):  # as the interpreter: inf/nan are values, not errors
+        # as the interpreter: inf/nan are values, not errors; running out of memory says how much it needs
+        with np.errstate(all="ignore"), memory_guard(d.name or "diagram", d, binding):
             out = self.fn(*arrays)
         return out
 

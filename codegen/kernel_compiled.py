@@ -19,7 +19,7 @@ import numpy as np
 from codegen.compiled import CompileCache, CompiledFunction, build_function, numpy_key
 from codegen.kernel_program import KernelProgram, generate_kernels
 from semantics.diagram import Diagram
-from semantics.validate import as_arrays
+from semantics.validate import as_arrays, memory_guard
 
 
 class KernelFunction(CompiledFunction):
@@ -35,7 +35,7 @@ class KernelFunction(CompiledFunction):
         return self.program.listing()
 
     def __call__(self, *args: Any) -> Any:
-        self.validate(args)
+        binding = self.validate(args)
         if self.backend == "cupy":
             from codegen.cuda_backend import import_cupy
 
@@ -45,7 +45,8 @@ class KernelFunction(CompiledFunction):
             xp = np
             args = tuple(a.compute() if hasattr(a, "compute") else (a.get() if hasattr(a, "get") else a) for a in args)
         arrays = as_arrays(self.diagram.dom, args, xp)
-        with np.errstate(all="ignore"):  # as the interpreter: inf/nan are values, not errors
+        d = self.diagram
+        with np.errstate(all="ignore"), memory_guard(d.name or "diagram", d, binding):  # as in CompiledFunction
             return self.fn(*arrays)
 
 

@@ -13,6 +13,7 @@ import numpy as np
 
 from semantics.errors import InputError
 from semantics.types import NUMPY_DTYPE, Dim, TensorType, WireType
+from semantics.validate import format_bytes, physical_memory
 
 MAX_DIM = 2**62  # larger sizes overflow NumPy's shape arithmetic (int64) long before memory runs out
 
@@ -148,24 +149,6 @@ def random_inputs(dom: Sequence[WireType], names: Sequence[str], seed: int, dims
                          f"{format_bytes(limit)} of memory available; choose smaller --dims")
     rng = np.random.default_rng(seed)
     return [_random_array(rng, t, s) for t, s in zip(dom, shapes)]  # type: ignore[arg-type]
-
-
-def physical_memory() -> int | None:
-    """Bytes of physical memory (None where the platform does not say)."""
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (AttributeError, ValueError, OSError):
-        return None
-
-
-def format_bytes(n: int) -> str:
-    """`format_bytes(3 * 2**30)` → '3.0 GiB'."""
-    size = float(n)
-    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
-        if size < 1024 or unit == "PiB":
-            return f"{int(size)} bytes" if unit == "bytes" else f"{size:.1f} {unit}"
-        size /= 1024
-    raise AssertionError(n)
 
 
 def _shape(t: TensorType, name: str, dims: dict[str, int]) -> tuple[int, ...]:

@@ -23,7 +23,7 @@ from semantics.errors import InputError, TypeCheckError
 from semantics.functor import Functor
 from semantics.primitives import PRIMITIVES
 from semantics.types import NUMPY_DTYPE, Dim, TensorType
-from semantics.validate import as_arrays, bind_inputs, check_sizes, size_checks
+from semantics.validate import as_arrays, bind_inputs, check_sizes, memory_guard, size_checks
 
 BoxImpls = Mapping[str, Callable[..., Any]]
 
@@ -90,5 +90,6 @@ def interpret(d: Diagram, *args: Any, boxes: BoxImpls | None = None,
     """Run `d` on NumPy arrays (inputs validated first); one array, or a tuple for several outputs."""
     binding = bind_inputs(d.name or "diagram", d.dom, d.param_names(), args)
     check_sizes(d.name or "diagram", size_checks(d), binding)
-    outs = Interpreter(binding, boxes, calls)(d, as_arrays(d.dom, args))
+    with memory_guard(d.name or "diagram", d, binding):
+        outs = Interpreter(binding, boxes, calls)(d, as_arrays(d.dom, args))
     return outs[0] if len(outs) == 1 else outs

@@ -5,7 +5,10 @@ Shared by the interpreter and every compiled backend: each error names the param
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -237,3 +240,65 @@ def _fitting(item: tuple[Any, ...]) -> int:
 
     top = 2 + max(abs(b) for b in item[1:3] if b is not None)
     return 1 + max((k for k in range(top) if slice_mismatch(Dim.sym("n"), item, {"n": k})), default=-1)
+
+
+# ---------------------------------------------------------------- memory
+
+
+def physical_memory() -> int | None:
+    """Bytes of physical memory (None where the platform does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def format_bytes(n: int) -> str:
+    """`format_bytes(3 * 2**30)` → '3.0 GiB'."""
+    size = float(n)
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if size < 1024 or unit == "PiB":
+            return f"{int(size)} bytes" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1024
+    raise AssertionError(n)
+
+
+def memory_error(fname: str, d: Any, binding: Mapping[str, int]) -> InputError:
+    """The InputError for a MemoryError while running diagram `d`: how much memory the shapes the
+    binding gives need (its largest array, at the box that makes it; its outputs; every array it makes,
+    an upper bound) against this machine's memory.
+
+    >>> from semantics.diagram import Builder, make_box
+    >>> b = Builder(); x = b.input(TensorType("f64", (Dim.sym("n"),)))
+    >>> (y,) = b.add(make_box("outer"), [x, x], [TensorType("f64", (Dim.sym("n"), Dim.sym("n")))])
+    >>> print(memory_error("f", b.build([y]), {"n": 10**6}).message.split(";")[0])
+    not enough memory to run f with n = 1000000: its largest array, f64[n, n] (outer), needs 7.3 TiB
+    """
+    sizes: dict[int, int] = {}
+    for w, t in enumerate(d.types):
+        if isinstance(t, TensorType) and all(dim.atoms <= binding.keys() for dim in t.shape):
+            numel = math.prod(max(dim.evaluate(binding), 0) for dim in t.shape)
+            sizes[w] = numel * np.dtype(NUMPY_DTYPE[t.dtype]).itemsize
+    makers = {w: node for node in d.nodes for w in node.outputs}
+    bound = ", ".join(f"{a} = {v}" for a, v in sorted(binding.items()))
+    head = f"not enough memory to run {fname}" + (f" with {bound}" if bound else "")
+    if not sizes:
+        return InputError(f"{head}; choose smaller inputs")
+    big = max(sizes, key=lambda w: (sizes[w], -w))
+    node = makers.get(big)
+    what = f" ({node.box.name})" if node is not None else f" (the argument '{d.param_names()[d.inputs.index(big)]}')"
+    have = physical_memory()
+    return InputError(f"{head}: its largest array, {d.types[big]}{what}, needs {format_bytes(sizes[big])}; its "
+                      f"outputs {format_bytes(sum(sizes.get(w, 0) for w in set(d.outputs)))}, all its arrays "
+                      f"together at most {format_bytes(sum(sizes.values()))}"
+                      + (f", and this machine has {format_bytes(have)}" if have else "")
+                      + "; choose smaller inputs", node.span if node is not None else None)
+
+
+@contextmanager
+def memory_guard(fname: str, d: Any, binding: Mapping[str, int]) -> Iterator[None]:
+    """Run a block that evaluates `d`, turning a MemoryError into `memory_error`'s InputError."""
+    try:
+        yield
+    except MemoryError:
+        raise memory_error(fname, d, binding) from None
