@@ -138,6 +138,8 @@ class Primitive:
     - `syntax`: the printed syntax (an INFIX_LEVEL operator or one of SPECIAL_SYNTAX), None for a call;
     - `domain`: one of DOMAINS, where the arguments must lie for the row to be smooth and finite;
     - `inverse`: per argument, the row's inverse in it (see Inverse), for elementwise rows that have one;
+    - `nonempty`: a reduction without an identity (max, min, logsumexp): the reduced axes must not be
+      empty (a constant 0 is a ShapeError at load; a symbolic size is checked when the dims are bound);
     - `doc`: one line for the reference listing."""
 
     name: str
@@ -156,6 +158,7 @@ class Primitive:
     syntax: str | None = None
     domain: str = "real"
     inverse: Mapping[str, Inverse] = field(default_factory=dict)
+    nonempty: bool = False
 
     @cached_property  # read for every node elaborated, linearized and transposed
     def wire_args(self) -> tuple[str, ...]:

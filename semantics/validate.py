@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from semantics.errors import InputError
+from semantics.primitives import PRIMITIVES, normalize_axes
 from semantics.types import FROM_NUMPY, NUMPY_DTYPE, Dim, FunType, TensorType, WireType
 
 
@@ -200,6 +201,8 @@ def size_checks(d: Any) -> tuple[SizeCheck, ...]:
     """
     out: dict[tuple[Dim, tuple[Any, ...]], SizeCheck] = {}
     for node in d.nodes:
+        if node.box.kind == "prim" and PRIMITIVES[node.box.name].nonempty:
+            _reduced_axes(d, node, out)
         if node.box.kind != "prim" or node.box.name not in ("index", "unindex"):
             continue
         # the indexed array: the operand of index, the result of unindex (its transpose: x written into zeros)
@@ -215,6 +218,18 @@ def size_checks(d: Any) -> tuple[SizeCheck, ...]:
     return tuple(out.values())
 
 
+def _reduced_axes(d: Any, node: Any, out: dict[tuple[Dim, tuple[Any, ...]], SizeCheck]) -> None:
+    """Checks that the symbolic axes a reduction without identity (max of f64[n]) reduces are not empty."""
+    x = d.types[node.inputs[0]]
+    if not isinstance(x, TensorType):
+        return
+    for axis in normalize_axes(node.box.param_dict.get("axis"), x.rank, node.box.name):
+        if not x.shape[axis].is_const:
+            item = ("nonempty", node.box.name)
+            out.setdefault((x.shape[axis], item), SizeCheck(x.shape[axis], item, f"{node.box.name} over axis {axis} "
+                                                                                    f"of {x}", node.span))
+
+
 def check_sizes(fname: str, checks: Sequence[SizeCheck], binding: dict[str, int]) -> None:
     """Raise an InputError (at the source of the box) for the first check the binding fails."""
     from semantics.prims.shape import slice_mismatch
@@ -227,6 +242,9 @@ def check_sizes(fname: str, checks: Sequence[SizeCheck], binding: dict[str, int]
         if c.index is not None and not -size <= c.index < size:
             raise InputError(f"{fname} cannot run with {bound}: {c.what} is out of range "
                              f"(size {c.dim} = {size})", c.span)
+        if c.item[0] == "nonempty" and size <= 0:
+            raise InputError(f"{fname} cannot run with {bound}: {c.what} needs at least one element ({c.item[1]} of "
+                             f"nothing has no value)", c.span)
         wrong = slice_mismatch(c.dim, c.item, binding) if c.item[0] == "slice" else None
         if wrong is not None:
             raise InputError(f"{fname} cannot run with {bound}: {c.what} needs an axis of size ≥ {_fitting(c.item)} "

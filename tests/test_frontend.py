@@ -135,3 +135,20 @@ def test_a_dim_known_only_through_a_compound_dim_is_solved(backend):
         b(np.ones(12), np.ones(2))
     with pytest.raises(dsl.InputError, match="cannot determine n"):
         b(np.ones(0), np.ones(0))  # m = 0: x has -1 + 0 * n elements whatever n is
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("call", ["max(x)", "min(x, axis=0)", "logsumexp(x)", "sum(softmax(x))"])
+def test_a_reduction_without_identity_over_an_empty_axis_is_an_input_error(call, backend):
+    """max/min/logsumexp of nothing has no value (NumPy raises a ValueError mid-run; the kernels would
+    give -inf): an InputError at the reduction when the dims are bound, a ShapeError at load on f64[0]."""
+    f = dsl.loads(f"dim n\ndef f(x: f64[n]) -> f64 {{\n  return {call}\n}}", filename="t.dsl").compile("f", backend)
+    assert np.isfinite(f(np.ones(1)))
+    with pytest.raises(dsl.InputError, match=r"f cannot run with n = 0: (max|min|logsumexp) over axis 0 of f64\[n\] "
+                                             r"needs at least one element") as info:
+        f(np.ones(0))
+    assert "^" in str(info.value)
+    name = call.split("(")[0]
+    if name != "sum":
+        with pytest.raises(dsl.ShapeError, match=rf"{name} over an empty axis of f64\[0, 2\]"):
+            dsl.loads(f"def f(x: f64[0, 2]) -> f64[2] {{ return {name}(x, axis=0) }}")

@@ -59,6 +59,9 @@ REDUCTIONS: tuple[tuple[str, str, Any, tuple[str, ...], Template, dict[str, Temp
 )
 
 
+NONEMPTY = ("max", "min", "logsumexp")  # no identity: NumPy raises on an empty axis, so the binding is checked
+
+
 def _extremum_jvp(x: WireType, params: Mapping[str, Any]) -> str:
     """The mean of the tangents of the entries equal to the extremum (ties split evenly, as in JAX)."""
     hit = f"x == {unreduce('out', x, params)}"
@@ -123,6 +126,8 @@ def _reduce_rule(name: str, dtypes: tuple[str, ...]) -> Any:
             hint = "; use cast(x, f64)" if t.dtype != "bool" or dtypes != FLOAT_DTYPES else ""
             raise TypeCheckError(f"{name} expects {what} argument, got {t}{hint}")
         axes = normalize_axes(params.get("axis"), t.rank, name)
+        if name in NONEMPTY and any(t.shape[a] == Dim.const(0) for a in axes):
+            raise ShapeError(f"{name} over an empty axis of {t}: it has no value there (no identity)")
         return (t.with_shape(reduced_shape(t.shape, axes, bool(params.get("keepdims", False)))),)
 
     return rule
@@ -143,7 +148,8 @@ for _name, _cost, _fn, _dtypes, _jvp, _tr, _doc in REDUCTIONS:
                        cost=_cost,
                        sympy=None,
                        view=False,
-                       domain="positive" if _name == "prod" else "real"))  # prod's JVP divides by x
+                       domain="positive" if _name == "prod" else "real",  # prod's JVP divides by x
+                       nonempty=_name in NONEMPTY))
 
 
 # ---------------------------------------------------------------- sum_to (the transpose of broadcast_to)
