@@ -94,8 +94,8 @@ def _slices(shape: Shape, p: Program) -> list[tuple[str, Shape]]:
         forms += [(f"[:{d} - 1]", (_plus(d, -1, p), *rest))]
     if not sym:  # out-of-range bounds clamp (on symbolic dims the type takes them as in range: n = 5 fits)
         forms += [("[-100:2]", (str(min(2, size)), *rest)), ("[1:100]", (str(size - 1), *rest))]
-    if len(shape) >= 2 and shape[1].isdigit():
-        forms += [("[:, ::2]", (d, p.fresh(), *shape[2:])), ("[:, 1]", (d, *shape[2:]))]
+    if len(shape) >= 2 and shape[1].isdigit() and int(shape[1]) > 1:  # (a keepdims axis of size 1 has no [:, 1])
+        forms += [("[:, ::2]", (d, str((int(shape[1]) + 1) // 2), *shape[2:])), ("[:, 1]", (d, *shape[2:]))]
     return forms
 
 

@@ -18,7 +18,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
 
 import dsl
@@ -132,6 +132,7 @@ def _run(source: str, seed: int, backend: str) -> None:
     COUNTS["passed"] += 1
 
 
+NO_SHRINK = (Phase.explicit, Phase.reuse, Phase.generate)
 SETTINGS = dict(deadline=None, suppress_health_check=list(HealthCheck), derandomize=False)
 
 
@@ -148,8 +149,10 @@ def test_random_programs_match_finite_differences() -> None:
 @pytest.mark.slow
 def test_two_thousand_random_programs() -> None:
     """Run in shards by seed (benchmarks/differential_shards.sh); no example database, so a shard is a
-    function of its `--hypothesis-seed` alone (a failure saved by one shard is not replayed by the next)."""
-    @settings(max_examples=_examples(2000), database=None, **SETTINGS)  # type: ignore[arg-type]
+    function of its `--hypothesis-seed` alone (a failure saved by one shard is not replayed by the next),
+    and no shrinking (at 1-3 s a program it takes hypothesis > 5 minutes; the failing program is printed
+    whole, and its minimal form becomes a regression test)."""
+    @settings(max_examples=_examples(2000), database=None, phases=NO_SHRINK, **SETTINGS)  # type: ignore[arg-type]
     @given(programs(max_steps=6), st.integers(0, 2**16))
     def check(source: str, seed: int) -> None:
         _run(source, seed, "numpy")
