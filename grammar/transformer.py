@@ -1,13 +1,18 @@
-"""Parse tree → AST: one method per grammar rule or alias of `dsl.lark`, each returning `ast` nodes.
+"""Parse tree → AST on the Lark path: one method per grammar rule or alias of `dsl.lark`.
+
+This path runs when the direct parser (`grammar.direct`) leaves the text to Lark: for every error
+(so every message, span and hint comes from here and `grammar.syntax_errors`), and for nesting too
+deep for the direct parser's recursion.
 
 The walk is iterative (`AstBuilder.build`), not Lark's recursive `Transformer`: deeply nested or
 long right-associative input (`a ^ a ^ ... ^ a`) must end in a `ParseError` from the depth check
 in `grammar.parser`, never in a RecursionError half-way through building the tree.
 
 Every method receives the Lark tree (for its source positions: `node.meta` and the positions of
-the raw children) and the already-built children. Syntax that the LALR grammar accepts but the
-language does not (a top-level `x = 3`, a def with no `return`, `sum(x)` as a diagram box, ...) is
-rejected here with a `ParseError` that says what is allowed instead.
+the raw children) and the already-built children, and builds its node through `grammar.build`
+(shared with the direct parser), which rejects what the LALR grammar accepts but the language does
+not (a top-level `x = 3`, a def with no `return`, `sum(x)` as a diagram box, ...) with a
+`ParseError` that says what is allowed instead.
 
 >>> from grammar.parser import parse
 >>> parse("def f(x: f64) -> f64 { return -x ^ 2 }").decls[0].returns.values[0].op
@@ -16,22 +21,14 @@ rejected here with a `ParseError` that says what is allowed instead.
 
 from __future__ import annotations
 
-import math
-import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from lark import Token, Tree
 
-from grammar import ast
-from grammar.errors import ParseError, Span
-
-DTYPES = ("f32", "f64", "i32", "i64", "bool")
-DERIVED_OPS = ("grad", "value_and_grad", "vjp", "jvp", "hessian", "jacobian", "simplify")
-STRUCTURAL_ARITY = {"id": 1, "copy": 1, "discard": 1, "swap": 2}
-# Unicode spellings that are plain names (§1) and operators with an ASCII canonical form.
-NAME_ALIASES = {"∇": "nabla", "∫": "integrate"}
-OP_ALIASES = {"**": "^", "≤": "<=", "≥": ">=", "≠": "!="}
+from grammar import ast, build
+from grammar.build import unescape
+from grammar.errors import Span
 
 Node = Any  # an ast node, a Token, a tuple of nodes, or None (an absent optional part)
 
@@ -67,16 +64,7 @@ class SpanMaker:
 
 def name_of(tok: Token) -> str:
     """A NAME token's text, with `∇`/`∫` spelled `nabla`/`integrate`."""
-    return NAME_ALIASES.get(str(tok), str(tok))
-
-
-def unescape(literal: str) -> str:
-    """The value of a string literal (quotes removed; `\\"`, `\\\\`, `\\n`, `\\t` decoded)."""
-    return re.sub(r"\\(.)", lambda m: {"n": "\n", "t": "\t"}.get(m[1], m[1]), literal[1:-1])
-
-
-def _is_derived_call(e: ast.Expr) -> bool:
-    return isinstance(e, ast.Call) and isinstance(e.func, ast.Name) and e.func.id in DERIVED_OPS
+    return build.name_of(str(tok))
 
 
 class AstBuilder:
@@ -130,74 +118,26 @@ class AstBuilder:
         return ast.TypeAlias(name_of(c[0]), c[1], self.span(node))
 
     def r_box_decl(self, node: Tree, c: list[Node]) -> ast.BoxDecl:
-        name, sig = name_of(c[0]), c[1]
-        if not isinstance(sig, ast.FunTypeExpr):
-            raise ParseError(f"box '{name}' needs a signature of the form `A -> B`", sig.span,
-                             hint=f"e.g. box {name} : f64 ⊗ f64 -> f64")
-        return ast.BoxDecl(name, sig.arg, sig.res, self.span(node))
+        return build.make_box_decl(name_of(c[0]), c[1], self.span(node))
 
     def r_import_decl(self, node: Tree, c: list[Node]) -> ast.Import:
         path, alias = c
         return ast.Import(unescape(str(path)), name_of(alias) if alias is not None else None, self.span(node))
 
     def r_diagram_decl(self, node: Tree, c: list[Node]) -> ast.DiagramDef:
-        name, sig, body = name_of(c[0]), c[1], c[2]
-        dom = cod = None
-        if sig is not None:
-            if not isinstance(sig, ast.FunTypeExpr):
-                raise ParseError(f"the signature of diagram '{name}' must have the form `A -> B`", sig.span)
-            dom, cod = sig.arg, sig.res
-        return ast.DiagramDef(name, dom, cod, body, self.span(node), self.span(c[0]))
+        return build.make_diagram_decl(name_of(c[0]), c[1], c[2], self.span(node), self.span(c[0]))
 
     def r_top_assign(self, node: Tree, c: list[Node]) -> ast.Derived:
-        name, value = name_of(c[0]), c[1]
-        if not _is_derived_call(value):
-            ops = ", ".join(DERIVED_OPS)
-            raise ParseError(f"only derived definitions can be assigned at top level ({ops}): "
-                             f"'{name} = ...' is not one", self.span(node),
-                             hint=f"write `{name} = grad(f)`, or put the computation in a def")
-        op, target, kwargs = self._derived_parts(value)
-        return ast.Derived(name, op, target, kwargs, self.span(node), self.span(c[0]))
-
-    def _derived_parts(self, call: ast.Call) -> tuple[str, ast.Expr, tuple[ast.Keyword, ...]]:
-        """Check `op(target, key=value...)` (target: f, o.f or a nested derived call) and split it."""
-        assert isinstance(call.func, ast.Name)
-        op = call.func.id
-        if len(call.args) != 1:
-            raise ParseError(f"{op} takes one definition and keyword options (e.g. {op}(f, wrt=x)), "
-                             f"got {len(call.args)} positional arguments", call.span)
-        target = call.args[0]
-        if _is_derived_call(target):
-            assert isinstance(target, ast.Call)
-            self._derived_parts(target)  # validate the nested one the same way, keep it as a Call
-        elif not isinstance(target, (ast.Name, ast.Attr)):
-            raise ParseError(f"the argument of {op} must name a definition (f, o.f) or be a derived "
-                             f"definition such as grad(f)", target.span)
-        return op, target, call.kwargs
+        return build.make_top_assign(name_of(c[0]), c[1], self.span(node), self.span(c[0]))
 
     def r_top_return(self, node: Tree, c: list[Node]) -> None:
-        raise ParseError("'return' outside of a def", self.span(node),
-                         hint="return may only end the body of a def { ... }")
+        raise build.top_return_error(self.span(node))
 
     # ------------------------------------------------------------ def
 
     def r_def_decl(self, node: Tree, c: list[Node]) -> ast.Def:
         name_tok, params, ret, stmts = c
-        name = name_of(name_tok)
-        body, returns = self._split_body(name, stmts, node)
-        return ast.Def(name, params or (), ret, body, returns, self.span(node), self.span(name_tok))
-
-    def _split_body(self, name: str, stmts: Sequence[Node], node: Tree) -> tuple[tuple[ast.Assign, ...], ast.Return]:
-        """The assignments and the final return of a def body; `return` must come exactly once, last."""
-        returns = [i for i, s in enumerate(stmts) if isinstance(s, ast.Return)]
-        if not returns:
-            raise ParseError(f"def '{name}' has no return statement", self.span(node),
-                             hint="end the body with `return expr`")
-        if returns[0] != len(stmts) - 1:
-            after = stmts[returns[0] + 1]
-            what = "second 'return'" if isinstance(after, ast.Return) else "statement after 'return'"
-            raise ParseError(f"{what} in def '{name}': return must be the last statement", after.span)
-        return tuple(stmts[:-1]), stmts[-1]
+        return build.make_def(name_of(name_tok), params or (), ret, stmts, self.span(node), self.span(name_tok))
 
     def r_params(self, node: Tree, c: list[ast.Param]) -> tuple[ast.Param, ...]:
         return tuple(c)
@@ -229,13 +169,7 @@ class AstBuilder:
         return ast.TupleTypeExpr(tuple(c), self.span(node))
 
     def r_named_type(self, node: Tree, c: list[Node]) -> ast.TypeExpr:
-        tok, dims = c
-        name = name_of(tok)
-        if name in DTYPES:
-            return ast.TensorTypeExpr(name, dims or (), self.span(node))
-        if dims is not None:
-            raise ParseError(f"'{name}' is not a dtype: only {', '.join(DTYPES)} take dims in [...]", self.span(node))
-        return ast.NamedTypeExpr(name, self.span(node))
+        return build.make_named_type(name_of(c[0]), c[1], self.span(node))
 
     def r_unit_type(self, node: Tree, c: list[Node]) -> ast.TupleTypeExpr:
         return ast.TupleTypeExpr((), self.span(node))
@@ -247,15 +181,7 @@ class AstBuilder:
         return tuple(c)
 
     def r_dim(self, node: Tree, c: list[Node]) -> ast.DimRef:
-        e, span = c[0], self.span(node)
-        if isinstance(e, ast.Name):
-            return ast.DimRef(e.id, span)
-        if isinstance(e, ast.Num):
-            if not e.is_int:
-                raise ParseError(f"a dim must be an integer or a dim name, not {self._source(node)}", span)
-            return ast.DimRef(int(e.value), span)
-        # `n - 2`: the source text as the value (for messages), the arithmetic in `expr`.
-        return ast.DimRef(self._source(node), span, e)
+        return build.make_dim(c[0], self.span(node), self._source(node))
 
     def _source(self, node: Tree) -> str:
         return self.text[node.meta.start_pos:node.meta.end_pos]
@@ -266,22 +192,13 @@ class AstBuilder:
     # ------------------------------------------------------------ expressions
 
     def r_lambda_(self, node: Tree, c: list[Node]) -> ast.Lambda:
-        head, body = c
-        if isinstance(head, ast.Name):
-            params: tuple[str, ...] = (head.id,)
-        elif isinstance(head, ast.TupleExpr) and all(isinstance(i, ast.Name) for i in head.items):
-            params = tuple(i.id for i in head.items if isinstance(i, ast.Name))
-        else:
-            raise ParseError("the parameters of a lambda must be a name or a tuple of names: "
-                             "x => ... or (x, y) => ...", head.span)
-        return ast.Lambda(params, body, self.span(node))
+        return build.make_lambda(c[0], c[1], self.span(node))
 
     def r_conditional(self, node: Tree, c: list[Node]) -> ast.Cond:
         return ast.Cond(c[0], c[1], c[2], self.span(node))
 
     def r_compare(self, node: Tree, c: list[Node]) -> ast.BinOp:
-        op = str(c[1])
-        return ast.BinOp(OP_ALIASES.get(op, op), c[0], c[2], self.span(node))
+        return ast.BinOp(build.op_of(str(c[1])), c[0], c[2], self.span(node))
 
     def _chain(self, node: Tree, c: list[Node], make: Callable[[Token, Node, Node, Span | None], Node]) -> Node:
         """Fold `a op b op c ...` to the left; each partial result spans from `a` to its last operand."""
@@ -294,7 +211,7 @@ class AstBuilder:
 
     @staticmethod
     def _binop(op: Token, left: Node, right: Node, span: Span | None) -> ast.BinOp:
-        return ast.BinOp(OP_ALIASES.get(str(op), str(op)), left, right, span)
+        return ast.BinOp(build.op_of(str(op)), left, right, span)
 
     def r_arith(self, node: Tree, c: list[Node]) -> ast.Expr:
         return self._chain(node, c, self._binop)
@@ -308,19 +225,7 @@ class AstBuilder:
         return ast.BinOp("^", c[0], c[2], self.span(node))
 
     def r_call(self, node: Tree, c: list[Node]) -> ast.Call:
-        func, items = c[0], c[1] or ()
-        args: list[ast.Expr] = []
-        kwargs: list[ast.Keyword] = []
-        for item in items:
-            if isinstance(item, ast.Keyword):
-                if any(k.name == item.name for k in kwargs):
-                    raise ParseError(f"keyword argument '{item.name}' given twice", item.span)
-                kwargs.append(item)
-            elif kwargs:
-                raise ParseError("positional argument after a keyword argument", item.span)
-            else:
-                args.append(item)
-        return ast.Call(func, tuple(args), tuple(kwargs), self.span(node))
+        return build.make_call(c[0], c[1] or (), self.span(node))
 
     def r_args(self, node: Tree, c: list[Node]) -> tuple[Node, ...]:
         return tuple(c)
@@ -342,15 +247,7 @@ class AstBuilder:
         return ast.Attr(c[0], name_of(c[1]), self.span(node))
 
     def r_num(self, node: Tree, c: list[Token]) -> ast.Num:
-        text = str(c[0])
-        is_int = text.isdigit()
-        # A literal beyond the largest f64 (about 1.8e308, 309 digits) has no value in any dtype:
-        # an error here, not inf silently (write `inf`) or a Python limit deep in elaboration.
-        if (is_int and len(text.lstrip("0")) > 309) or (not is_int and math.isinf(float(text))):
-            shown = text if len(text) <= 20 else f"{text[:8]}...{text[-4:]} ({len(text)} characters)"
-            raise ParseError(f"the number {shown} is too large: the largest f64 is about 1.8e308 "
-                             "(write inf for infinity)", self.span(node))
-        return ast.Num(int(text) if is_int else float(text), is_int, self.span(node))
+        return build.make_num(str(c[0]), self.span(node))
 
     def r_string(self, node: Tree, c: list[Token]) -> ast.Str:
         return ast.Str(unescape(str(c[0])), self.span(node))
@@ -375,10 +272,7 @@ class AstBuilder:
 
     @staticmethod
     def _compose(op: Token, left: Node, right: Node, span: Span | None) -> ast.MCompose:
-        # `g ∘ f` / `g << f` is traditional order: f first, then g.
-        if str(op) == ">>":
-            return ast.MCompose(left, right, span)
-        return ast.MCompose(right, left, span)
+        return build.make_compose(str(op), left, right, span)
 
     def r_morphism(self, node: Tree, c: list[Node]) -> ast.Morphism:
         return self._chain(node, c, self._compose)
@@ -402,11 +296,4 @@ class AstBuilder:
         return tuple(c)
 
     def r_mstruct(self, node: Tree, c: list[Node]) -> ast.MStructural:
-        kind, types = name_of(c[0]), tuple(c[1:])
-        if kind not in STRUCTURAL_ARITY:
-            raise ParseError(f"'{kind}(...)' is not a structural box: only id(T), copy(T), discard(T) and "
-                             f"swap(A, B) take types in a diagram", self.span(node),
-                             hint=f"write {kind} as a box, or {kind}[key=value] for static parameters")
-        if len(types) != STRUCTURAL_ARITY[kind]:
-            raise ParseError(f"{kind} takes {STRUCTURAL_ARITY[kind]} type(s), got {len(types)}", self.span(node))
-        return ast.MStructural(kind, types, self.span(node))
+        return build.make_structural(name_of(c[0]), tuple(c[1:]), self.span(node))

@@ -1,0 +1,140 @@
+"""Parsing speed: lines per second of `grammar.parse` (text -> AST, spans and checks included).
+
+    .venv/bin/python benchmarks/parse.py                      # both workloads, 100,000 lines each
+    .venv/bin/python benchmarks/parse.py --lines 20000        # smaller
+    .venv/bin/python benchmarks/parse.py --engine lark        # the reference (Lark) path only
+    .venv/bin/python benchmarks/parse.py --out benchmarks/RESULTS.md   # also write the section
+
+Workloads (each in a fresh process, after one small warm-up parse so the cached LALR tables are
+loaded: their load time is reported separately):
+
+- **defs**: N one-line defs `def fK(x: f64[n], y: f64[n]) -> f64[n] { return x * K.5 + sin(y) }`;
+- **bigdef**: one def of N one-line statements `vK = vK-1 * y + 2.5` (as in `scaling.py`).
+
+Engines: `fast` is `grammar.parse` as users get it (the direct parser, with the Lark path as the
+fallback for errors); `lark` forces the reference path (Lark LALR parse tree + `AstBuilder`), which
+is what every input took before the direct parser. The time is CPU time of the measuring process
+(`time.process_time`), which a loaded shared machine disturbs least, the best of `--repeat` runs
+(the Lark path runs once: it takes minutes); wall time is shown as well.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+SECTION = "## Parsing speed"
+TARGET = 20_000  # lines/s (issue 7)
+
+
+def defs_source(n: int) -> str:
+    """n one-line defs."""
+    lines = ["dim n"]
+    lines += [f"def f{k}(x: f64[n], y: f64[n]) -> f64[n] {{ return x * {k % 7}.5 + sin(y) }}" for k in range(n)]
+    return "\n".join(lines) + "\n"
+
+
+def bigdef_source(n: int) -> str:
+    """One def with n statements, each reading the previous one and a parameter."""
+    lines = ["dim n", "def f(x: f64[n], y: f64[n]) -> f64[n] {", "    v0 = x"]
+    lines += [f"    v{k} = v{k - 1} * y + {k % 7}.5" for k in range(1, n + 1)]
+    lines += [f"    return v{n}", "}"]
+    return "\n".join(lines) + "\n"
+
+
+WORKLOADS = {"defs": defs_source, "bigdef": bigdef_source}
+
+
+def measure(workload: str, n: int, engine: str, repeat: int) -> dict[str, float]:
+    """Parse one workload of n lines in this process; returns seconds and lines/s."""
+    from grammar import parser
+
+    c0 = time.process_time()
+    parser.parse("def warm(x: f64) -> f64 { return x }", "warm.dsl")  # loads the cached tables
+    tables = time.process_time() - c0
+    text = WORKLOADS[workload](n)
+    lines = text.count("\n")
+    run = parser.parse if engine == "fast" else parser.parse_with_lark
+    best = {"cpu": math.inf, "wall": math.inf}
+    for _ in range(repeat):  # the best of `repeat` runs: the least disturbed by other processes
+        c0, t0 = time.process_time(), time.perf_counter()
+        module = run(text, f"{workload}.dsl")
+        cpu, wall = time.process_time() - c0, time.perf_counter() - t0
+        assert len(module.decls) == (n + 1 if workload == "defs" else 2)
+        del module
+        best = {"cpu": min(best["cpu"], cpu), "wall": min(best["wall"], wall)}
+    return {"lines": lines, **best, "lines_per_s": lines / best["cpu"], "tables_cpu": tables}
+
+
+def run_fresh(workload: str, n: int, engine: str, repeat: int) -> dict[str, float]:
+    cmd = [sys.executable, os.path.abspath(__file__), "--measure", workload, str(n), engine, str(repeat)]
+    out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def table(rows: list[tuple[str, str, dict[str, float]]]) -> str:
+    out = ["| workload | engine | lines | CPU (s) | wall (s) | lines/s (CPU) | target | tables load, CPU (s) |",
+           "|---|---|---|---|---|---|---|---|"]
+    for workload, engine, r in rows:
+        out.append(f"| {workload} | {engine} | {r['lines']:,.0f} | {r['cpu']:.2f} | {r['wall']:.2f} "
+                   f"| {r['lines_per_s']:,.0f} | ≥ {TARGET:,} | {r['tables_cpu']:.3f} |")
+    return "\n".join(out)
+
+
+def write_section(path: str, text: str) -> None:
+    """Replace (or append) this benchmark's section of RESULTS.md, leaving the other sections alone."""
+    old = open(path, encoding="utf-8").read() if os.path.exists(path) else ""
+    start = old.find(SECTION)
+    if start < 0:
+        new = old.rstrip("\n") + "\n\n" + text + "\n"
+    else:
+        nxt = old.find("\n## ", start + len(SECTION))
+        new = old[:start] + text + ("\n" + old[nxt + 1:] if nxt >= 0 else "\n")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(new)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--lines", type=int, default=100_000, help="size of each workload (default 100,000)")
+    ap.add_argument("--engine", choices=("fast", "lark", "both"), default="both")
+    ap.add_argument("--only", default="", help="workloads whose name contains this text")
+    ap.add_argument("--out", help="write the table as the '## Parsing speed' section of this file")
+    ap.add_argument("--repeat", type=int, default=3, help="runs per row; the fastest is reported (default 3)")
+    ap.add_argument("--measure", nargs=4, metavar=("WORKLOAD", "N", "ENGINE", "REPEAT"), help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.measure:
+        print(json.dumps(measure(args.measure[0], int(args.measure[1]), args.measure[2], int(args.measure[3]))))
+        return 0
+    engines = ("fast", "lark") if args.engine == "both" else (args.engine,)
+    rows = []
+    for workload in WORKLOADS:
+        if args.only not in workload:
+            continue
+        for engine in engines:
+            r = run_fresh(workload, args.lines, engine, 1 if engine == "lark" else args.repeat)
+            print(f"{workload:7s} {engine:5s} {json.dumps(r)}", flush=True)
+            rows.append((workload, engine, r))
+    text = table(rows)
+    print(text)
+    if args.out:
+        machine = f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, {platform.system()}"
+        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        cmd = f"python benchmarks/parse.py --lines {args.lines} --engine {args.engine} --repeat {args.repeat}"
+        write_section(args.out, f"{SECTION}\n\nMachine: {machine}, load average {load} when written. "
+                                f"Command: `{cmd}` (each row in a fresh process; `benchmarks/parse.py` "
+                                f"documents the workloads).\n\n{text}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, ROOT)
+    sys.exit(main())
