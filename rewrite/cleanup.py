@@ -113,16 +113,20 @@ def contract_columns(d: Diagram) -> Diagram:
     `reshape(1 / c, (1, N)) @ a` (likewise `a * c`; a target `(M,)` uses the row `reshape(1 / c, (N,))`):
     no N×M temporary, and BLAS does the sum. This is the shape a reverse-mode gradient takes for a
     per-row scaling (the transpose of broadcasting)."""
-    return _rewrite_nodes(d, _column_matvec)
+    return _rewrite_nodes(d, _column_matvec, "sum_to")
 
 
 Rewrite = Callable[[Builder, Node, Diagram, dict[int, Node], dict[int, int], dict[int, int]], int | None]
 
 
-def _rewrite_nodes(d: Diagram, step: Rewrite) -> Diagram:
+def _rewrite_nodes(d: Diagram, step: Rewrite, fires_at: str) -> Diagram:
     """Rebuild `d` node by node: `step(builder, node, d, producer, readers, rename)` returns the wire
     that replaces the node's single output, or None to copy the node. `readers` counts the diagram's
-    outputs too, so a step that needs a wire read once never drops a result. Dead nodes are pruned."""
+    outputs too, so a step that needs a wire read once never drops a result. Dead nodes are pruned.
+    `step` only ever fires at a primitive named `fires_at`: without one, and with `d` already
+    numbered as the rebuild would number it, the rebuild would copy `d` as it is, so it is skipped."""
+    if not any(n.box.name == fires_at for n in d.nodes) and _builder_numbered(d):
+        return prune(d)
     producer = {w: n for n in d.nodes for w in n.outputs}
     readers: dict[int, int] = {w: 1 for w in d.outputs}
     for n in d.nodes:
@@ -138,6 +142,20 @@ def _rewrite_nodes(d: Diagram, step: Rewrite) -> Diagram:
         else:
             rename[node.outputs[0]] = out
     return prune(b.build([rename[w] for w in d.outputs], input_names=d.input_names, name=d.name, span=d.span))
+
+
+def _builder_numbered(d: Diagram) -> bool:
+    """Inputs are wires 0..k-1 and each node's outputs follow in node order (what a Builder that
+    adds the inputs first writes), so copying the nodes into a fresh Builder renumbers nothing."""
+    if d.inputs != tuple(range(len(d.inputs))):
+        return False
+    nxt = len(d.inputs)
+    for n in d.nodes:
+        for w in n.outputs:
+            if w != nxt:
+                return False
+            nxt += 1
+    return nxt == len(d.types)
 
 
 def _column_matvec(b: Builder, node: Node, d: Diagram, producer: dict[int, Node], readers: dict[int, int],
@@ -242,7 +260,7 @@ def merge_squeezed_sums(d: Diagram) -> Diagram:
     >>> [(nd.box.name, nd.box.param_dict) for nd in merge_squeezed_sums(b.build([q])).nodes]
     [('sum_to', {'shape': (Dim(terms=((('m',), 1),)),)})]
     """
-    return _rewrite_nodes(d, _merge_squeeze)
+    return _rewrite_nodes(d, _merge_squeeze, "squeeze")
 
 
 def _merge_squeeze(b: Builder, node: Node, d: Diagram, producer: dict[int, Node], readers: dict[int, int],

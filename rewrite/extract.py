@@ -87,21 +87,26 @@ def choose(fz: Frozen, tab: Tables, sizes: Mapping[str, int] | None = None) -> d
     memo: dict[tuple[object, ...], float] = {}  # many e-nodes share (op, box, type, child types)
     for c, nodes in fz.classes.items():
         for n in nodes:
-            listy = n.op in ("op", "multi") and len(n.children) == 1 and _is_list(fz, n.children[0])
-            key = None if listy else (n.op, n.a, n.t, tuple(types.get(k, -2) for k in n.children))
+            children = n.children
+            listy = len(children) == 1 and n.op in ("op", "multi") and _is_list(fz, children[0])
+            key = None if listy else (n.op, n.a, n.t, tuple([types.get(k, -2) for k in children]))
             own = memo.get(key) if key is not None else None
             if own is None:
                 own = enode_cost(n, fz, tab, types, sizes)
                 if key is not None:
                     memo[key] = own
-            if math.isinf(own):
+            if own == math.inf:
                 continue
-            kids = tuple(dict.fromkeys(n.children))
+            kids = children if len(children) < 2 else tuple(dict.fromkeys(children))
             # +1 per node: among equal estimates prefer fewer nodes
             idx = len(flat)
             flat.append((c, n, int(own * 4) + (1 if n.op in ("op", "multi", "num") else 0), kids))
             for k in kids:
-                parents.setdefault(k, []).append(idx)
+                readers = parents.get(k)
+                if readers is None:
+                    parents[k] = [idx]
+                else:
+                    readers.append(idx)
     pending = [len(k) for _, _, _, k in flat]
     best: dict[int, int] = {}
     choice: dict[int, ENode] = {}

@@ -258,13 +258,26 @@ def template_statics(params: Mapping[str, Any], types: Mapping[str, WireType]) -
         # `dom_a`: the variables a function-typed wire depends on (() for a plain wire)
         out[f"dom_{name}"] = flatten(t.arg) if isinstance(t, FunType) else ()
         if isinstance(t, TensorType):
-            count = Dim.const(1)
-            for d in t.shape:
-                count = count * d
             out[f"shape_{name}"] = t.shape
             out[f"rank_{name}"] = t.rank
-            out[f"count_{name}"] = count
+            out[f"count_{name}"] = _count(t)
     return out
+
+
+def _count(t: TensorType) -> Dim:
+    """The number of elements of t as a dim (the product of its shape), once per type: a polynomial
+    product per argument of every node transposed was a tenth of the transpose."""
+    count = _COUNTS.get(t)
+    if count is None:
+        count = Dim.const(1)
+        for d in t.shape:
+            count = count * d
+        if len(_COUNTS) < 4096:
+            _COUNTS[t] = count
+    return count
+
+
+_COUNTS: dict[TensorType, Dim] = {}
 
 
 def value_type(t: WireType) -> TensorType:

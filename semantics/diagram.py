@@ -78,7 +78,15 @@ class Callee:
 
 
 def make_box(name: str, params: dict[str, ParamValue] | None = None, kind: str = "prim") -> Box:
-    return Box(name, tuple(sorted((params or {}).items())), kind)
+    if not params:  # one shared object per parameterless box: its hash is computed once per process
+        box = _PLAIN_BOXES.get((name, kind))
+        if box is None:
+            box = _PLAIN_BOXES[(name, kind)] = Box(name, (), kind)
+        return box
+    return Box(name, tuple(sorted(params.items())), kind)
+
+
+_PLAIN_BOXES: dict[tuple[str, str], Box] = {}
 
 
 @dataclass(frozen=True)

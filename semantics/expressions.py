@@ -27,6 +27,7 @@ from semantics.types import (
     FunType,
     TensorType,
     WireType,
+    scalar,
     unify,
 )
 from semantics.values import Pending, StaticVal, TupleVal, Value, WireVal
@@ -110,8 +111,9 @@ class BodyElaborator:
     def literal(self, number: Any, span: Span | None, is_int: bool = False) -> Pending:
         def build(dtype: str) -> WireVal:
             value = bool(number) if dtype == "bool" else (int(number) if dtype in ("i32", "i64") else float(number))
-            (w,) = self.b.add(make_box("const", {"value": value, "dtype": dtype}), (), (TensorType(dtype),), span)
-            return WireVal(w, TensorType(dtype), span)
+            t = scalar(dtype)
+            (w,) = self.b.add(make_box("const", {"value": value, "dtype": dtype}), (), (t,), span)
+            return WireVal(w, t, span)
 
         return Pending(build, number, is_int, span)
 

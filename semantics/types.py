@@ -248,7 +248,14 @@ def type_str(wires: tuple[WireType, ...]) -> str:
 
 
 def scalar(dtype: str) -> TensorType:
-    return TensorType(dtype, ())
+    """The scalar type of a dtype (one shared object per dtype, so its hash is computed once)."""
+    t = _SCALARS.get(dtype)
+    if t is None:
+        t = _SCALARS[dtype] = TensorType(dtype, ())
+    return t
+
+
+_SCALARS: dict[str, TensorType] = {}
 
 
 def broadcast_shapes(a: tuple[Dim, ...], b: tuple[Dim, ...], what: str) -> tuple[Dim, ...]:

@@ -83,3 +83,16 @@ def test_benchmark_sources_load():
     # the benchmark generators stay valid programs (benchmarks are not run by the suite)
     assert dsl.loads(chain_source(3)).signature("df") == "f64[n] -> f64[n]"
     assert dsl.loads(dag_source(30))["f"].stats()["ops"] >= 30
+
+
+def test_derivative_templates_are_elaborated_once_per_kind_of_node():
+    # transpose writes each node's rule by replaying a fragment elaborated once per (template, types,
+    # statics): a chain 4x as deep needs no more fragments than a shallow one
+    from rewrite import templates
+
+    counts = []
+    for n in (10, 40):
+        templates._FRAGMENTS.clear()
+        dsl.loads(chain_source(n))["df"]
+        counts.append(len(templates._FRAGMENTS))
+    assert counts[0] == counts[1] <= 20, counts
