@@ -163,6 +163,7 @@ def build_schedule(d: Diagram, in_place: InPlace = elementwise_in_place) -> Sche
     owned: set[int] = set()   # wires that *are* an owned buffer (not a view of one)
     buffer_end: dict[int, int] = {}
     instrs: list[Instr] = []
+    decided: dict[tuple[Box, tuple[WireType, ...], WireType], bool] = {}  # in_place by (box, types)
     for k, i in enumerate(order):
         node = d.nodes[i]
         ins = tuple(rep[w] for w in node.inputs)
@@ -172,7 +173,7 @@ def build_schedule(d: Diagram, in_place: InPlace = elementwise_in_place) -> Sche
             out_t = d.types[node.outputs[0]]
             for w in ins:
                 if w in owned and d.types[w] == out_t and _dead_after(w, k, ins, roots, buffer_end) \
-                        and in_place(node.box, [d.types[v] for v in ins], out_t):
+                        and _can(in_place, decided, node.box, tuple(d.types[v] for v in ins), out_t):
                     reuse = w
                     break
         for w in node.outputs:
@@ -194,6 +195,16 @@ def build_schedule(d: Diagram, in_place: InPlace = elementwise_in_place) -> Sche
 
     return Schedule(d.types, d.inputs, tuple(rep[w] for w in d.outputs), tuple(instrs), tuple(groups),
                     tuple(sorted(last.items())), tuple(shared), tuple(dropped))
+
+
+def _can(in_place: InPlace, decided: dict[tuple[Box, tuple[WireType, ...], WireType], bool], box: Box,
+         in_types: tuple[WireType, ...], out_t: WireType) -> bool:
+    """`in_place`, asked once per (box, types): a deep model repeats a few kinds of node."""
+    key = (box, in_types, out_t)
+    ok = decided.get(key)
+    if ok is None:
+        ok = decided[key] = in_place(box, in_types, out_t)
+    return ok
 
 
 def _dead_after(w: int, k: int, ins: tuple[int, ...], roots: dict[int, frozenset[int]],

@@ -235,9 +235,13 @@ class EGraph:
     def _run(self, text: str) -> list[Any]:
         cmds = self._cmd_cache.get(text)
         if cmds is None:
-            cmds = self._eg.parse_program(text)
+            cmds = _PARSED.get(text) if len(text) >= 400 else None
+            if cmds is None:
+                cmds = self._eg.parse_program(text)
             if len(text) < 400:  # cache the small, repeated commands (run, size, push, pop)
                 self._cmd_cache[text] = cmds
+            elif _parsed_once(text):
+                _PARSED[text] = cmds
         return self._eg.run_program(*cmds)
 
     # ----------------------------------------------------------- loading
@@ -488,6 +492,23 @@ class EGraph:
                 if n is not None:
                     nodes.append(n)
         return Frozen(classes, names.get("N", {}), names)
+
+
+# Parsed commands are plain data that any e-graph can run: the schema and rule declarations every
+# EGraph starts with are parsed once per process (a third of building an e-graph), not per e-graph.
+_PARSED: dict[str, list[Any]] = {}
+_SEEN: dict[int, int] = {}  # hash of a program text -> uses
+
+
+def _parsed_once(text: str) -> bool:
+    """Keep a large program's parse from its second use on (one-off programs, such as the rows of a
+    diagram, are not kept); both tables are bounded."""
+    if len(_PARSED) > 64 or len(_SEEN) > 1024:
+        _PARSED.clear()
+        _SEEN.clear()
+    h = hash(text)
+    _SEEN[h] = _SEEN.get(h, 0) + 1
+    return _SEEN[h] >= 2
 
 
 class _Ids(dict[Any, int]):

@@ -11,8 +11,9 @@ inputs). Run at every stage boundary by `dsl` (it is linear in the diagram).
 from __future__ import annotations
 
 from grammar.errors import DslError
-from semantics.diagram import Diagram, structural_errors
+from semantics.diagram import Box, Diagram, structural_errors
 from semantics.primitives import PRIMITIVES
+from semantics.types import WireType
 
 
 def verify(d: Diagram) -> list[str]:
@@ -20,6 +21,7 @@ def verify(d: Diagram) -> list[str]:
     errors = list(structural_errors(d))
     if errors:
         return errors
+    inferred: dict[tuple[Box, tuple[WireType, ...]], tuple[WireType, ...]] = {}  # nodes repeat (box, types)
     for i, node in enumerate(d.nodes):
         if node.box.kind != "prim":
             continue
@@ -28,12 +30,15 @@ def verify(d: Diagram) -> list[str]:
             errors.append(f"node {i}: unknown primitive '{node.box.name}'")
             continue
         want = tuple(d.types[w] for w in node.outputs)
-        try:
-            got = prim.infer([d.types[w] for w in node.inputs], node.box.param_dict)
-        except DslError as err:
-            errors.append(f"node {i} ({node.box}): {err.message}")
-            continue
-        if tuple(got) != want:
+        key = (node.box, tuple(d.types[w] for w in node.inputs))
+        got = inferred.get(key)
+        if got is None:
+            try:
+                got = inferred[key] = tuple(prim.infer(key[1], node.box.param_dict))
+            except DslError as err:
+                errors.append(f"node {i} ({node.box}): {err.message}")
+                continue
+        if got != want:
             errors.append(f"node {i} ({node.box}): outputs typed {[str(t) for t in want]}, "
                           f"its rule gives {[str(t) for t in got]}")
     return errors
