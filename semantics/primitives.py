@@ -318,7 +318,7 @@ def elementwise_batch(name: str) -> BatchRule:
 
 def _load_rows() -> None:
     # Importing the row modules registers them; they import this module, so load them last.
-    from semantics.prims import elementwise, linalg, reduce, shape  # noqa: F401
+    from semantics.prims import elementwise, index, linalg, reduce, shape  # noqa: F401
 
 
 _load_rows()

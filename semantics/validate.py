@@ -166,9 +166,10 @@ def as_arrays(dom: Sequence[WireType], args: Sequence[Any], xp: Any = np) -> lis
 
 @dataclass(frozen=True)
 class SizeCheck:
-    """An index item on an axis of symbolic size `dim` that the binding must fit: an integer needs
-    `-dim <= k < dim`; a slice needs its bounds within the axis (its type's length, see
-    semantics/prims/shape.py `slice_mismatch`)."""
+    """An item on an axis of symbolic size `dim` that the binding must fit: an integer index
+    ("int", k) needs `-dim <= k < dim`; a slice ("slice", lo, hi, step) its bounds within the axis (its
+    type's length, see semantics/prims/index.py `slice_mismatch`); a reduction without identity
+    ("nonempty", name) at least one element."""
 
     dim: Dim
     item: tuple[Any, ...]
@@ -232,7 +233,7 @@ def _reduced_axes(d: Any, node: Any, out: dict[tuple[Dim, tuple[Any, ...]], Size
 
 def check_sizes(fname: str, checks: Sequence[SizeCheck], binding: dict[str, int]) -> None:
     """Raise an InputError (at the source of the box) for the first check the binding fails."""
-    from semantics.prims.shape import slice_mismatch
+    from semantics.prims.index import slice_mismatch
 
     for c in checks:
         if not c.dim.atoms <= binding.keys():
@@ -254,7 +255,7 @@ def check_sizes(fname: str, checks: Sequence[SizeCheck], binding: dict[str, int]
 
 def _fitting(item: tuple[Any, ...]) -> int:
     """The smallest axis size from which on a slice with constant bounds has the length of its type."""
-    from semantics.prims.shape import slice_mismatch
+    from semantics.prims.index import slice_mismatch
 
     top = 2 + max(abs(b) for b in item[1:3] if b is not None)
     return 1 + max((k for k in range(top) if slice_mismatch(Dim.sym("n"), item, {"n": k})), default=-1)
