@@ -19,6 +19,7 @@ def f(x: f64[n]) -> f64 {
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 from semantics.diagram import Diagram, Node
@@ -192,10 +193,23 @@ class Printer:
             self.lines.append(f"    {', '.join(targets) if targets else '_'} = {text}")
         self.wrap = set()  # outputs are typed by the signature
         ret = ", ".join(self.wire(w, 0) for w in d.outputs)
-        dims = sorted({a for t in d.types if isinstance(t, TensorType) for dim in t.shape for a in dim.atoms})
+        dims = sorted({name for t in d.types if isinstance(t, TensorType) for dim in t.shape for a in dim.atoms
+                       for name in declared_dims(a)})
         head = [f"dim {', '.join(dims)}"] if dims else []
         sig = f"def {name}({', '.join(params)}) -> {type_str(d.cod)} {{"
         return "\n".join(head + [sig] + self.lines + [f"    return {ret}", "}"])
+
+
+def declared_dims(atom: str) -> tuple[str, ...]:
+    """The declared dims an atom of a Dim stands on: itself, or those inside an opaque size that a
+    strided slice makes (`ceil(n/2)` is no dim to declare; `n` is).
+
+    >>> declared_dims("n"), declared_dims("ceil((n - 1)/2)")
+    (('n',), ('n',))
+    """
+    if atom.isidentifier():
+        return (atom,)
+    return tuple(name for name in re.findall(r"[A-Za-z_]\w*", atom) if name != "ceil")
 
 
 def to_text(d: Diagram, name: str | None = None) -> str:

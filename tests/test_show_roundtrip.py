@@ -16,7 +16,8 @@ from semantics.diagram import Builder, Diagram, make_box
 from semantics.primitives import PRIMITIVES
 from semantics.program import GeneratorDef, GenericDef
 from semantics.types import Dim, TensorType
-from tests.helpers import share_constants
+from tests.differential_programs import programs
+from tests.helpers import examples, share_constants
 from tests.strategies import diagrams
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -134,4 +135,21 @@ def test_literals_without_a_typed_operand_keep_their_dtype():
 def test_compound_dim_sizes_print_as_reloadable_dims():
     d = dsl.loads("dim n, m\ndef f(x: f64[3 * n, m]) -> f64 { t = 1.0 / (n * m - 1)\n return sum(x) * t * t }")["f"]
     assert "f64[3 * n, m]" in d.show() and "1.0 / (m * n - 1)" in d.show()
+    assert_reloads(d)
+
+
+@settings(max_examples=examples(30), deadline=None)
+@given(programs(max_steps=6))
+def test_random_differential_programs_reload(source):
+    """The differential test's programs (every slicing form, einsum, roll, pad, concat, where, stdlib
+    calls, point-free diagrams) reload from show() too."""
+    mod = dsl.loads(source, filename="random.dsl")
+    for name in mod.names:
+        assert_reloads(mod[name])
+
+
+def test_a_strided_slice_of_a_symbolic_dim_declares_the_dim_not_its_opaque_size():
+    """`x[::2]` of f64[n] has the opaque size ceil(n/2): show() declared `dim ceil(n/2), n` (a parse error)."""
+    d = dsl.loads("dim n\ndef f(x: f64[n]) -> f64 {\n  t = x[1::2]\n  return sum(t * t)\n}")["f"]
+    assert d.show().startswith("dim n\n")
     assert_reloads(d)
