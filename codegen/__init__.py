@@ -62,6 +62,12 @@ def compile_diagram(diagram: Diagram, backend: str = "numpy", boxes: Mapping[str
     `boxes` implements generator boxes by name. Compiled functions are kept in `cache`
     (`DEFAULT_CACHE` when None).
     """
+    from rewrite.sampling import is_functional
+
+    if backend in BACKENDS and is_functional(diagram):
+        from codegen.functional import compile_functional
+
+        return compile_functional(diagram, backend, dict(boxes or {}), cache)
     if backend == "numpy":
         return compile_numpy(diagram, dict(boxes or {}), DEFAULT_CACHE if cache is None else cache)
     if backend == "interpret":
@@ -77,6 +83,12 @@ def compile_diagram(diagram: Diagram, backend: str = "numpy", boxes: Mapping[str
 def emit(diagram: Diagram, target: str = "numpy") -> str:
     """The generated source of `diagram` for `target` ("numpy", "c" or "cuda"); deterministic. For
     "c" and "cuda": the fused kernels, then the Python launcher that runs them (as a comment)."""
+    from rewrite.sampling import is_functional, sample_diagram
+
+    if is_functional(diagram):  # the sampled array programs: one per array result set / function output
+        sampled = sample_diagram(diagram)
+        parts = ([sampled.arrays] if sampled.arrays is not None else []) + list(sampled.functions)
+        return "\n\n".join(emit(p, target) for p in parts)
     if target == "numpy":
         return emit_numpy(diagram)
     if target in ("c", "cuda"):

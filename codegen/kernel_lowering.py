@@ -136,6 +136,13 @@ ROUTED: dict[str, str] = {
     "unindex": _RUNTIME + " (zeros, then the cotangent written at the index: the transpose of indexing)",
     "zeros": _RUNTIME, "ones": _RUNTIME, "full": _RUNTIME, "arange": _RUNTIME, "linspace": _RUNTIME,
     "eye": _RUNTIME,
+    "fn_eval": "a call of a function value (Python or DSL) on an array of points, between kernels",
+    "fn_grad": "a call of a function value's derivative on an array of points, between kernels",
+    "gauss_legendre": _RUNTIME + " (the cached nodes or weights of a quadrature rule)",
+    # rows on function-typed wires: the sampling pass (rewrite/sampling.py) replaces them by array rows
+    "coord": "removed by the sampling pass", "lift": "removed by the sampling pass",
+    "integrate": "removed by the sampling pass", "apply": "removed by the sampling pass",
+    "nabla": "removed by the sampling pass", "divergence": "removed by the sampling pass",
 }
 
 

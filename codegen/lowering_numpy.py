@@ -276,6 +276,13 @@ LOWERINGS.update({
     "arange": Lowering("xp.arange({n}, dtype={dtype})"),
     "linspace": Lowering("xp.linspace({start}, {stop}, {num}, dtype={dtype})"),
     "eye": Lowering("xp.eye({n}, dtype={dtype})"),
+    # function values (LANGUAGE.md §7): the run time calls and the cached quadrature rule; the rows
+    # that build function-typed wires (LIFTED_ROWS) never get here, the sampling pass removes them
+    "fn_eval": Lowering(lambda c: f"call_function(xp, {c.args[0]}, 0, {c.params.get('shape', '()')}, "
+                                  f"{', '.join(c.args[1:])})", helpers=("call_function",)),
+    "fn_grad": Lowering(lambda c: f"call_function(xp, {c.args[0]}, {c.params['order']}, {c.params.get('shape', '()')}, "
+                                  f"{', '.join(c.args[1:])})", helpers=("call_function",)),
+    "gauss_legendre": Lowering("gauss_legendre(xp, {region}, {part}, {axis})", helpers=("gauss_legendre",)),
 })
 
 

@@ -45,7 +45,7 @@ from semantics.diagram import Diagram, inherit_spans
 from semantics.primitives import PRIMITIVES
 from semantics.types import NUMPY_DTYPE, Dim, TensorType
 
-HELPERS = ("array_namespace", "box_outputs", "erf", "fdiv", "logsumexp", "unindex")
+HELPERS = ("array_namespace", "box_outputs", "call_function", "erf", "fdiv", "gauss_legendre", "logsumexp", "unindex")
 # Scalar float arithmetic on constants and dim sizes is folded into one Python expression at the top
 # of the function (`s0 = fdiv(1.0, B)`) instead of 0-d array operations. Only operations whose IEEE
 # double result rounds to the node's dtype exactly as NumPy's would (+ - * / are correctly rounded,
@@ -75,10 +75,13 @@ def emit_numpy(d: Diagram) -> str:
 
 def generate_numpy(d: Diagram) -> NumpyProgram:
     """Schedule and lower `d` (see the module docstring); raises CodegenError if it cannot."""
-    for t in d.types:
-        if not isinstance(t, TensorType):
-            raise CodegenError(f"the numpy backend does not support function-typed wires ({t}) yet; "
-                               "use backend='interpret'", d.span)
+    from rewrite.sampling import is_functional
+
+    # function-typed wires reach code generation only as inputs passed to run time calls (fn_eval,
+    # fn_grad); anything else is first turned into array diagrams by the sampling pass
+    if is_functional(d):
+        raise CodegenError("this diagram has rows on function-typed wires: compile it with compile_diagram, "
+                           "which runs the sampling pass (rewrite.sampling) first", d.span)
     return _Emitter(d).run()
 
 
@@ -264,7 +267,8 @@ class _Emitter:
     def dim_lines(self) -> list[str]:
         sources: dict[str, str] = {}
         for w, name in zip(self.d.inputs, self.params):
-            for axis, dim in enumerate(self.d.types[w].shape):  # type: ignore[union-attr]
+            t = self.d.types[w]
+            for axis, dim in enumerate(t.shape if isinstance(t, TensorType) else ()):  # a function: no axes
                 if len(dim.terms) == 1 and dim.terms[0][1] == 1 and len(dim.terms[0][0]) == 1:
                     sources.setdefault(dim.terms[0][0][0], f"{name}.shape[{axis}]")
         self._solve_linear(sources)
@@ -283,7 +287,8 @@ class _Emitter:
         while progress:
             progress = False
             for w, name in zip(self.d.inputs, self.params):
-                for axis, dim in enumerate(self.d.types[w].shape):  # type: ignore[union-attr]
+                t = self.d.types[w]
+                for axis, dim in enumerate(t.shape if isinstance(t, TensorType) else ()):
                     unknown = [a for a in dim.atoms if a not in sources]
                     linear = dim.linear_in(unknown[0]) if len(unknown) == 1 else None
                     if linear is None:
@@ -383,9 +388,11 @@ class _Emitter:
         prim = PRIMITIVES[ins.box.name]
         params = {k: self.render(v, (prim.param_spec(k).kind if prim.param_spec(k) else None))  # type: ignore[union-attr]
                   for k, v in ins.box.params}
-        in_dtypes = tuple(NUMPY_DTYPE[self.d.types[w].dtype] for w in ins.inputs)  # type: ignore[union-attr]
+        # a function value (the first argument of fn_eval / fn_grad) has no dtype or rank: "object", 0
+        in_types = [self.d.types[w] for w in ins.inputs]
+        in_dtypes = tuple(NUMPY_DTYPE[t.dtype] if isinstance(t, TensorType) else "object" for t in in_types)
         out_dtype = NUMPY_DTYPE[self.d.types[ins.outputs[0]].dtype]  # type: ignore[union-attr]
-        in_ranks = tuple(self.d.types[w].rank for w in ins.inputs)  # type: ignore[union-attr]
+        in_ranks = tuple(t.rank if isinstance(t, TensorType) else 0 for t in in_types)
         return Call(args, named, params, dict(ins.box.params), in_dtypes, out_dtype, in_ranks,
                     lambda v: self.render(v, None))
 

@@ -20,6 +20,13 @@ from typing import Any
 import numpy as np
 
 from semantics.errors import InputError
+from semantics.fnvalues import call_function
+from semantics.prims.functional import gauss_legendre
+
+# Re-exported for generated code: function values are called, and quadrature rules built (once per
+# region, cached), by the same helpers the interpreter uses.
+__all__ = ["array_namespace", "box_outputs", "call_function", "dask_arguments", "erf", "fdiv", "gauss_legendre",
+           "logsumexp", "unindex"]
 
 
 def array_namespace(*arrays: Any) -> Any:

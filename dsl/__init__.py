@@ -22,6 +22,7 @@ from dsl.errors import (
     TypeCheckError,
     UnboundNameError,
 )
+from dsl.fnvalue import FnValue, fn
 from dsl.module import Module, load, loads
 from rewrite import grad, hessian, jacobian, jvp, prove_equal, simplify, value_and_grad, vjp
 from semantics.diagram import Diagram
@@ -34,6 +35,7 @@ __all__ = [
     "Diagram",
     "DslError",
     "DslWarning",
+    "FnValue",
     "InputError",
     "Module",
     "OptimizerLimitWarning",
@@ -43,6 +45,7 @@ __all__ = [
     "Span",
     "TypeCheckError",
     "UnboundNameError",
+    "fn",
     "grad",
     "hessian",
     "jacobian",

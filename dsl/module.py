@@ -154,7 +154,10 @@ class Module:
         definitions are optimised when they are derived; the interpreter runs `self[name]` as written)."""
         if name not in self._optimized:
             d = self[name]
-            if not isinstance(self.definition(name), DerivedDef):
+            from rewrite.sampling import is_functional
+
+            # function-typed wires are not e-graph terms; the sampling pass runs at compile time
+            if not isinstance(self.definition(name), DerivedDef) and not is_functional(d):
                 from rewrite import simplify
 
                 d = check(simplify(d, fast_math=self.fast_math), f"optimising '{name}'")

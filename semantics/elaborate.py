@@ -198,7 +198,7 @@ class Elaborator:
     def elaborate_body(self, body: BodyElaborator, decl: ast.Def, declared: tuple[WireType, ...] | None) -> list[WireVal]:
         for stmt in dependency_order(decl.body, body.env.keys()):
             self.assign(body, stmt, body.expr(stmt.value))
-        values, spans = self.flatten_returns(body, decl.returns)
+        values, spans = self.flatten_returns(body, decl.returns, declared)
         if declared is not None and len(values) != len(declared):
             raise TypeCheckError(f"'{decl.name}' returns {len(values)} value(s) but its signature declares "
                                  f"{len(declared)} ({product(declared)})", decl.returns.span)
@@ -222,11 +222,15 @@ class Elaborator:
         for name, item, sp in zip(stmt.targets, items, spans):
             body.bind(name, item, sp)
 
-    def flatten_returns(self, body: BodyElaborator, ret: ast.Return) -> tuple[list[Value], list[Span | None]]:
+    def flatten_returns(self, body: BodyElaborator, ret: ast.Return,
+                        declared: tuple[WireType, ...] | None = None) -> tuple[list[Value], list[Span | None]]:
         values: list[Value] = []
         spans: list[Span | None] = []
-        for e in ret.values:
-            v = body.expr(e)
+        for i, e in enumerate(ret.values):
+            want = declared[i] if declared is not None and len(declared) == len(ret.values) else None
+            # a returned lambda takes its parameter types from the declared function type
+            v = body.function_value(e, flatten(want.arg)) if isinstance(e, ast.Lambda) and isinstance(want, FunType) \
+                else body.expr(e)
             items = _flatten_value(v)
             values += items
             spans += [e.span] * len(items)

@@ -17,6 +17,7 @@ from grammar.errors import DslError, Span
 from semantics.diagram import Box, Builder, make_box
 from semantics.errors import RebindError, ShapeError, TypeCheckError, UnboundNameError
 from semantics.fold import fold
+from semantics.lambdas import LambdaElaboration
 from semantics.primitives import INFIX_PRIMS, PRIMITIVES, REQUIRED, Primitive
 from semantics.program import Definition, DerivedDef, DiagramDef, GeneratorDef, GenericDef, instantiate
 from semantics.replay import def_box
@@ -27,13 +28,14 @@ from semantics.types import (
     FunType,
     TensorType,
     WireType,
+    flatten,
     scalar,
     unify,
 )
 from semantics.values import Pending, StaticVal, TupleVal, Value, WireVal
 
 BINOPS = INFIX_PRIMS  # operator -> primitive, from the rows' `syntax`
-FUNCTIONAL = ("integrate", "nabla", "compose")  # LANGUAGE.md §7, arriving with a later issue
+FUNCTIONAL = ("integrate", "nabla", "compose")  # LANGUAGE.md §7: semantics/lambdas.py
 MAX_DEPTH = 400  # expression nesting accepted before a clear error (Python's stack is the limit)
 
 
@@ -52,7 +54,7 @@ def value_span(v: Value) -> Span | None:
     return v.span
 
 
-class BodyElaborator:
+class BodyElaborator(LambdaElaboration):
     """Elaborates one body (a def, or one instance of a generic def) into a Builder."""
 
     def __init__(self, scope: Scope, builder: Builder, statics: Mapping[str, Any] | None = None):
@@ -61,6 +63,7 @@ class BodyElaborator:
         self.env: dict[str, Value] = {}
         self.statics = StaticScope(scope.dims, dict(statics or {}))
         self.depth = 0
+        self._init_levels()
 
     # ------------------------------------------------------------ names
 
@@ -168,14 +171,13 @@ class BodyElaborator:
         if isinstance(e, ast.Str):
             raise TypeCheckError("a string is only allowed as a static argument (einsum subscripts)", e.span)
         if isinstance(e, ast.Lambda):
-            raise TypeCheckError("lambdas and function-typed wires (LANGUAGE.md §7) are not supported "
-                                 "by this version yet", e.span)
+            return self.function_value(e)  # no context types it: a clear error
         raise AssertionError(f"unknown expression {e!r}")
 
     def name(self, e: ast.Name) -> Value:
         if e.id in self.env:
             v = self.env[e.id]
-            return v if isinstance(v, TupleVal) else _respan(v, e.span)
+            return v if isinstance(v, TupleVal) else self.lifted(e.id, _respan(v, e.span), e.span)
         if e.id in self.statics.statics:
             value = self.statics.statics[e.id]
             return self.dim_value(value, e.span) if isinstance(value, Dim) else StaticVal(value, e.span)
@@ -190,14 +192,11 @@ class BodyElaborator:
     # ------------------------------------------------------------ calls
 
     def call(self, e: ast.Call) -> Value:
-        if not isinstance(e.func, (ast.Name, ast.Attr)):
-            raise TypeCheckError("only named boxes can be called (function-typed wires are not supported yet)", e.span)
-        fname = _dotted(e.func)
-        if fname in FUNCTIONAL or (isinstance(e.func, ast.Name) and isinstance(self.env.get(fname), WireVal)
-                                   and isinstance(self.env[fname].type, FunType)):  # type: ignore[union-attr]
-            raise TypeCheckError(f"'{fname}': function-typed wires and functional derivatives (LANGUAGE.md §7: "
-                                 "application, lambda, compose, nabla, integrate) are not supported by this version "
-                                 "yet", e.span)
+        fname = _dotted(e.func) if isinstance(e.func, (ast.Name, ast.Attr)) else None
+        special = self.functional_call(e, fname)
+        if special is not None:
+            return special
+        assert fname is not None
         if isinstance(e.func, ast.Name) and e.func.id in self.env:
             raise TypeCheckError(f"'{fname}' is a wire of type {_type_of(self.env[fname])}, not a function", e.func.span)
         d = self.scope.resolve(fname, e.func.span)
@@ -272,6 +271,7 @@ class BodyElaborator:
                 return direct
         if prim.elementwise and args and all(isinstance(a, (Pending, StaticVal)) for a in args):
             return self.pending_call(prim, list(args), params, span)
+        args = self.lift_plain_args(list(args))
         dtype = self.context_dtype(prim, args)
         wires = [self.typed(a, dtype if not (prim.name == "where" and i == 0) else "bool") for i, a in enumerate(args)]
         try:
@@ -282,10 +282,12 @@ class BodyElaborator:
         return _result(outs, out_types, span)
 
     def context_dtype(self, prim: Primitive, args: Sequence[Value]) -> str | None:
-        typed = [a for a in args if isinstance(a, WireVal) and isinstance(a.type, TensorType)]
+        typed = [a for a in args if isinstance(a, WireVal)]
         if prim.name == "where":
             typed = [a for a in typed[0:] if a is not args[0]]
-        return typed[0].type.dtype if typed else None  # type: ignore[union-attr]
+        values = [a.type.res if isinstance(a.type, FunType) else a.type for a in typed]
+        dtypes = [v.dtype for v in values if isinstance(v, TensorType)]
+        return dtypes[0] if dtypes else None
 
     def pending_call(self, prim: Primitive, args: list[Value], params: dict[str, Any], span: Span | None) -> Value:
         pend = [a if isinstance(a, Pending) else self.literal(a.value, a.span) for a in args]  # type: ignore[union-attr]
@@ -322,7 +324,8 @@ class BodyElaborator:
         if len(e.args) != len(dom):
             raise TypeCheckError(f"'{d.name}' takes {len(dom)} argument(s), got {len(e.args)}", e.span)
         names = d.param_names
-        wires = [self.typed(self.expr(a), t.dtype if isinstance(t, TensorType) else None)
+        wires = [self.function_value(a, flatten(t.arg)) if isinstance(t, FunType) and isinstance(a, ast.Lambda)
+                 else self.typed(self.expr(a), t.dtype if isinstance(t, TensorType) else None)
                  for a, t in zip(e.args, dom)]
         binding: dict[str, Dim] = {}
         for w, t, pname, a in zip(wires, dom, names, e.args):

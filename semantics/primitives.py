@@ -28,6 +28,7 @@ from typing import Any, Union
 from semantics.errors import ShapeError, TypeCheckError
 from semantics.types import (
     FLOAT_DTYPES,
+    FunType,
     TensorType,
     WireType,
     broadcast_shapes,
@@ -59,6 +60,7 @@ FAMILY_FUSION: dict[str, str] = {
     "const": "const",
     "constructor": "constructor",
     "shape": "other",
+    "functional": "other",
 }
 FAMILIES = tuple(FAMILY_FUSION)
 
@@ -205,11 +207,30 @@ class Primitive:
         return (r, {}) if isinstance(r, str) else r
 
     def infer(self, in_types: Sequence[WireType], params: Mapping[str, Any]) -> tuple[WireType, ...]:
-        """Output types for these input types (raises ShapeError/TypeCheckError with no span)."""
+        """Output types for these input types (raises ShapeError/TypeCheckError with no span).
+
+        An array row given function-typed operands (the wires of a lambda body, LANGUAGE.md §7)
+        acts pointwise: its rule applies to the values and the result is a function of the same
+        variables (all function operands must share them; a plain operand is a constant)."""
+        if self.family != "functional" and any(isinstance(t, FunType) for t in in_types):
+            return _pointwise(self, tuple(in_types), params)
         return self.rule(tuple(in_types), params)
 
 
 PRIMITIVES: dict[str, Primitive] = {}
+
+
+def _pointwise(prim: Primitive, in_types: tuple[WireType, ...], params: Mapping[str, Any]) -> tuple[WireType, ...]:
+    funs = [t for t in in_types if isinstance(t, FunType)]
+    args = {f.arg for f in funs}
+    if len(args) > 1:
+        raise TypeCheckError(f"{prim.name} combines functions of different variables: "
+                             f"{' and '.join(sorted(str(f) for f in funs))}")
+    values = tuple(t.res if isinstance(t, FunType) else t for t in in_types)
+    if any(not isinstance(v, TensorType) for v in values):
+        raise TypeCheckError(f"{prim.name} cannot act pointwise on functions returning functions")
+    arg = args.pop()
+    return tuple(FunType(arg, out) for out in prim.rule(values, params))  # type: ignore[arg-type]
 
 
 def register(*prims: Primitive) -> None:
@@ -318,7 +339,7 @@ def elementwise_batch(name: str) -> BatchRule:
 
 def _load_rows() -> None:
     # Importing the row modules registers them; they import this module, so load them last.
-    from semantics.prims import elementwise, index, linalg, reduce, shape  # noqa: F401
+    from semantics.prims import elementwise, functional, index, linalg, reduce, shape  # noqa: F401
 
 
 _load_rows()

@@ -24,7 +24,7 @@ from typing import Any
 
 from semantics.diagram import Diagram, Node
 from semantics.primitives import INFIX_LEVEL, PRIMITIVES, REQUIRED
-from semantics.types import Dim, TensorType, type_str
+from semantics.types import Dim, FunType, TensorType, flatten, type_str
 
 ATOM = 8
 
@@ -82,6 +82,13 @@ class Printer:
         self.outputs = set(self.d.outputs)
         self.pending: set[int] = set()  # wires whose text elaborates to a dtype-less literal
         self.wrap: set[int] = set()
+        # LANGUAGE.md §7: wires on function-typed values are written inside lambdas, never as
+        # statements; a plain wire a lambda reads (a `lift`) needs a name to be read by
+        producer = {w: n for n in self.d.nodes for w in n.outputs}
+        self.must_name = {n.inputs[0] for n in self.d.nodes if n.box.name == "lift" and n.box.kind == "prim"
+                          and not isinstance(self.d.types[n.inputs[0]], FunType)
+                          and n.inputs[0] in producer and producer[n.inputs[0]].box.name not in ("const", "dimsize")}
+        self.variables: list[str] = []  # the name of each bound variable, by position in the domain
 
     def wire(self, w: int, level: int) -> str:
         text, lvl = self.inline.get(w, (self.names.get(w, f"?{w}"), ATOM))
@@ -104,6 +111,8 @@ class Printer:
         if box.kind != "prim":
             return f"{box.name}({', '.join(self.wire(w, 0) for w in ins)})", ATOM
         name = box.name
+        if name in LAMBDA_SYNTAX:
+            return LAMBDA_SYNTAX[name](self, node)
         if box.name in ("const", "dimsize") or (PRIMITIVES[name].elementwise and ins
                                                   and all(w in self.pending for w in ins) and not self.wrap):
             self.pending.update(node.outputs)
@@ -131,6 +140,75 @@ class Printer:
         if syntax == "x.T" and params.get("axes") is None and self._rank(ins[0]) == 2:
             return f"{self.wire(ins[0], ATOM)}.T", ATOM
         return self.call_text(node), ATOM
+
+    # ---------------------------------------------------------------- §7: lambdas
+
+    def variable(self, i: int) -> str:
+        while len(self.variables) <= i:
+            k = len(self.variables)
+            name = f"x{k}"
+            while name in self.taken:
+                name = "_" + name
+            self.variables.append(name)
+        return self.variables[i]
+
+    def function(self, w: int) -> str:
+        """A function-typed wire where a function is expected: a name, nabla(...), or a lambda."""
+        node = self.producer.get(w)
+        if node is None or (node.box.name not in ("apply", "coord", "lift") and not _pointwise(node, self.d)):
+            return self.wire(w, ATOM)
+        composed = self.compose_text(node)
+        return composed if composed is not None else "(" + self.lambda_text(w, 0) + ")"
+
+    def compose_text(self, node: Node) -> str | None:
+        """`compose(f, g)` for the nodes it elaborates to: apply(f, apply(g, x...)) over g's variables."""
+        if node.box.name != "apply" or len(node.inputs) != 2 or node.inputs[0] not in self.producer:
+            return None
+        inner = self.producer.get(node.inputs[1])
+        if inner is None or inner.box.name != "apply":
+            return None
+        coords = [self.producer.get(w) for w in inner.inputs[1:]]
+        if any(c is None or c.box.name != "coord" or c.box.param_dict["i"] != i or c.box.param_dict["region"] is not None
+               for i, c in enumerate(coords)):
+            return None
+        return f"compose({self.function(node.inputs[0])}, {self.function(inner.inputs[0])})"
+
+    def lambda_text(self, w: int, first: int) -> str:
+        """`x => body` for a function-typed wire whose variables from `first` on are the lambda's."""
+        t = self.d.types[w]
+        assert isinstance(t, FunType)
+        composed = self.compose_text(self.producer[w]) if first == 0 and w in self.producer else None
+        if composed is not None:
+            return composed
+        names = [self.variable(i) for i in range(first, len(flatten(t.arg)))]
+        params = names[0] if len(names) == 1 else "(" + ", ".join(names) + ")"
+        return f"{params} => {self.wire(w, 0)}"
+
+    def _coord(self, node: Node) -> tuple[str, int]:
+        return self.variable(node.box.param_dict["i"]), ATOM
+
+    def _lift(self, node: Node) -> tuple[str, int]:
+        (x,) = node.inputs
+        return self.inline.get(x, (self.names.get(x, f"?{x}"), ATOM))
+
+    def _apply(self, node: Node) -> tuple[str, int]:
+        f, *points = node.inputs
+        return f"{self.function(f)}({', '.join(self.wire(p, 0) for p in points)})", ATOM
+
+    def _nabla(self, node: Node) -> tuple[str, int]:
+        return f"{node.box.name}({self.function(node.inputs[0])})", ATOM
+
+    def _integrate(self, node: Node) -> tuple[str, int]:
+        params = node.box.param_dict
+        region, k = params["region"], params["vars"]
+        (g,) = node.inputs
+        gt = self.d.types[g]
+        assert isinstance(gt, FunType)
+        first = len(flatten(gt.arg)) - k
+        body = self.lambda_text(g, first) if g in self.producer else self.wire(g, 0)
+        bounds = [f"({format_number(float(a))}, {format_number(float(b))})" for a, b, _ in region]
+        over = bounds[0] if len(bounds) == 1 else "(" + ", ".join(bounds) + ")"
+        return f"integrate({body}, over={over}, n={region[0][2]})", ATOM
 
     def _rank(self, w: int) -> int:
         t = self.d.types[w]
@@ -166,10 +244,10 @@ class Printer:
     def run(self, name: str) -> str:
         d = self.d
         params = []
-        taken = set()
+        taken = self.taken = set(d.param_names())
+        self.producer = {w: n for n in d.nodes for w in n.outputs}
         for w, pname, t in zip(d.inputs, d.param_names(), d.dom):
             self.names[w] = pname
-            taken.add(pname)
             params.append(f"{pname}: {t}")
         counter = 0
         for node in d.nodes:
@@ -177,6 +255,11 @@ class Printer:
             single = len(node.outputs) == 1
             w0 = node.outputs[0] if node.outputs else -1
             always_inline = node.box.name in ("const", "dimsize") and node.box.kind == "prim"
+            # a function of lambda variables is only ever written inside its lambda
+            always_inline = always_inline or (single and isinstance(d.types[w0], FunType))
+            if single and w0 in self.must_name and w0 not in self.outputs:
+                always_inline = False
+                self.uses[w0] = max(self.uses.get(w0, 0), 2)
             if single and (always_inline or (self.uses.get(w0, 0) == 1 and w0 not in self.outputs)):
                 self.inline[w0] = (text, lvl)  # type: ignore[index]
                 continue
@@ -192,7 +275,8 @@ class Printer:
                 targets.append(f"t{counter}")
             self.lines.append(f"    {', '.join(targets) if targets else '_'} = {text}")
         self.wrap = set()  # outputs are typed by the signature
-        ret = ", ".join(self.wire(w, 0) for w in d.outputs)
+        ret = ", ".join(self.lambda_text(w, 0) if isinstance(d.types[w], FunType) and w in self.producer
+                        else self.wire(w, 0) for w in d.outputs)
         dims = sorted({name for t in d.types if isinstance(t, TensorType) for dim in t.shape for a in dim.atoms
                        for name in declared_dims(a)})
         head = [f"dim {', '.join(dims)}"] if dims else []
@@ -210,6 +294,16 @@ def declared_dims(atom: str) -> tuple[str, ...]:
     if atom.isidentifier():
         return (atom,)
     return tuple(name for name in re.findall(r"[A-Za-z_]\w*", atom) if name != "ceil")
+
+
+def _pointwise(node: Node, d: Diagram) -> bool:
+    return node.box.kind == "prim" and node.box.name not in LAMBDA_SYNTAX and any(
+        isinstance(d.types[w], FunType) for w in node.outputs)
+
+
+# The rows on function-typed wires print as the §7 syntax they elaborate from.
+LAMBDA_SYNTAX = {"coord": Printer._coord, "lift": Printer._lift, "apply": Printer._apply,
+                 "nabla": Printer._nabla, "divergence": Printer._nabla, "integrate": Printer._integrate}
 
 
 def to_text(d: Diagram, name: str | None = None) -> str:

@@ -244,6 +244,10 @@ def product(wires: tuple[WireType, ...]) -> Type:
 
 
 def type_str(wires: tuple[WireType, ...]) -> str:
+    """The type of several wires as text; one function-typed wire is parenthesised, so that a
+    signature `(f64 -> f64) -> f64` reads unambiguously (`->` is right associative)."""
+    if len(wires) == 1 and isinstance(wires[0], FunType):
+        return f"({wires[0]})"
     return str(product(wires))
 
 

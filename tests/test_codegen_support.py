@@ -15,6 +15,10 @@ from semantics.primitives import PRIMITIVES
 from semantics.types import NUMPY_DTYPE, Dim, TensorType
 
 N, M, K = Dim.sym("n"), Dim.sym("m"), Dim.sym("k")
+# Rows on arrays: the example-call tests below cover them. The rows of family "functional" read
+# function-typed wires (no array meaning of their own); tests/test_functional_forward.py checks them
+# through the sampling pass.
+ARRAY_ROWS = sorted(n for n, p in PRIMITIVES.items() if p.family != "functional")
 
 
 def T(dtype: str, *shape: Any) -> TensorType:
@@ -62,6 +66,8 @@ EXPLICIT: dict[str, list[Case]] = {
     "linspace": [((T("f64", N),), {"start": 0.0, "stop": 1.0, "num": N, "dtype": "f64"})],
     "eye": [((T("f64", N),), {"n": N, "dtype": "f32"})],
     "dimsize": [((T("f64", N),), {"dim": N, "dtype": "f64"})],  # the input only binds n
+    "gauss_legendre": [((T("f64", N),), {"region": ((0.0, 1.0, 3), (-1.0, 2.0, 2)), "part": "nodes", "axis": 1}),
+                       ((T("f64", N),), {"region": ((0.0, 2.0, 4),), "part": "weights", "axis": 0})],
 }
 
 

@@ -164,8 +164,3 @@ def test_nan_inputs_are_allowed():
     assert np.isnan(out).all()
 
 
-def test_functional_features_say_they_are_not_supported_yet():
-    src = "def F(rho: f64 -> f64) -> f64 {\n  return integrate(x => rho(x), over=(0, 1))\n}"
-    raises_at(dsl.TypeCheckError, src, 2, "integrate", "§7", "not supported")
-    src = "def F(rho: f64 -> f64, x: f64) -> f64 {\n  return rho(x)\n}"
-    raises_at(dsl.TypeCheckError, src, 2, "'rho'", "§7")

@@ -235,5 +235,5 @@ def test_every_primitive_but_the_constants_has_a_batching_rule():
     """jacobian/hessian batch every linear node through its row's rule (rewrite/batching.py has none)."""
     from semantics.primitives import PRIMITIVES
 
-    missing = [n for n, p in PRIMITIVES.items() if p.batch is None and p.family not in ("const", "constructor")]
+    missing = [n for n, p in PRIMITIVES.items() if p.batch is None and p.family not in ("const", "constructor", "functional")]
     assert not missing
