@@ -226,7 +226,7 @@ def gauss_legendre_grid(region: tuple[tuple[float, float, int], ...]) -> tuple[n
     computed once per region and cached (read-only arrays).
 
     >>> x, w = gauss_legendre_grid(((0.0, 2.0, 3),))
-    >>> float(w.sum()), round(float((w * x[:, 0] ** 5).sum()), 12)
+    >>> round(float(w.sum()), 12), round(float((w * x[:, 0] ** 5).sum()), 12)
     (2.0, 10.666666666667)
     """
     axes, weights = [], []
