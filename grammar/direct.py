@@ -166,6 +166,8 @@ def parse_expression(text: str, filename: str, lexicon: Lexicon) -> tuple[ast.Ex
 # Binding power of the binary operators (`binary`): compare < arith < term; 0 ends an operand chain.
 _LEVELS = {"COMP": 1, "PLUS": 2, "MINUS": 2, "STAR": 3, "SLASH": 3, "AT": 3}
 _DECL_STARTS = ("DIM", "TYPE", "BOX", "DEF", "DIAGRAM", "IMPORT", "NAME")
+_alias = build.NAME_ALIASES.get  # (build.name_of without a Python call, for the frequent names)
+_DIM_END = ("COMMA", "RSQB")
 _NO_EXPR = ("COLON", "COMMA", "RSQB")
 
 
@@ -347,7 +349,8 @@ class _Parser:
                 names, spans = [], []
                 while True:
                     spans.append(self.name_span())
-                    names.append(build.name_of(values[self.i - 1]))
+                    name = values[self.i - 1]
+                    names.append(_alias(name, name))
                     if kinds[self.i] != "COMMA":
                         break
                     self.i += 1
@@ -366,31 +369,31 @@ class _Parser:
                 continue
             else:
                 return stmts
-            self.measure_part(first)
+            if self.i - first > SAFE_TOKENS:
+                self.long_part = True
             stmts.append(stmt)
 
     # ------------------------------------------------------------ types
 
-    def type(self) -> ast.TypeExpr:  # ?type: prod_type | prod_type _ARROW type -> fun_type
-        self.enter()
+    def type(self) -> ast.TypeExpr:
+        """?type: prod_type | prod_type _ARROW type -> fun_type,
+        ?prod_type: type_atom | type_atom (_TENSOR type_atom)+ -> tensor_type."""
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise Unparsed
         first = self.i
-        t = self.prod_type()
+        t = self.type_atom()
+        if self.kinds[self.i] == "_TENSOR":
+            items = [t]
+            while self.kinds[self.i] == "_TENSOR":
+                self.i += 1
+                items.append(self.type_atom())
+            t = ast.TupleTypeExpr(tuple(items), self.span(first))
         if self.kinds[self.i] == "_ARROW":
             self.i += 1
             t = ast.FunTypeExpr(t, self.type(), self.span(first))
         self.depth -= 1
         return t
-
-    def prod_type(self) -> ast.TypeExpr:  # ?prod_type: type_atom | type_atom (_TENSOR type_atom)+
-        first = self.i
-        t = self.type_atom()
-        if self.kinds[self.i] != "_TENSOR":
-            return t
-        items = [t]
-        while self.kinds[self.i] == "_TENSOR":
-            self.i += 1
-            items.append(self.type_atom())
-        return ast.TupleTypeExpr(tuple(items), self.span(first))
 
     def type_atom(self) -> ast.TypeExpr:
         first = self.i
@@ -398,7 +401,8 @@ class _Parser:
         if kind == "NAME":  # NAME [dims] -> named_type
             self.i += 1
             dims = self.dims() if self.kinds[self.i] == "LSQB" else None
-            return build.make_named_type(build.name_of(self.values[first]), dims, self.span(first))
+            name = self.values[first]
+            return build.make_named_type(_alias(name, name), dims, self.span(first))
         self.expect("LPAR")
         if self.kinds[self.i] == "RPAR":  # "(" ")" -> unit_type
             self.i += 1
@@ -432,6 +436,12 @@ class _Parser:
 
     def dim(self) -> ast.DimRef:  # dim: dim_sum
         first = self.i
+        kind = self.kinds[first]
+        if (kind == "NAME" or kind == "NUMBER") and self.kinds[first + 1] in _DIM_END:  # (the common case)
+            self.i += 1
+            value, span = self.values[first], self.span(first)
+            atom = build.make_num(value, span) if kind == "NUMBER" else ast.Name(_alias(value, value), span)
+            return build.make_dim(atom, span, value)
         e = self.dim_sum()
         last = self.i - 1
         return build.make_dim(e, self.span(first), self.text[self.starts[first]:self.starts[last] + len(self.values[last])])
@@ -536,7 +546,8 @@ class _Parser:
         kinds = self.kinds
         if kinds[first] == "NAME":  # (the common atom, without the call)
             self.i += 1
-            e: ast.Expr = ast.Name(build.name_of(self.values[first]), self.span(first))
+            value = self.values[first]
+            e: ast.Expr = ast.Name(_alias(value, value), self.span(first))
         else:
             e = self.atom()
         while True:
