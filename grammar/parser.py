@@ -90,11 +90,25 @@ def _lark() -> Lark:
     a changed `dsl.lark` is analysed afresh and later processes only unpickle the tables."""
     callbacks = {**dict.fromkeys(OPENERS, _DEPTH.open), **dict.fromkeys(("RPAR", "RSQB", "RBRACE"), _DEPTH.close)}
     with open(GRAMMAR_PATH, encoding="utf-8") as f:
-        parser = Lark(f.read(), parser="lalr", lexer="basic", propagate_positions=True,
+        grammar = f.read()
+        parser = Lark(grammar, parser="lalr", lexer="basic", propagate_positions=True,
                       maybe_placeholders=True, start=["start", "expr_start"], cache=True,
                       lexer_callbacks=callbacks)
-    register_terminals(parser.terminals)
+    found = keywords(Lexicon.from_terminals(parser.terminals, parser.lexer_conf.ignore))
+    # (messages list the keywords in the order the grammar introduces them: `dim` first)
+    register_terminals(parser.terminals, {k: found[k] for k in sorted(found, key=lambda k: grammar.find(f'"{k}"'))})
     return parser
+
+
+def keywords(lexicon: Lexicon | None = None) -> dict[str, str]:
+    """The grammar's keywords, text -> terminal: the string terminals its name terminal would
+    otherwise match (`def` -> DEF), so they cannot be names.
+
+    >>> sorted(keywords())[:4]
+    ['as', 'box', 'def', 'diagram']
+    """
+    lexicon = lexicon or _lexicon()
+    return {text: term for absorbed in lexicon.keywords.values() for text, term in absorbed.items()}
 
 
 @lru_cache(maxsize=1)

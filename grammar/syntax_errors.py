@@ -22,7 +22,9 @@ from grammar.transformer import SpanMaker
 OPENERS = {"LPAR": "(", "LSQB": "[", "LBRACE": "{"}
 CLOSERS = {"RPAR": ")", "RSQB": "]", "RBRACE": "}"}
 MATCHING = {"(": ")", "[": "]", "{": "}"}
-KEYWORDS = {"DIM", "TYPE", "BOX", "DEF", "DIAGRAM", "RETURN", "IMPORT", "AS", "TRUE", "FALSE"}
+# The keywords' terminals (DEF, TRUE, ...) and texts, from the grammar (`register_terminals`).
+KEYWORDS: set[str] = set()
+_KEYWORD_TEXTS: list[str] = []
 
 # Terminals whose name or pattern says nothing to a user; string terminals are shown quoted.
 WORDS = {
@@ -37,11 +39,14 @@ BINARY_OPS = frozenset({"PLUS", "MINUS", "STAR", "SLASH", "AT", "POW", "COMP"})
 _STRINGS: dict[str, str] = {}  # terminal name -> its literal text, filled by `register_terminals`
 
 
-def register_terminals(terminals: Iterable[TerminalDef]) -> None:
-    """Remember the literal text of the grammar's string terminals (LPAR -> "(") for messages."""
+def register_terminals(terminals: Iterable[TerminalDef], keywords: dict[str, str]) -> None:
+    """Remember the literal text of the grammar's string terminals (LPAR -> "(") and its keywords
+    (text -> terminal, e.g. "def" -> DEF, in the order messages list them) for messages."""
     for term in terminals:
         if isinstance(term.pattern, PatternStr):
             _STRINGS[term.name] = term.pattern.value
+    KEYWORDS.update(keywords.values())
+    _KEYWORD_TEXTS[:] = list(keywords)
 
 
 def describe_token_type(name: str) -> str:
@@ -159,7 +164,7 @@ def _unexpected(err: UnexpectedToken, tok: Token, stack: list[Token], tokens: Se
     span = _end_span(tokens, spans) if tok.type == "$END" else _token_span(tok, spans)
     if tok.type in KEYWORDS and "NAME" in expected:
         return ParseError(f"'{tok}' is a keyword and cannot be used as a name", span,
-                          hint="keywords: dim type box def diagram return import as true false")
+                          hint=f"keywords: {' '.join(_KEYWORD_TEXTS)}")
     return ParseError(f"unexpected {describe_token(tok)}; expected one of: {describe_expected(expected)}", span,
                       hint=_hint(tok, expected, stack))
 
