@@ -178,14 +178,14 @@ def table(results: dict[str, list[tuple[int, dict[str, float] | None]]]) -> str:
     return "\n".join(rows)
 
 
-def write_section(path: str, text: str) -> None:
-    """Replace (or append) the scaling section of RESULTS.md, leaving the other sections alone."""
+def write_section(path: str, text: str, section: str = SECTION) -> None:
+    """Replace (or append) one section of RESULTS.md (by its heading), leaving the other sections alone."""
     old = open(path, encoding="utf-8").read() if os.path.exists(path) else ""
-    start = old.find(SECTION)
+    start = old.find(section)
     if start < 0:
         new = old.rstrip("\n") + "\n\n" + text + "\n"
     else:
-        nxt = old.find("\n## ", start + len(SECTION))
+        nxt = old.find("\n## ", start + len(section))
         new = old[:start] + text + ("\n" + old[nxt + 1:] if nxt >= 0 else "\n")
     with open(path, "w", encoding="utf-8") as f:
         f.write(new)

@@ -16,13 +16,13 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-
 import dsl
 from codegen import BACKENDS, TARGETS
-from dsl.inputs import parse_dims, random_inputs, read_inputs
+from dsl.inputs import bind_functions, function_params, parse_dims, parse_grid, random_inputs, read_inputs
+from dsl.outputs import collect, format_results, save
 from grammar.errors import DslError, DslWarning
 from semantics.program import DerivedDef, GeneratorDef, GenericDef, signature_of
+from semantics.types import WireType
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -61,31 +61,49 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    grid = parse_grid(args.at) if args.at is not None else None
     mod = dsl.load(args.file, fast_math=args.fast_math)
     d = mod[args.name]
     names = d.param_names()
-    if args.random is not None:
-        if args.inputs:
-            raise dsl.InputError("give either input files or --random SEED, not both")
-        arrays = random_inputs(d.dom, names, args.random, parse_dims(args.dims))
-    else:
-        arrays = read_inputs(args.inputs, d.dom, names)
+    args_by_name = _run_inputs(args, d.dom, names)
+    arrays = [args_by_name[n] for n in names]
     if args.output:
         check_writable(args.output)  # before the run, which may be long
     fn = mod.compile(args.name, backend=args.backend)
     t0 = time.perf_counter()
     out = fn(*arrays)  # running out of memory is an InputError saying how much the shapes need
-    elapsed = time.perf_counter() - t0
     outs = list(out) if isinstance(out, tuple) else [out]
-    _print_outputs(args.name, outs, elapsed if args.time else None)
+    results, points = collect(args.name, outs, d.cod, grid)  # (a function-valued result is evaluated here)
+    elapsed = time.perf_counter() - t0
+    print(format_results(results, grid, points))
+    if args.time:
+        print(f"time: {elapsed * 1e3:.3f} ms")
     if args.output:
-        saved: dict[str, Any] = {f"out{i}": np.asarray(o) for i, o in enumerate(outs)}
         try:
-            np.savez(args.output, **saved)
+            print(save(args.output, results, grid, points))
         except OSError as err:
             raise dsl.DslError(f"cannot write {args.output}: {err.strerror or err}") from None
-        print(f"wrote {len(outs)} output(s) to {args.output}")
     return 0
+
+
+def _run_inputs(args: argparse.Namespace, dom: Sequence[WireType], names: Sequence[str]) -> dict[str, Any]:
+    """Every parameter's value: functions from --fn, arrays from the input files or --random."""
+    functions = bind_functions(args.fn or [], dom, names)
+    unbound = [n for n in function_params(dom, names) if n not in functions]
+    if unbound:
+        t = dict(zip(names, dom))
+        raise dsl.InputError(f"missing --fn for the function-typed parameter(s) "
+                             f"{', '.join(f'{n}: {t[n]}' for n in unbound)}; bind each with a DSL lambda, "
+                             f"e.g. --fn {unbound[0]}=\"x => exp(-x ^ 2)\"")
+    array_names = [n for n in names if n not in functions]
+    array_dom = [t for n, t in zip(names, dom) if n not in functions]
+    if args.random is not None:
+        if args.inputs:
+            raise dsl.InputError("give either input files or --random SEED, not both")
+        arrays = random_inputs(array_dom, array_names, args.random, parse_dims(args.dims))
+    else:
+        arrays = read_inputs(args.inputs, array_dom, array_names)
+    return {**functions, **dict(zip(array_names, arrays))}
 
 
 def check_writable(path: str) -> None:
@@ -145,17 +163,6 @@ def cmd_repl(args: argparse.Namespace) -> int:
     return repl_main(args.files)
 
 
-def _print_outputs(name: str, outs: Sequence[Any], elapsed: float | None) -> None:
-    for i, o in enumerate(outs):
-        arr = np.asarray(o)
-        label = f"{name}[{i}]" if len(outs) > 1 else name
-        shape = "×".join(map(str, arr.shape)) or "scalar"
-        print(f"{label} : {arr.dtype} {shape}")
-        print(np.array2string(arr, threshold=20, edgeitems=3, precision=8))
-    if elapsed is not None:
-        print(f"time: {elapsed * 1e3:.3f} ms")
-
-
 # What each backend / target is, for --help. The names listed come from codegen's registry
 # (BACKENDS, TARGETS), so help never advertises one that does not exist; one without a line here is
 # still listed, by name.
@@ -190,14 +197,30 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="run a definition on inputs",
                        description="Run definition NAME of FILE. Inputs: .npy files (one per parameter, in "
                        "order), .npz/.json files holding arrays by parameter name, name=path items, or "
-                       "--random SEED with --dims for the symbolic sizes.")
+                       "--random SEED with --dims for the symbolic sizes. Function-typed parameters are bound "
+                       "with --fn NAME=LAMBDA (DSL lambda text); a function-valued result is sampled on the "
+                       "grid given by --at and printed as a table (or saved with -o).",
+                       epilog="examples:\n"
+                       "  dsl run model.dsl loss x.npy y.npy W.npy\n"
+                       "  dsl run model.dsl loss --random 0 --dims B=64,D=8\n"
+                       "  dsl run dft.dsl v_x --fn rho=\"x => exp(-x ^ 2)\" --at 0:1:101\n"
+                       "  dsl run dft.dsl v_xc --fn rho=\"p => exp(-(p[0]^2 + p[1]^2 + p[2]^2))\" "
+                       "--at 0:1:5,0:1:5,0:1:5 -o v.csv\n",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     r.add_argument("file", help="a .dsl file")
     r.add_argument("name", help="the definition to run")
     r.add_argument("inputs", nargs="*", help="input files (.npy, .npz, .json) or name=path")
     r.add_argument("--random", type=int, metavar="SEED", help="random inputs from this seed")
     r.add_argument("--dims", metavar="n=1000,...", help="sizes of symbolic dims (with --random)")
     r.add_argument("--backend", default="numpy", help=_choices(BACKENDS, BACKEND_HELP))
-    r.add_argument("-o", "--output", metavar="OUT.npz", help="also save the outputs (out0, out1, ...)")
+    r.add_argument("--fn", action="append", metavar="NAME=LAMBDA",
+                   help="bind a function-typed parameter to a DSL lambda, e.g. --fn rho=\"x => 1 + 0.5 * sin(pi * x)\" "
+                   "(k-D: --fn u=\"p => p[0] * p[1]\"); repeat for each function parameter")
+    r.add_argument("--at", metavar="GRID", help="sample function-valued results on this grid: start:stop:count per "
+                   "coordinate, comma-separated (0:1:101 in 1-D, 0:1:11,0:1:11 in 2-D; a single number is a "
+                   "one-point axis)")
+    r.add_argument("-o", "--output", metavar="OUT", help="also save the outputs: .npz (out0, out1, ... and the "
+                   "--at grid as 'points'), .npy (the one output), .csv (the sampled functions as a table)")
     r.add_argument("--time", action="store_true", help="print the run time")
     r.set_defaults(func=cmd_run)
 
@@ -263,9 +286,21 @@ def _show_warning(message: Warning | str, category: type[Warning], filename: str
 _PYTHON_SHOWWARNING = warnings.showwarning
 
 
+def parse_args(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """Like `parser.parse_args`, except that `dsl run` also takes its input files after options
+    (`dsl run m.dsl f --fn rho=... x.npy`): argparse ends a `nargs="*"` positional at the first option."""
+    args, extra = parser.parse_known_args(argv)
+    unknown = [a for a in extra if a.startswith("-") or args.command != "run"]
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    if extra:
+        args.inputs = [*args.inputs, *extra]
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse_args(parser, argv)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("always", DslWarning)

@@ -27,8 +27,8 @@ from semantics.types import FROM_NUMPY, Dim, TensorType, WireType
 class FnValue:
     """A function written in the DSL, for function-typed inputs (see `fn`)."""
 
-    def __init__(self, source: str):
-        expr = parse_expr(source, "<dsl.fn>")
+    def __init__(self, source: str, filename: str = "<dsl.fn>"):
+        expr = parse_expr(source, filename)  # errors point into the text: `--fn rho:1:10` from the CLI
         if not isinstance(expr, ast.Lambda):
             raise TypeCheckError("dsl.fn takes a lambda, such as \"x => sin(x)\" or \"(x, y) => x * y\"", expr.span)
         self.dsl_source = source
@@ -58,10 +58,11 @@ class FnValue:
         return f"dsl.fn({self.dsl_source!r})"
 
 
-def fn(source: str) -> FnValue:
+def fn(source: str, filename: str = "<dsl.fn>") -> FnValue:
     """A DSL function value: `dsl.fn("x => 1 + 0.5 * sin(pi * x)")`, `dsl.fn("(x, y) => x * y")`.
-    Pass it where a definition takes a function-typed parameter; calling it evaluates it at points."""
-    return FnValue(source)
+    Pass it where a definition takes a function-typed parameter; calling it evaluates it at points.
+    `filename` is what errors in the text are reported against (`dsl run --fn rho=...` passes `--fn rho`)."""
+    return FnValue(source, filename)
 
 
 def _arg_type(points: Any) -> TensorType:

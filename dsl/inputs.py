@@ -7,12 +7,13 @@ import math
 import os
 import zipfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from semantics.errors import InputError
-from semantics.types import NUMPY_DTYPE, Dim, TensorType, WireType
+from semantics.types import NUMPY_DTYPE, Dim, FunType, TensorType, WireType, flatten
 from semantics.validate import format_bytes, physical_memory
 
 MAX_DIM = 2**62  # larger sizes overflow NumPy's shape arithmetic (int64) long before memory runs out
@@ -172,3 +173,152 @@ def _random_array(rng: np.random.Generator, t: TensorType, shape: tuple[int, ...
     if t.dtype == "bool":
         return rng.random(shape) < 0.5
     return rng.integers(0, 10, size=shape).astype(NUMPY_DTYPE[t.dtype])
+
+
+# --------------------------------------------------------------------------- function-typed inputs
+
+MAX_GRID_POINTS = 10**8  # 0.8 GB of f64 coordinates per axis: beyond this a grid is a typo, not a plot
+
+
+def bind_functions(specs: Sequence[str], dom: Sequence[WireType], names: Sequence[str]) -> dict[str, Any]:
+    """`--fn` items → DSL function values by parameter name: `rho=x => 1 + x` binds `rho`; a bare
+    lambda (`x => 1 + x`) binds the only function-typed parameter.
+
+    Each value is `dsl.fn(text)`, typed when it is bound to the parameter at the call.
+
+    >>> bind_functions(["rho=x => x"], [TensorType("f64")], ["rho"])
+    Traceback (most recent call last):
+    semantics.errors.InputError: error: --fn rho=x => x: parameter 'rho' is an array (f64), not a function
+    """
+    types = dict(zip(names, dom))
+    fn_params = [n for n in names if isinstance(types[n], FunType)]
+    bound: dict[str, Any] = {}
+    for spec in specs:
+        name, text = _split_fn_spec(spec, fn_params)
+        if name not in types:
+            listed = ", ".join(fn_params) or "none"
+            raise InputError(f"--fn {spec}: there is no parameter '{name}' (function-typed parameters: {listed})")
+        if not isinstance(types[name], FunType):
+            raise InputError(f"--fn {spec}: parameter '{name}' is an array ({types[name]}), not a function")
+        if name in bound:
+            raise InputError(f"--fn {spec}: parameter '{name}' is bound twice")
+        if not text.strip():
+            raise InputError(f"--fn {spec}: no function after '{name}='; write e.g. --fn {name}=\"x => 1 + x\"")
+        bound[name] = _function_value(name, text)
+    return bound
+
+
+def _split_fn_spec(spec: str, fn_params: Sequence[str]) -> tuple[str, str]:
+    """`rho=x => x` → ("rho", "x => x"); `x => x` → (the only function parameter, "x => x")."""
+    name, eq, text = spec.partition("=")
+    if eq and name.strip().isidentifier() and not text.startswith(">"):
+        return name.strip(), text
+    if len(fn_params) == 1:
+        return fn_params[0], spec
+    raise InputError(f"--fn {spec}: say which parameter it binds, as NAME=LAMBDA (function-typed parameters: "
+                     f"{', '.join(fn_params) or 'none'})")
+
+
+def _function_value(name: str, text: str) -> Any:
+    import dsl  # (lazily: dsl imports this module)
+
+    return dsl.fn(text, filename=f"--fn {name}")
+
+
+def function_params(dom: Sequence[WireType], names: Sequence[str]) -> list[str]:
+    """The names of the function-typed parameters, in order."""
+    return [n for n, t in zip(names, dom) if isinstance(t, FunType)]
+
+
+@dataclass(frozen=True)
+class Grid:
+    """The points `--at` names: a tensor-product grid, one axis per coordinate of the domain.
+
+    `axes[i]` holds the coordinates along axis i; `points(k)` stacks them for a k-D domain.
+
+    >>> g = parse_grid("0:1:3,2")
+    >>> [a.tolist() for a in g.axes], g.points(2).shape
+    ([[0.0, 0.5, 1.0], [2.0]], (3, 1, 2))
+    """
+
+    text: str
+    axes: tuple[np.ndarray, ...]
+    option: str = "--at "  # how the user wrote the option, for messages ("at=" in the REPL)
+
+    @property
+    def spelled(self) -> str:
+        return f"{self.option}{self.text}"
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(len(a) for a in self.axes)
+
+    def points(self, k: int | None) -> np.ndarray:
+        """The grid as an array of points: `[n]` for a scalar domain (k=None), `[n0, ..., k]` for f64[k]."""
+        if k is None:
+            return self.axes[0]
+        return np.stack(np.meshgrid(*self.axes, indexing="ij"), axis=-1)
+
+
+def parse_grid(text: str, option: str = "--at ") -> Grid:
+    """`--at 0:1:101` (101 points from 0 to 1), `0:1:11,0:2:21` (an 11×21 grid in 2-D), `0.5` (one point).
+
+    >>> parse_grid("0:1:0")
+    Traceback (most recent call last):
+    semantics.errors.InputError: error: --at 0:1:0: the count of an axis must be 1 or more (start:stop:count)
+    """
+    spelled = f"{option}{text}"
+    axes = []
+    for part in text.split(","):
+        fields = part.split(":")
+        if len(fields) not in (1, 3):
+            raise InputError(f"{spelled}: each axis is start:stop:count (e.g. 0:1:101) or one number, "
+                             f"separated by commas for a k-D domain; got '{part}'")
+        ends = [_finite(f, spelled) for f in fields[:2]]
+        count = 1 if len(fields) == 1 else _count(fields[2], spelled)
+        axes.append(np.linspace(ends[0], ends[-1], count))
+    total = math.prod(len(a) for a in axes)
+    if total > MAX_GRID_POINTS:
+        raise InputError(f"{spelled}: {total:,} points is more than {MAX_GRID_POINTS:,}; choose smaller counts")
+    return Grid(text, tuple(axes), option)
+
+
+def _finite(field: str, spelled: str) -> float:
+    try:
+        value = float(field)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise InputError(f"{spelled}: '{field}' is not a finite number")
+    return value
+
+
+def _count(field: str, spelled: str) -> int:
+    if not field.strip().isdigit() or len(field.strip()) > 12:
+        raise InputError(f"{spelled}: the count '{field}' must be a whole number (start:stop:count)")
+    count = int(field)
+    if count < 1:
+        raise InputError(f"{spelled}: the count of an axis must be 1 or more (start:stop:count)")
+    return count
+
+
+def domain_rank(t: FunType, label: str, grid: Grid) -> int | None:
+    """How many coordinates a point of `t`'s domain has, checked against the grid: f64 → None (its points
+    are `[...]`, not `[..., 1]`), f64[k] → k, (f64, f64) → 2."""
+    variables = flatten(t.arg)
+    sizes = [_coordinates(v, t, label) for v in variables]
+    want = len(grid.axes) if None in sizes else sum(s for s in sizes if s is not None)
+    if len(grid.axes) != want:
+        raise InputError(f"{label} is a function {t} of {want} coordinate(s), but {grid.spelled} has "
+                         f"{len(grid.axes)} axis/axes; give one start:stop:count per coordinate, separated by commas")
+    scalar = len(variables) == 1 and isinstance(variables[0], TensorType) and variables[0].rank == 0
+    return None if scalar else want
+
+
+def _coordinates(v: WireType, t: FunType, label: str) -> int | None:
+    """The scalar coordinates of one variable of a domain (None: a symbolic size, as many as --at gives)."""
+    if not isinstance(v, TensorType) or v.rank > 1:
+        raise InputError(f"{label} is a function {t}; --at can only sample functions of points f64 or f64[k]")
+    if v.rank == 0:
+        return 1
+    return v.shape[0].value if v.shape[0].is_const else None

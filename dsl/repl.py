@@ -97,7 +97,7 @@ class Session:
         self.boxes = dict(boxes or {})
         self.base_dir = base_dir or os.getcwd()
         self.entries: list[Entry] = []
-        self.lets: dict[str, np.ndarray] = {}
+        self.lets: dict[str, Any] = {}  # arrays, or function values (dsl.fn) bound to a lambda
         self.files: list[str] = []
         self.errors = 0  # errors reported so far (a piped session exits 1 if any)
         self.mod = self._module(self.entries)
@@ -135,6 +135,8 @@ class Session:
     def describe(self, name: str) -> str:
         if name in self.lets:
             v = self.lets[name]
+            if not isinstance(v, np.ndarray):
+                return f"{name} = {v.dsl_source}  (:let, a function: typed where it is passed)"
             return f"{name} : {_type_of(v)}  (:let)"
         d = self.mod.definition(name)
         kind = f"   # {d.op}({d.target.split('#')[0]})" if isinstance(d, DerivedDef) else (
@@ -198,13 +200,21 @@ class Session:
         return format_values(list(out) if isinstance(out, tuple) else [out])
 
     def let(self, raw: str) -> str:
-        """`:let x = [1, 2, 3]`, `:let x: f32 = [[1, 2]]`, or `:let y = <expression>`."""
+        """`:let x = [1, 2, 3]`, `:let x: f32 = [[1, 2]]`, `:let y = <expression>`, or a function value
+        `:let rho = x => 1 + x` (for function-typed parameters: `:run lda rho at=0:1:5`)."""
         m = _LET.match(raw)
         if not m:
-            raise DslError("usage: :let NAME [: dtype] = VALUE  (a number, a JSON list, or an expression)")
+            raise DslError("usage: :let NAME [: dtype] = VALUE  (a number, a JSON list, an expression or a lambda)")
         name, dtype, value = m.group(1), m.group(2), m.group(3).strip()
         if name in {"dim", "type", "box", "def", "diagram", "return", "import", "as", "true", "false"}:
             raise DslError(f"'{name}' is a keyword and cannot be bound")
+        if _is_lambda(value):
+            if dtype:
+                raise DslError(f"a function value has no dtype: write :let {name} = {value}")
+            import dsl
+
+            self.lets[name] = dsl.fn(value, filename=INPUT)
+            return self.describe(name)
         array = self.value(value, dtype)
         if array.dtype.name not in FROM_NUMPY:
             raise DslError(f"cannot bind '{name}': values of dtype {array.dtype} are not DSL values")
@@ -229,7 +239,7 @@ class Session:
     def _eval_raw(self, text: str) -> Any:
         """The expression as the body of a hidden definition whose parameters are the bindings."""
         expr = parse_expr(text, INPUT)
-        names = sorted(self.lets)
+        names = sorted(n for n, v in self.lets.items() if isinstance(v, np.ndarray))
         params = ", ".join(f"{n}: {_type_of(self.lets[n])}" for n in names)
         header = parse(f"def {EVAL_NAME}({params}) {{ return 0 }}", "<let>").decls[0]
         assert isinstance(header, ast.Def)
@@ -237,7 +247,9 @@ class Session:
             mod = self._module(self.entries, (dataclasses.replace(header, returns=ast.Return((expr,), expr.span)),))
         except UnboundNameError as err:
             m = re.match(r"unbound name '(\w+)'", err.message)
-            if err.hint is None and m:
+            if err.hint is None and m and m.group(1) in self.lets:
+                err.hint = f"{m.group(1)} is a function value: pass it to a definition, e.g. :run NAME {m.group(1)} at=0:1:5"
+            elif err.hint is None and m:
                 err.hint = f"bind a value first, e.g. :let {m.group(1)} = [1.0, 2.0, 3.0]"
             raise
         return mod.compile(EVAL_NAME, backend="interpret")(*(self.lets[n] for n in names))
@@ -245,6 +257,13 @@ class Session:
     def source(self) -> str:
         """The session as a `.dsl` file: its forms in order."""
         return "\n\n".join(e.text for e in self.entries) + ("\n" if self.entries else "")
+
+
+def _is_lambda(text: str) -> bool:
+    try:
+        return isinstance(parse_expr(text, INPUT), ast.Lambda)
+    except ParseError:
+        return False
 
 
 def format_values(values: list[Any], names: list[str] | None = None) -> str:

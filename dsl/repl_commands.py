@@ -19,11 +19,10 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-
-import numpy as np
+from typing import Any
 
 from grammar.errors import DslError
-from semantics.types import TensorType
+from semantics.types import FunType, TensorType
 
 Handler = Callable[..., str]
 
@@ -108,14 +107,15 @@ def _emit(s, args: list[str], raw: str) -> str:
     return s.mod.emit(args[0], target=args[1] if len(args) > 1 else "numpy")
 
 
-def _inputs(s, name: str, args: list[str]) -> list[np.ndarray]:
-    """Arguments of `:run`/`:time`: let names or JSON values, else random ones (dims from n=... items,
-    4 by default, seed=... for the generator)."""
-    from dsl.inputs import random_inputs
+def _inputs(s, name: str, args: list[str]) -> list[Any]:
+    """Arguments of `:run`/`:time`: let names (arrays or function values) or JSON values, else random
+    ones (dims from n=... items, 4 by default, seed=... for the generator); `at=` is `:run`'s."""
+    from dsl.inputs import function_params, random_inputs
 
     d = s.mod[name]
     opts = dict(a.split("=", 1) for a in args if "=" in a and not a.startswith(("[", "{")))
     values = [a for a in args if a not in {f"{k}={v}" for k, v in opts.items()}]
+    opts.pop("at", None)
     if values:
         if len(values) != len(d.dom):
             raise DslError(f"'{name}' takes {len(d.dom)} argument(s) ({', '.join(d.param_names())}), got {len(values)}")
@@ -125,6 +125,11 @@ def _inputs(s, name: str, args: list[str]) -> list[np.ndarray]:
         seed = int(opts.get("seed", 0))
     except ValueError:
         raise DslError("sizes and seed are integers: n=100 seed=1") from None
+    functions = function_params(d.dom, d.param_names())
+    if functions:
+        raise DslError(f"'{name}' takes function-typed parameter(s) {', '.join(functions)}: bind each with "
+                       f":let {functions[0]} = x => ... and pass all the arguments, e.g. :run {name} "
+                       f"{' '.join(d.param_names())}")
     for t in d.dom:
         if isinstance(t, TensorType):
             for dim in t.shape:
@@ -135,12 +140,20 @@ def _inputs(s, name: str, args: list[str]) -> list[np.ndarray]:
 
 def _run(s, args: list[str], raw: str) -> str:
     _need(args, 1, COMMANDS["run"].usage)
+    from dsl.inputs import parse_grid
+    from dsl.outputs import collect, format_results
     from dsl.repl import format_values
 
+    at = [a.split("=", 1)[1] for a in args[1:] if a.startswith("at=")]
+    grid = parse_grid(at[-1], "at=") if at else None
     arrays = _inputs(s, args[0], args[1:])
     out = s.mod.compile(args[0])(*arrays)
     outs = list(out) if isinstance(out, tuple) else [out]
-    return format_values(outs, [f"{args[0]}[{i}]" for i in range(len(outs))] if len(outs) > 1 else [args[0]])
+    cod = s.mod[args[0]].cod
+    if grid is None and not any(isinstance(t, FunType) for t in cod):
+        return format_values(outs, [f"{args[0]}[{i}]" for i in range(len(outs))] if len(outs) > 1 else [args[0]])
+    results, points = collect(args[0], outs, cod, grid, "at=")
+    return format_results(results, grid, points)
 
 
 def _time(s, args: list[str], raw: str) -> str:
@@ -233,8 +246,9 @@ COMMANDS: dict[str, Command] = {
     "eq": Command(_eq, ":eq A B", "prove A = B with the e-graph rules"),
     "draw": Command(_draw, ":draw NAME [FILE]", "draw the string diagram (FILE .svg/.png/.dot, default NAME.svg)"),
     "emit": Command(_emit, ":emit NAME [numpy|c|cuda]", "the generated source"),
-    "run": Command(_run, ":run NAME [ARG...] [n=SIZE...] [seed=S]",
-                   "run on :let names or JSON values, or on random inputs (dims 4 unless given)"),
+    "run": Command(_run, ":run NAME [ARG...] [n=SIZE...] [seed=S] [at=GRID]",
+                   "run on :let names or JSON values, or on random inputs (dims 4 unless given); a "
+                   "function-valued result is sampled on at=0:1:11 (k-D: at=0:1:5,0:1:5)"),
     "time": Command(_time, ":time NAME [ARG...] [n=SIZE...]", "time the compiled NumPy function"),
     "let": Command(_let, ":let NAME [: dtype] = VALUE", "bind a value (number, JSON list, or expression)"),
     "load": Command(_load, ":load FILE...", "add a file's definitions to the session"),
