@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import itertools
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -140,6 +140,7 @@ class Sampler:
         self.fun_inputs = {w: i for i, w in enumerate(d.inputs) if isinstance(d.types[w], FunType)}
         self.producer = {w: node for node in d.nodes for w in node.outputs}
         self.memo: dict[tuple[int, int], int] = {}
+        self.prefixes: dict[tuple[int, int], PointSet] = {}
         self.keys = itertools.count()
         # the same diagram with every function type replaced by its values' type, for batching rules
         values = tuple(t.res if isinstance(t, FunType) else t for t in d.types)
@@ -216,17 +217,39 @@ class Sampler:
             return self.lift(node, p)
         if name == "integrate":
             return self.integrate(node, p)
-        if name == "apply":
-            return self.apply(node, p)
         if name in ("nabla", "divergence"):
             return self.derivative(node, p)
-        return self.pointwise(node, p)
+        k = self.outer_level(node)
+        if k is not None and k < len(p.coords):
+            # constant in the inner variables (f(x) inside ∫ dy): computed on the outer points, spread
+            return self.at_prefix(k, p, node, lambda q: self.unlifted(node, q))
+        return self.apply(node, p) if name == "apply" else self.pointwise(node, p)
 
-    def pointwise(self, node: Node, p: PointSet) -> int:
+    def outer_level(self, node: Node) -> int | None:
+        """k when every function-valued operand of `node` is a `lift` from the first k variables."""
+        values = node.inputs[1:] if node.box.name == "apply" else node.inputs
+        levels = set()
+        for w in values:
+            if isinstance(self.d.types[w], FunType):
+                src = self.producer.get(w)
+                if src is None or src.box.name != "lift" or not src.box.param_dict["dom_from"]:
+                    return None
+                levels.add(len(src.box.param_dict["dom_from"]))
+        return levels.pop() if len(levels) == 1 else None
+
+    def unlifted(self, node: Node, q: PointSet) -> int:
+        """`node` at the outer points q, reading its lifted operands' sources there."""
+        def value(w: int, at: PointSet) -> int:
+            return self.sample(self.producer[w].inputs[0], at)
+
+        return self.apply(node, q, value) if node.box.name == "apply" else self.pointwise(node, q, value)
+
+    def pointwise(self, node: Node, p: PointSet, value: Callable[[int, PointSet], int] | None = None) -> int:
         if len(node.outputs) != 1:
             raise DslError(f"'{node.box.name}' with several outputs cannot act on functions", node.span)
+        value = value or self.sample
         batched = [isinstance(self.d.types[i], FunType) for i in node.inputs]
-        ins = [self.sample(i, p) if f else self.plain(i) for i, f in zip(node.inputs, batched)]
+        ins = [value(i, p) if f else self.plain(i) for i, f in zip(node.inputs, batched)]
         from rewrite.batching import batch_node
 
         return batch_node(self.b, p.n, node, self.values, ins, batched)
@@ -236,17 +259,22 @@ class Sampler:
         src = node.box.param_dict["dom_from"]
         if not src:
             return self.broadcast_points(self.plain(x), p.n, node)
-        return self.at_prefix(x, len(src), p, node)
+        return self.at_prefix(len(src), p, node, lambda q: self.sample(x, q))
 
-    def at_prefix(self, x: int, k: int, p: PointSet, node: Node) -> int:
-        """Samples of x (a function of the first k variables of p's domain) at the points of p."""
+    def at_prefix(self, k: int, p: PointSet, node: Node, compute: Callable[[PointSet], int]) -> int:
+        """Samples at the points of p of a function of the first k variables of p's domain, given
+        `compute`, its samples on a set of points of those k variables: on the points of an
+        enclosing integral when p was made by one (then repeated), else on p's first k coordinates."""
         if len(p.coords) == k:
-            return self.sample(x, p)
+            return compute(p)
         if p.parent is not None and len(p.parent.coords) >= k:
             assert p.m is not None
-            v = self.at_prefix(x, k, p.parent, node)
+            v = self.at_prefix(k, p.parent, node, compute)
             return self.spread(v, p.parent.n, p.m, node, axis=0)
-        return self.sample(x, self.point_set(p.coords[:k], p.n))
+        key = (p.key, k)
+        if key not in self.prefixes:
+            self.prefixes[key] = self.point_set(p.coords[:k], p.n)
+        return compute(self.prefixes[key])
 
     def integrate(self, node: Node, p: PointSet | None) -> int:
         params = node.box.param_dict
@@ -277,7 +305,7 @@ class Sampler:
         w = self.op("reshape", [weights], node, shape=(Dim.const(1), m, *ones))
         return self.op("sum", [self.op("mul", [grid, w], node)], node, axis=1, keepdims=False)
 
-    def apply(self, node: Node, p: PointSet | None) -> int:
+    def apply(self, node: Node, p: PointSet | None, value: Callable[[int, PointSet], int] | None = None) -> int:
         f, *points = node.inputs
         if p is None:  # f(0.5) outside a lambda: one point
             one = Dim.const(1)
@@ -286,7 +314,8 @@ class Sampler:
             res = self.d.types[node.outputs[0]]
             assert isinstance(res, TensorType)
             return self.op("reshape", [values], node, shape=res.shape)
-        coords = [self.sample(x, p) if isinstance(self.d.types[x], FunType)
+        value = value or self.sample
+        coords = [value(x, p) if isinstance(self.d.types[x], FunType)
                   else self.broadcast_points(self.plain(x), p.n, node) for x in points]
         return self.sample(f, self.point_set(coords, p.n))
 

@@ -243,6 +243,7 @@ class Builder:
         self.types: list[WireType] = []
         self.inputs: list[int] = []
         self.nodes: list[Node] = []
+        self.shared: dict[tuple[Box, tuple[int, ...]], tuple[int, ...]] = {}
 
     def wire(self, t: WireType) -> int:
         self.types.append(t)
@@ -260,6 +261,15 @@ class Builder:
         outs = tuple(range(first, len(types)))
         self.nodes.append(Node(box, tuple(inputs), outs, span))
         return outs
+
+    def add_shared(self, box: Box, inputs: Sequence[int], out_types: Sequence[WireType],
+                   span: Span | None = None) -> tuple[int, ...]:
+        """`add`, but a node with the same box and inputs as one added this way before is that node
+        (hash-consing: how the elaborator keeps one node per distinct lambda subterm, LANGUAGE.md §7)."""
+        key = (box, tuple(inputs))
+        if key not in self.shared:
+            self.shared[key] = self.add(box, inputs, out_types, span)
+        return self.shared[key]
 
     def inline(self, d: Diagram, inputs: Sequence[int]) -> tuple[int, ...]:
         """Insert diagram d reading the given wires; returns the wires of its outputs."""

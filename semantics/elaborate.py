@@ -229,8 +229,7 @@ class Elaborator:
         for i, e in enumerate(ret.values):
             want = declared[i] if declared is not None and len(declared) == len(ret.values) else None
             # a returned lambda takes its parameter types from the declared function type
-            v = body.function_value(e, flatten(want.arg)) if isinstance(e, ast.Lambda) and isinstance(want, FunType) \
-                else body.expr(e)
+            v = body.function_value(e, flatten(want.arg)) if isinstance(want, FunType) else body.expr(e)
             items = _flatten_value(v)
             values += items
             spans += [e.span] * len(items)

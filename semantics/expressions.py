@@ -35,7 +35,7 @@ from semantics.types import (
 from semantics.values import Pending, StaticVal, TupleVal, Value, WireVal
 
 BINOPS = INFIX_PRIMS  # operator -> primitive, from the rows' `syntax`
-FUNCTIONAL = ("integrate", "nabla", "compose")  # LANGUAGE.md §7: semantics/lambdas.py
+FUNCTIONAL = ("integrate", "nabla", "divergence", "compose")  # LANGUAGE.md §7: semantics/lambdas.py
 MAX_DEPTH = 400  # expression nesting accepted before a clear error (Python's stack is the limit)
 
 
@@ -278,7 +278,10 @@ class BodyElaborator(LambdaElaboration):
             out_types = prim.infer(tuple(w.type for w in wires), params)
         except DslError as err:
             raise err.with_span(span) from None
-        outs = self.b.add(make_box(prim.name, params), [w.wire for w in wires], out_types, span)
+        # a node on function-typed wires (a lambda's body) is hash-consed: `rho(x) * rho(x)` is one
+        # apply read twice, as printed text reloads (lambda bodies have no statements to name it)
+        add = self.b.add_shared if any(isinstance(t, FunType) for t in out_types) else self.b.add
+        outs = add(make_box(prim.name, params), [w.wire for w in wires], out_types, span)
         return _result(outs, out_types, span)
 
     def context_dtype(self, prim: Primitive, args: Sequence[Value]) -> str | None:
@@ -324,9 +327,12 @@ class BodyElaborator(LambdaElaboration):
         if len(e.args) != len(dom):
             raise TypeCheckError(f"'{d.name}' takes {len(dom)} argument(s), got {len(e.args)}", e.span)
         names = d.param_names
-        wires = [self.function_value(a, flatten(t.arg)) if isinstance(t, FunType) and isinstance(a, ast.Lambda)
+        wires = [self.function_value(a, flatten(t.arg)) if isinstance(t, FunType)
                  else self.typed(self.expr(a), t.dtype if isinstance(t, TensorType) else None)
                  for a, t in zip(e.args, dom)]
+        if isinstance(d, DiagramDef) and any(isinstance(w.type, FunType) and isinstance(t, TensorType)
+                                             for w, t in zip(wires, dom)):
+            return self.pointwise_call(d.name, d.diagram, names, wires, e)
         binding: dict[str, Dim] = {}
         for w, t, pname, a in zip(wires, dom, names, e.args):
             if not unify(t, w.type, binding):

@@ -14,7 +14,7 @@ its own parameters, typed from the context.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +25,7 @@ from semantics.diagram import make_box
 from semantics.errors import ShapeError, TypeCheckError
 from semantics.prims.functional import domain, fun
 from semantics.statics import convert_static
-from semantics.types import Dim, FunType, TensorType, TupleType, WireType, flatten
+from semantics.types import Dim, FunType, TensorType, TupleType, WireType, flatten, unify
 from semantics.values import Pending, StaticVal, TupleVal, Value, WireVal
 
 Domain = tuple[WireType, ...]
@@ -91,7 +91,7 @@ class LambdaElaboration:
         params = {"dom_from": src, "dom_to": dst, "region": region if all(region) else None}
         res = v.type.res if isinstance(v.type, FunType) else v.type
         assert not isinstance(res, TupleType)
-        (w,) = self.b.add(make_box("lift", params), [v.wire], (fun(dst, res),), span)
+        (w,) = self.b.add_shared(make_box("lift", params), [v.wire], (fun(dst, res),), span)
         return WireVal(w, fun(dst, res), span)
 
     def lift_plain_args(self, args: list[Value]) -> list[Value]:
@@ -132,7 +132,7 @@ class LambdaElaboration:
         for j in range(len(names)):
             params = {"i": first + j, "dom": level.domain, "region": level.regions if all(level.regions) else None}
             t = fun(level.domain, level.domain[first + j])
-            (w,) = self.b.add(make_box("coord", params), (), (t,), e.span)
+            (w,) = self.b.add_shared(make_box("coord", params), (), (t,), e.span)
             coords.append(WireVal(w, t, e.span))
         with self.scope_of(level, names, coords):
             v = self.expr(e.body)
@@ -159,6 +159,9 @@ class LambdaElaboration:
             return self.lambda_body(e, Level(tuple(args), (None,) * len(args)), 0)
         if isinstance(e, ast.Name) and self.env_level.get(e.id, 0) > 0:
             raise TypeCheckError(f"'{e.id}' is a variable of the lambda, not a function", e.span)
+        if args is not None and isinstance(e, ast.Call) and isinstance(e.func, ast.Name) and not e.kwargs \
+                and e.func.id in ("nabla", "divergence", "compose") and e.func.id not in self.env:
+            return self.typed_function_call(e, e.func.id, args)
         v = self.expr(e)
         if not isinstance(v, WireVal) or not isinstance(v.type, FunType):
             got = v.type if isinstance(v, WireVal) else "a number" if isinstance(v, Pending) else "a tuple"
@@ -167,17 +170,32 @@ class LambdaElaboration:
 
     # ------------------------------------------------------------ calls
 
+    def typed_function_call(self, e: ast.Call, fname: str, args: Domain) -> WireVal:
+        """nabla / divergence / compose where the resulting function's arguments are known (a declared
+        return or parameter type): they keep the arguments, so a lambda operand is typed by them."""
+        if fname == "compose" and len(e.args) == 2:
+            g = self.function_value(e.args[1], args)
+            assert isinstance(g.type, FunType)
+            res = g.type.res
+            f = self.function_value(e.args[0], None if isinstance(res, TupleType) else (res,))
+            return self.compose(f, g, e.span)
+        if fname != "compose" and len(e.args) == 1:
+            return self._box(fname, [self.function_value(e.args[0], args)], {}, e.span)
+        out = self.functional_call(e, fname)  # the arity error
+        assert isinstance(out, WireVal)
+        return out
+
     def functional_call(self, e: ast.Call, fname: str | None) -> Value | None:
         """The §7 forms of a call (None when `e` is an ordinary call)."""
         if fname == "integrate":
             return self.integrate_call(e)
-        if fname in ("nabla", "compose"):
-            want = 1 if fname == "nabla" else 2
+        if fname in ("nabla", "divergence", "compose"):
+            want = 1 if fname != "compose" else 2
             if len(e.args) != want or e.kwargs:
                 raise TypeCheckError(f"{fname} takes {want} function argument(s)", e.span)
-            if fname == "nabla":
+            if fname != "compose":  # nabla(f); divergence(f), the (minus) adjoint of nabla
                 f = self.function_value(e.args[0])
-                return self._box("nabla", [f], {}, e.span)
+                return self._box(fname, [f], {}, e.span)
             g = self.function_value(e.args[1])
             assert isinstance(g.type, FunType)
             res = g.type.res
@@ -211,7 +229,7 @@ class LambdaElaboration:
         params = {"dom": dom, "region": None}
         coords = []
         for i, t in enumerate(dom):
-            (w,) = self.b.add(make_box("coord", {**params, "i": i}), (), (fun(dom, t),), span)
+            (w,) = self.b.add_shared(make_box("coord", {**params, "i": i}), (), (fun(dom, t),), span)
             coords.append(WireVal(w, fun(dom, t), span))
         inner = self._box("apply", [g, *coords], {}, span)
         return self._box("apply", [f, inner], {}, span)
@@ -223,8 +241,39 @@ class LambdaElaboration:
             outs = PRIMITIVES[name].infer(tuple(a.type for a in args), params)
         except DslError as err:
             raise err.with_span(span) from None
-        (w,) = self.b.add(make_box(name, params), [a.wire for a in args], outs, span)
+        (w,) = self.b.add_shared(make_box(name, params), [a.wire for a in args], outs, span)
         return WireVal(w, outs[0], span)
+
+    def pointwise_call(self, name: str, diagram: Any, names: Sequence[str], wires: list[WireVal],
+                       e: ast.Call) -> Value:
+        """A def on arrays called with function-valued arguments (`x => sq(rho(x))`): its body, inlined,
+        acting pointwise like the rows it is made of."""
+        from semantics.primitives import PRIMITIVES
+        from semantics.replay import expand_defs, substitute_box
+
+        flat = expand_defs(diagram)
+        binding: dict[str, Dim] = {}
+        for w, t, pname, a in zip(wires, flat.dom, names, e.args):
+            value = w.type.res if isinstance(w.type, FunType) else w.type
+            if isinstance(value, TupleType) or not unify(t, value, binding):
+                raise TypeCheckError(f"type mismatch in argument '{pname}' of {name}: expected {t} (pointwise), got "
+                                     f"{w.type}", a.span)
+        args = self.lift_plain_args(list(wires))
+        env = {i: a.wire for i, a in zip(flat.inputs, args) if isinstance(a, WireVal)}
+        for node in flat.nodes:
+            if node.box.kind != "prim":
+                raise TypeCheckError(f"'{name}' cannot act pointwise on functions: it calls '{node.box.name}', "
+                                     "which is not a primitive", e.span)
+            box = substitute_box(node.box, binding)
+            ins = [env[w] for w in node.inputs]
+            try:
+                outs_t = PRIMITIVES[box.name].infer([self.b.types[i] for i in ins], box.param_dict)
+            except DslError as err:
+                raise err.with_span(e.span) from None
+            add = self.b.add_shared if any(isinstance(t, FunType) for t in outs_t) else self.b.add
+            env.update(zip(node.outputs, add(box, ins, outs_t, e.span)))
+        vals = [WireVal(env[w], self.b.types[env[w]], e.span) for w in flat.outputs]
+        return vals[0] if len(vals) == 1 else TupleVal(tuple(vals), e.span)
 
     # ------------------------------------------------------------ integrate
 

@@ -155,10 +155,18 @@ class Printer:
     def function(self, w: int) -> str:
         """A function-typed wire where a function is expected: a name, nabla(...), or a lambda."""
         node = self.producer.get(w)
-        if node is None or (node.box.name not in ("apply", "coord", "lift") and not _pointwise(node, self.d)):
+        if node is None or node.box.name in ("nabla", "divergence") or node.box.kind != "prim":
             return self.wire(w, ATOM)
         composed = self.compose_text(node)
         return composed if composed is not None else "(" + self.lambda_text(w, 0) + ")"
+
+    def returned(self, w: int) -> str:
+        """A returned wire: a function-typed one is a name, nabla(...), compose(...) or a lambda."""
+        node = self.producer.get(w)
+        if not isinstance(self.d.types[w], FunType) or node is None:
+            return self.wire(w, 0)
+        text = self.function(w)
+        return text[1:-1] if text.startswith("(") and "=>" in text and self.compose_text(node) is None else text
 
     def compose_text(self, node: Node) -> str | None:
         """`compose(f, g)` for the nodes it elaborates to: apply(f, apply(g, x...)) over g's variables."""
@@ -275,8 +283,7 @@ class Printer:
                 targets.append(f"t{counter}")
             self.lines.append(f"    {', '.join(targets) if targets else '_'} = {text}")
         self.wrap = set()  # outputs are typed by the signature
-        ret = ", ".join(self.lambda_text(w, 0) if isinstance(d.types[w], FunType) and w in self.producer
-                        else self.wire(w, 0) for w in d.outputs)
+        ret = ", ".join(self.returned(w) for w in d.outputs)
         dims = sorted({name for t in d.types if isinstance(t, TensorType) for dim in t.shape for a in dim.atoms
                        for name in declared_dims(a)})
         head = [f"dim {', '.join(dims)}"] if dims else []
@@ -294,11 +301,6 @@ def declared_dims(atom: str) -> tuple[str, ...]:
     if atom.isidentifier():
         return (atom,)
     return tuple(name for name in re.findall(r"[A-Za-z_]\w*", atom) if name != "ceil")
-
-
-def _pointwise(node: Node, d: Diagram) -> bool:
-    return node.box.kind == "prim" and node.box.name not in LAMBDA_SYNTAX and any(
-        isinstance(d.types[w], FunType) for w in node.outputs)
 
 
 # The rows on function-typed wires print as the §7 syntax they elaborate from.
