@@ -167,10 +167,13 @@ def point_map(p: int, d: Diagram) -> PointMap:
 
 
 def var_region(region: Any, dom: Sequence[WireType], i: int) -> Region | None:
-    """The (lo, hi, n) of each coordinate of variable i, from a coord box's region (one entry per
-    scalar coordinate of every variable of the domain; None where unknown)."""
+    """The (lo, hi, n) of each coordinate of variable i, from a coord box's region: one entry per
+    variable (each a tuple of (lo, hi, n) per coordinate, or None where unknown), or flat, one
+    (lo, hi, n) per scalar coordinate of every variable."""
     if region is None:
         return None
+    if len(region) == len(dom) and all(r is None or (r and isinstance(r[0], tuple)) for r in region):
+        return tuple(region[i]) if region[i] is not None else None
     sizes = [t.shape[0].value if isinstance(t, TensorType) and t.rank else 1 for t in dom]
     start = sum(sizes[:i])
     if len(region) != sum(sizes):
@@ -233,7 +236,7 @@ def inverses(pm: PointMap) -> tuple[list[str], list[Interval]]:
             rule = prim.inverse.get(s.arg)
             text = rule(iv[0], iv[1], dict(s.consts)) if rule is not None else None
             if text is None:
-                raise NotInvertible(f"{prim.name} on [{_fmt(iv[0])}, {_fmt(iv[1])}]")
+                raise NotInvertible(f"{prim.name} has no inverse on [{_fmt(iv[0])}, {_fmt(iv[1])}]")
             if c == 0:
                 texts.append(text)
             elif texts[k] != text:
@@ -281,6 +284,7 @@ def transpose_apply(b: Builder, node: Node, d: Diagram, primal: Mapping[int, int
     for p in points:
         try:
             maps.append(point_map(p, d))
+            inverses(maps[-1])  # raises NotInvertible where a step has no inverse on its interval
         except Constant as err:
             pts = [str(_point_text(q, d)) for q in points]
             at = ", ".join(pts) if all(pts) else "a point that does not depend on the integration variable"
@@ -331,9 +335,9 @@ def _changed_variables(b: Builder, ev: _Eval, d: Diagram, maps: Sequence[PointMa
     big = small + tuple(dom[k] for k in others)
     inv = [inverses(m) for m in maps]
     ivs = [iv if m.region else [] for m, (_, iv) in zip(maps, inv)]
-    region: Region | None = None
+    region: tuple[Region, ...] | None = None  # per variable of f's domain, as coord boxes carry it
     if all(m.region for m in maps):
-        region = tuple((lo, hi, r[2]) for m, iv in zip(maps, ivs) for (lo, hi), r in zip(iv, m.region or ()))
+        region = tuple(tuple((lo, hi, r[2]) for (lo, hi), r in zip(iv, m.region or ())) for m, iv in zip(maps, ivs))
     us, xs = [], []
     jac: WireVal | None = None
     for j, (m, (texts, _)) in enumerate(zip(maps, inv)):
@@ -346,13 +350,15 @@ def _changed_variables(b: Builder, ev: _Eval, d: Diagram, maps: Sequence[PointMa
             jac = factor if jac is None else ev("a * b", a=jac, b=factor)
             v = prev
         xs.append(v)
+    other_regions = tuple(_region_of(d, dom, k) for k in others)
     if others:
-        xs = [_lift(b, v, small, big) for v in xs]
+        xs = [_lift(b, v, small, big, other_regions) for v in xs]
     points: list[int] = []
     for k in range(len(dom)):
         if k in others:
-            (c,) = b.add(make_box("coord", {"i": len(small) + others.index(k), "dom": big, "region": None}), [],
-                         [fun(big, dom[k])])
+            big_region = None if region is None else region + other_regions
+            (c,) = b.add(make_box("coord", {"i": len(small) + others.index(k), "dom": big, "region": big_region}),
+                         [], [fun(big, dom[k])])
             points.append(c)
         else:
             points.append(xs[[m.var for m in maps].index(k)].wire)
@@ -360,26 +366,34 @@ def _changed_variables(b: Builder, ev: _Eval, d: Diagram, maps: Sequence[PointMa
     (val,) = b.add(make_box("apply"), [ct, *points], [target])
     value = WireVal(val, target)
     if others:
-        reg = tuple(r for k in others for r in _region_of(d, dom, k))
+        reg = tuple(r for per_var in other_regions for r in per_var)
         (g,) = b.add(make_box("integrate", {"region": reg, "vars": len(others)}), [val], [fun(small, ct_t.res)])
         value = WireVal(g, fun(small, ct_t.res))
     return value, us, ivs, jac
 
 
-def _lift(b: Builder, v: WireVal, small: tuple[WireType, ...], big: tuple[WireType, ...]) -> WireVal:
+def _lift(b: Builder, v: WireVal, small: tuple[WireType, ...], big: tuple[WireType, ...],
+          regions: tuple[Region, ...]) -> WireVal:
     assert isinstance(v.type, FunType)
     t = fun(big, v.type.res)
-    (w,) = b.add(make_box("lift", {"dom_from": small, "dom_to": big, "region": None}), [v.wire], [t])
+    (w,) = b.add(make_box("lift", {"dom_from": small, "dom_to": big, "region": regions}), [v.wire], [t])
     return WireVal(w, t)
 
 
 def _region_of(d: Diagram, dom: Sequence[WireType], k: int) -> Region:
-    """The region of variable k of a domain: from a coord box of that variable in d."""
+    """The region of variable k of a domain: from a coord box over that domain (whose region lists
+    every variable's) or a lift into it that adds variable k."""
     for n in d.nodes:
-        if n.box.name == "coord" and tuple(n.box.param_dict["dom"]) == tuple(dom) and n.box.param_dict["i"] == k:
-            r = var_region(n.box.param_dict.get("region"), dom, k)
-            if r is not None:
-                return r
+        params = n.box.param_dict
+        if n.box.name == "coord" and tuple(params["dom"]) == tuple(dom):
+            r = var_region(params.get("region"), dom, k)
+        elif n.box.name == "lift" and tuple(params["dom_to"]) == tuple(dom) and k >= len(params["dom_from"]) \
+                and params.get("region") is not None:
+            r = tuple(params["region"][k - len(params["dom_from"])])
+        else:
+            continue
+        if r is not None:
+            return r
     raise DerivativeError(f"the functional derivative integrates out variable {k + 1} of a function of "
                           f"{len(dom)} variables, but its region is not known")
 
@@ -414,7 +428,7 @@ def _mask(ev: _Eval, val: WireVal, u: WireVal, ivs: Sequence[Interval]) -> WireV
         return val
     inside = None
     for c, (lo, hi) in enumerate(ivs):
-        uc = ev(f"u[..., {c}]", u=u)
+        uc = ev(f"u[{c}]", u=u)  # pointwise: coordinate c of the point
         for text, bound in (("where(x >= b, 1, 0)", lo), ("where(x <= b, 1, 0)", hi)):
             if math.isfinite(bound):
                 m = ev(text, x=uc, b=bound)

@@ -171,10 +171,19 @@ class Diagram:
     # ----------------------------------------------------------- inspection
 
     def show(self) -> str:
-        """The diagram as canonical DSL text (a `def` that parses back to an equal diagram)."""
+        """The diagram as canonical DSL text (a `def` that parses back to an equal diagram), after a
+        comment with each assumption its derivation made (see `notes`)."""
         from semantics.printer import to_text
 
-        return to_text(self)
+        return "".join(f"# note: {n}\n" for n in self.notes()) + to_text(self)
+
+    def notes(self) -> tuple[str, ...]:
+        """Assumptions a reader of this diagram must know: a `divergence` box is the transpose of
+        `nabla` (LANGUAGE.md §7), i.e. an integration by parts whose boundary terms were dropped."""
+        if any(n.box.kind == "prim" and n.box.name == "divergence" for n in self.nodes):
+            return ("boundary terms assumed to vanish (nabla was integrated by parts: its transpose is "
+                    "-divergence)",)
+        return ()
 
     def to_sympy(self) -> Any:
         """SymPy expressions of the outputs (one, or a tuple), over one symbol per input."""
