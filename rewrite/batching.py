@@ -17,7 +17,7 @@ from rewrite.templates import TemplateElaborator, ZeroVal, parse_template, templ
 from semantics.diagram import Builder, Diagram, Node, make_box
 from semantics.errors import DerivativeError
 from semantics.primitives import PRIMITIVES
-from semantics.types import Dim, TensorType, WireType
+from semantics.types import Dim, FunType, TensorType, WireType
 from semantics.values import TupleVal, WireVal
 
 
@@ -46,12 +46,15 @@ def batch_node(b: Builder, k: Dim, node: Node, d: Diagram, ins: list[int], batch
     if node.box.kind != "prim" or prim is None:
         raise DerivativeError(f"cannot batch the box '{name}' (jacobian/hessian through generator boxes)", node.span)
     out_t = d.types[node.outputs[0]]
-    assert isinstance(out_t, TensorType)
     names = list(prim.wire_args)
     if prim.variadic:
-        names = [f"x{i}" for i in range(len(node.inputs))]
-    types: dict[str, WireType] = {n: d.types[w] for n, w in zip(names, node.inputs)}
-    types["out"] = out_t
+        names = [f"x{i}" for i in range(len(node.inputs))] if len(names) == 1 else \
+            names[:-1] + [f"{names[-1].lstrip('*')}{i}" for i in range(len(node.inputs) - len(names) + 1)]
+    # An array row on function-typed wires acts pointwise, so it batches like its values (the batch
+    # axis leads the values: FunType(D, [k, ...])); the functional rows' own rules see the real types.
+    view = (lambda t: t) if prim.family == "functional" else _values
+    types: dict[str, WireType] = {n: view(d.types[w]) for n, w in zip(names, node.inputs)}
+    types["out"] = view(out_t)
     flagged = frozenset(n for n, f in zip(names, batched) if f)
     rule = prim.batch_template(types, params, flagged)
     if rule is None:
@@ -59,18 +62,31 @@ def batch_node(b: Builder, k: Dim, node: Node, d: Diagram, ins: list[int], batch
     template, extra = rule
     el = TemplateElaborator(b, {**params, **template_statics(params, types), **batch_statics(types, k), **extra},
                             _dims(types))
-    for n, w, f, t in zip(names, ins, batched, (types[n] for n in names)):
-        assert isinstance(t, TensorType)
-        el.env[n] = WireVal(w, TensorType(t.dtype, (k, *t.shape)) if f else t, node.span)
+    for n, w, f, t in zip(names, ins, batched, (d.types[w] for w in node.inputs)):
+        el.env[n] = WireVal(w, batched_type(t, k) if f else t, node.span)
     if prim.variadic:
-        el.env[prim.wire_args[0].lstrip("*")] = TupleVal(tuple(el.env[n] for n in names))
+        star = len(prim.wire_args) - 1
+        el.env[prim.wire_args[-1].lstrip("*")] = TupleVal(tuple(el.env[n] for n in names[star:]))
     first = len(b.nodes)
     value = el.expr(parse_template(template))
     b.nodes[first:] = [Node(n.box, n.inputs, n.outputs, node.span) for n in b.nodes[first:]]
-    want = TensorType(out_t.dtype, (k, *out_t.shape))
+    want = batched_type(out_t, k)
     assert isinstance(value, WireVal) and not isinstance(value, ZeroVal), (name, template)
     assert value.type == want, f"batching rule of {name} gave {value.type}, expected {want}"
     return value.wire
+
+
+def _values(t: WireType) -> WireType:
+    """The type a pointwise row sees: a function's values (its own type for a tensor)."""
+    return t.res if isinstance(t, FunType) and isinstance(t.res, TensorType) else t
+
+
+def batched_type(t: WireType, k: Dim) -> WireType:
+    """A wire carrying k tangents: a leading axis k (on a function, on its values)."""
+    if isinstance(t, FunType):
+        return FunType(t.arg, batched_type(_values(t), k))
+    assert isinstance(t, TensorType)
+    return TensorType(t.dtype, (k, *t.shape))
 
 
 def _dims(types: dict[str, WireType]) -> frozenset[str]:

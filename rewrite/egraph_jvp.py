@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 from rewrite.egraph import ENode, Lowering, Tables, num_value, op_name
 from rewrite.tangents import derivative_box, is_float
-from rewrite.templates import ZERO, ZeroVal, bind_args, instantiate, template_statics
+from rewrite.templates import ZERO, ZeroVal, bind_args, instantiate, pointwise_view, template_statics
 from semantics.diagram import Box, Builder, Diagram, Node, make_box
 from semantics.errors import DerivativeError
 from semantics.primitives import PRIMITIVES
@@ -264,6 +264,7 @@ class _RuleCompiler:
         o = b.input(out_t)
         expr[o] = "e"
         env["out"], types["out"] = WireVal(o, out_t), out_t
+        types = pointwise_view(prim, types)
         template = prim.jvp_template(types, box.param_dict)
         assert template is not None
         r = instantiate(template, b, env, template_statics(box.param_dict, types), out_t)

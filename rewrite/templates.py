@@ -250,6 +250,15 @@ def bind_args(prim: Primitive, types: Sequence[WireType], primals: Sequence[Any]
     return env, names
 
 
+def pointwise_view(prim: Primitive, types: Mapping[str, WireType]) -> dict[str, WireType]:
+    """The argument types a row's templates see: an array row on function-typed wires acts pointwise,
+    so its templates (and the shapes they read) see the functions' values; the functional rows see
+    the functions themselves."""
+    if prim.family == "functional":
+        return dict(types)
+    return {k: (t.res if isinstance(t, FunType) and isinstance(t.res, TensorType) else t) for k, t in types.items()}
+
+
 def template_statics(params: Mapping[str, Any], types: Mapping[str, WireType]) -> dict[str, Any]:
     """What a template may use besides wires: the box's static parameters and, for each argument
     `a` (and `out`), `shape_a`, `rank_a` and `count_a` (its number of elements, a dim)."""

@@ -22,7 +22,7 @@ from typing import Any
 from grammar.errors import Span
 from rewrite.functional import transpose_apply
 from rewrite.tangents import Linearized, derivative_box, linear_wires
-from rewrite.templates import ZeroVal, bind_args, fit, instantiate, template_statics, zeros
+from rewrite.templates import ZeroVal, bind_args, fit, instantiate, pointwise_view, template_statics, zeros
 from semantics.diagram import Builder, Diagram, make_box
 from semantics.errors import DerivativeError
 from semantics.primitives import PRIMITIVES
@@ -121,6 +121,7 @@ def _transpose_node(b: Builder, node: Any, d: Diagram, primal: dict[int, int], l
     env, types = bind_args(prim, in_t, primals)
     out_t = d.types[node.outputs[0]]
     env["ct"], types["out"] = WireVal(c, out_t, node.span), out_t
+    types = pointwise_view(prim, types)
     statics = template_statics(box.param_dict, types)
     mask = acc.masks.get(node.outputs[0], ()) if prim.elementwise else ()
     for i, (m, _) in enumerate(mask):
