@@ -344,11 +344,17 @@ def _changed_variables(b: Builder, ev: _Eval, d: Diagram, maps: Sequence[PointMa
         (u,) = b.add(make_box("coord", {"i": j, "dom": small, "region": region}), [], [fun(small, args[j])])
         v = WireVal(u, fun(small, args[j]))
         us.append(v)
+        jac_j: WireVal | None = None
         for s, text in zip(reversed(m.steps), reversed(texts)):
             prev = ev(text, u=v, **dict(s.consts))
             factor = ev("1 / abs(g)", g=_slope(ev, s, prev, v))
-            jac = factor if jac is None else ev("a * b", a=jac, b=factor)
+            jac_j = factor if jac_j is None else ev("a * b", a=jac_j, b=factor)
             v = prev
+        if jac_j is not None and _rank(args[j]):  # a point f64[k] maps componentwise: |det| = Π over k
+            k = args[j].shape[0].value  # type: ignore[union-attr]
+            jac_j = ev("prod(j, axis=-1)", j=jac_j) if _rank(jac_j.type) else ev("j ^ k", j=jac_j, k=k)
+        if jac_j is not None:
+            jac = jac_j if jac is None else ev("a * b", a=jac, b=jac_j)
         xs.append(v)
     other_regions = tuple(_region_of(d, dom, k) for k in others)
     if others:
@@ -410,9 +416,17 @@ def _slope(ev: _Eval, s: Step, x: WireVal, out: WireVal) -> WireVal:
             env[a], env["d" + a] = x, one
         else:
             env[a], env["d" + a] = ev.literal(dict(s.consts)[a]), ZERO
-    template = prim.jvp_template({a: x.type for a in prim.wire_args} | {"out": out.type}, s.node.box.param_dict)
+    from rewrite.templates import pointwise_view
+
+    types = pointwise_view(prim, {a: x.type for a in prim.wire_args} | {"out": out.type})
+    template = prim.jvp_template(types, s.node.box.param_dict)
     assert template is not None
     return ev(template, **env)
+
+
+def _rank(t: WireType) -> int:
+    v = t.res if isinstance(t, FunType) else t
+    return v.rank if isinstance(v, TensorType) else 0
 
 
 def _mask(ev: _Eval, val: WireVal, u: WireVal, ivs: Sequence[Interval]) -> WireVal:

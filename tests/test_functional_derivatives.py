@@ -301,6 +301,14 @@ def landau(u: f64[2] -> f64) -> f64 {
     return integrate(p => 0.5 * sum(nabla(u)(p) ^ 2) + 0.25 * (u(p) ^ 2 - 1) ^ 2, over=((0, 1), (0, 1)), n=16)
 }
 g_landau = grad(landau)
+def stretched(u: f64[2] -> f64) -> f64 {
+    return integrate(p => u(2 * p + 1) ^ 2 * (1 + p[1]), over=((0, 1), (0, 1)), n=12)
+}
+g_stretched = grad(stretched)
+def warped(u: f64[2] -> f64) -> f64 {
+    return integrate(p => exp(u(exp(p))), over=((0, 1), (0, 1)), n=12)
+}
+g_warped = grad(warped)
 def moments(f: f64 -> f64, a: f64) -> f64 {
     return integrate(x => x * f(x) ^ 2 + sin(a * x) * f(x), over=(0, 1), n=24)
 }
@@ -323,6 +331,10 @@ def test_two_dimensional_functionals_match_the_gateaux_derivative(multi, backend
     h = "p => sin(pi * p[0]) * sin(pi * p[1]) * (1 + p[0])"
     gateaux_check(multi, "landau", {"u": "p => p[0] * p[0] + sin(p[1])"}, "u", h, ((0, 1), (0, 1)), backend,
                   point=True)
+    h = "p => cos(p[0] - p[1]) + p[0]"  # u(2p + 1): the change of variables in 2-D, |det| = 1/4 on [1, 3]²
+    gateaux_check(multi, "stretched", {"u": "p => p[0] * p[1]"}, "u", h, ((1, 3), (1, 3)), backend, point=True)
+    gateaux_check(multi, "warped", {"u": "p => p[0] - p[1]"}, "u", "p => p[0] * p[1]", ((1, math.e), (1, math.e)),
+                  backend, point=True)  # |det dφ⁻¹/du| = 1 / (u0 u1)
     assert "boundary terms assumed to vanish" in multi["g_landau"].show()
     assert "boundary terms" not in multi["g_box2"].show()
 
