@@ -15,8 +15,8 @@ cotangent of a function evaluated at the points p) depends on what p is, so it r
   function — a DerivativeError at the application. Anything else: a DerivativeError naming the map.
 
 >>> from semantics.types import scalar
->>> str(describe_chain([], "x"))
-'x'
+>>> var_region((((0.0, 1.0, 8),), ((2.0, 3.0, 4),)), (scalar("f64"), scalar("f64")), 1)
+((2.0, 3.0, 4),)
 """
 
 from __future__ import annotations
@@ -152,8 +152,10 @@ def point_map(p: int, d: Diagram) -> PointMap:
             continue
         prim = PRIMITIVES.get(name)
         live = [k for k, i in enumerate(node.inputs) if seen.get(i, _depends(i, prod, seen))]
-        if prim is None or not prim.elementwise or len(live) != 1:
-            raise NotInvertible(name)
+        if prim is None or not prim.elementwise:
+            raise NotInvertible(f"'{name}' is not an elementwise map with a known inverse")
+        if len(live) != 1:
+            raise NotInvertible(f"{name} reads the variable {len(live)} times")
         args = prim.wire_args
         consts = []
         for k, i in enumerate(node.inputs):
@@ -183,25 +185,6 @@ def var_region(region: Any, dom: Sequence[WireType], i: int) -> Region | None:
 
 def _fmt(v: float) -> str:
     return repr(int(v)) if float(v).is_integer() and abs(v) < 1e15 else repr(v)
-
-
-def describe_chain(steps: Sequence[Step], var: str = "x") -> str:
-    """The map as DSL text in the variable: `sqrt(x) * 2`."""
-    text, level = var, 10
-    for s in steps:
-        prim = PRIMITIVES[s.node.box.name]
-        ops = {a: _fmt(v) for a, v in s.consts}
-        if prim.syntax in INFIX_LEVEL:
-            lv = INFIX_LEVEL[prim.syntax]
-            me = text if level > lv else f"({text})"
-            a, b = (me, ops.get("y", "")) if s.arg == "x" else (ops.get("x", ""), me)
-            text, level = f"{a} {prim.syntax} {b}", lv
-        elif prim.syntax == "-x":
-            text, level = f"-{text if level > 5 else '(' + text + ')'}", 5
-        else:
-            args = [text if a == s.arg else ops[a] for a in prim.wire_args]
-            text, level = f"{prim.name}({', '.join(args)})", 10
-    return text
 
 
 # --------------------------------------------------------------- inverting a chain
@@ -456,11 +439,29 @@ def _point_text(p: int, d: Diagram) -> str:
 
 
 def _map_text(p: int, d: Diagram) -> str:
-    """The map from the bound variable to the point as DSL text, as far as it is a chain."""
-    prod = _producers(d)
-    try:
-        pm = point_map(p, d)
-        return "x ↦ " + describe_chain(pm.steps)
-    except (NotInvertible, Constant):
-        node = prod.get(p)
-        return f"x ↦ {node.box.name}(…)" if node is not None else "x ↦ …"
+    """The map from the bound variable to the point as DSL text (`x ↦ sin(x)`, `x ↦ g(x)`)."""
+    text = _expr_text(p, d, _producers(d), 0)
+    return "x ↦ " + (text[1:-1] if text.startswith("(") and text.endswith(")") else text)
+
+
+def _expr_text(w: int, d: Diagram, prod: Mapping[int, Node], depth: int) -> str:
+    node = prod.get(w)
+    if node is None:
+        return d.param_names()[d.inputs.index(w)] if w in d.inputs else "…"
+    name = node.box.name
+    v = literal_value(w, prod)
+    if v is not None:
+        return _fmt(v)
+    if depth > 6:
+        return "…"
+    if name == "coord":
+        return "x"
+    if name == "lift" and node.box.param_dict.get("dom_from"):
+        return _expr_text(node.inputs[0], d, prod, depth)
+    args = [_expr_text(i, d, prod, depth + 1) for i in node.inputs]
+    if name == "apply":
+        return f"{args[0]}({', '.join(args[1:])})"
+    prim = PRIMITIVES.get(name)
+    if prim is not None and prim.syntax in INFIX_LEVEL and len(args) == 2:
+        return f"({args[0]} {prim.syntax} {args[1]})"
+    return f"{name}({', '.join(args)})"
