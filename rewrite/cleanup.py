@@ -222,9 +222,14 @@ def hoist_constant_functions(d: Diagram) -> Diagram:
         ins = [rename[w] for w in node.inputs]
         prim = PRIMITIVES.get(node.box.name) if node.box.kind == "prim" else None
         lifted = [w for w in ins if w in plain]
-        if node.box.name == "lift" and not node.box.param_dict.get("dom_from"):
-            (o,) = b.add(node.box, ins, [d.types[node.outputs[0]]], node.span)
-            plain[o] = (ins[0], node)
+        if node.box.name == "lift" and (not node.box.param_dict.get("dom_from") or ins[0] in plain):
+            value, box = ins[0], node.box
+            if ins[0] in plain:  # a constant function seen as a function of more variables: still constant
+                value = plain[ins[0]][0]
+                box = make_box("lift", {**node.box.param_dict, "dom_from": (), "region": None})
+            lift = Node(box, node.inputs, node.outputs, node.span)
+            (o,) = b.add(box, [value], [d.types[node.outputs[0]]], node.span)
+            plain[o] = (value, lift)
             rename[node.outputs[0]] = o
             continue
         if prim is not None and prim.elementwise and lifted and len(node.outputs) == 1 \

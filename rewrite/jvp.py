@@ -99,6 +99,16 @@ def activity(d: Diagram, wrt: Sequence[int]) -> set[int]:
     return active_wires(d, [d.inputs[i] for i in wrt], _passes_tangent)
 
 
+def _check_points(d: Diagram, active: set[int]) -> None:
+    """A function of several variables evaluated at points that move (f(x, g(x)) w.r.t. g) needs its
+    partial derivatives, which no row provides (nabla is for functions of one variable)."""
+    for node in d.nodes:
+        if node.box.name == "apply" and len(node.inputs) > 2 and any(w in active for w in node.inputs[1:]):
+            raise DerivativeError("cannot differentiate through the points of a function of several variables "
+                                  "(its partial derivatives have no rule; nabla is for functions of one "
+                                  "variable, scalar or a point f64[k])", node.span)
+
+
 def _passes_tangent(node: Node) -> bool:
     box = node.box
     if box.kind == "call":
@@ -117,6 +127,7 @@ def linearize_stats(d: Diagram, wrt: tuple[int, ...],
     limits = limits or JvpLimits()
     t0 = time.perf_counter()
     active = activity(d, wrt)
+    _check_points(d, active)
     eg = EGraph(())
     eg.declare(LIN_SCHEMA, constructors=(*LIN, "JVP"), rules=ABSORB_RULES)
     (outs,) = eg.load([d])

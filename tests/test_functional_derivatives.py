@@ -516,6 +516,26 @@ def test_function_parameters_have_no_hessian_or_jacobian():
     raises_at(dsl.DerivativeError, src, 4, "function", "jvp(grad(F, wrt=f))")
 
 
+def test_function_of_two_variables_and_moving_points():
+    """δ/δK ∫∫ K(x, y)² e^(x-y) = 2 K(u, v) e^(u-v) on the region (a kernel, as in an integral layer);
+    K(x, g(x)) w.r.t. g would need K's partial derivatives: an error at the application."""
+    src = ("def F(K: (f64, f64) -> f64, g: f64 -> f64) -> f64 {\n"
+           "    return integrate(x => integrate(y => K(x, y) ^ 2 * exp(x - y), over=(0, 1), n=16), over=(0, 2), n=16)"
+           " + integrate(x => K(x, g(x)), over=(0, 1))\n"
+           "}\n"
+           "dK = grad(F, wrt=K)\n")
+    mod = dsl.loads(src, filename="t.dsl")
+    K, g = dsl.fn("(x, y) => x + y * y"), dsl.fn("x => 0.5 * x")
+    with pytest.raises(dsl.DerivativeError, match="invertible"):  # K(x, g(x)) w.r.t. K: a curve, not a map
+        mod["dK"]
+    mod = dsl.loads(src.replace(" + integrate(x => K(x, g(x)), over=(0, 1))", ""), filename="t.dsl")
+    x, y = np.array([0.5, 1.5, 2.5]), np.array([0.25, 0.75, 0.5])
+    np.testing.assert_allclose(mod.compile("dK")(K, g)(x, y), [*(2 * (x + y * y) * np.exp(x - y))[:2], 0.0],
+                               rtol=1e-13)
+    raises_at(dsl.DerivativeError, src.replace("dK = grad(F, wrt=K)", "dg = grad(F, wrt=g)"), 2,
+              "points of a function of several variables", col=124)
+
+
 # --------------------------------------------------------------- no expression swell
 
 

@@ -271,6 +271,41 @@ def _sampled_jvp(types: Mapping[str, WireType], params: Mapping[str, Any], index
     raise DerivativeError("differentiate the functional (lifted) diagram, not its sampled array form")
 
 
+def _lift_transpose(types: Mapping[str, WireType], params: Mapping[str, Any], index: int) -> str:
+    """The new variables are integrated out: ⟨lift x, ct⟩ = ∫∫ x(a) ct(a, b) db da = ⟨x, ∫ ct db⟩ (this
+    is what makes nonlocal functionals ∫∫ f(x) K(x, y) f(y) work)."""
+    if params.get("region") is None:
+        raise DerivativeError("the derivative integrates a lifted value over its new variables, but their "
+                              "region is not known")
+    flat = tuple(c for var in params["region"] for c in var)  # integrate's region: one (lo, hi, n) per coordinate
+    return f"integrate(ct, region={flat!r}, vars={len(params['dom_to']) - len(params['dom_from'])})"
+
+
+def _apply_jvp(types: Mapping[str, WireType], params: Mapping[str, Any], index: int) -> str:
+    """d f(p) = (df)(p) + ∇f(p) · dp, the chain rule (a point of f64[k] contracts the gradient axis).
+    Its transpose w.r.t. f depends on the points (rewrite/functional.py: change of variables)."""
+    points = [k for k in types if k.startswith("p") and k[1:].isdigit()]
+    if len(points) != 1:  # f of several variables: no row for partials (rewrite/jvp.py refuses moving points)
+        return f"apply(df, {', '.join(points)})"
+    p = types[points[0]]
+    value = p.res if isinstance(p, FunType) else p
+    chain = "apply(nabla(f), p0) * dp0"
+    return f"apply(df, p0) + {chain if getattr(value, 'rank', 0) == 0 else f'sum({chain}, axis=-1)'}"
+
+
+def _same_row(name: str) -> Any:
+    """The batching rule of a linear functional row: the row itself (the batch axis leads the values,
+    which these rows carry along without reading them)."""
+
+    def rule(types: Mapping[str, WireType], params: Mapping[str, Any], batched: frozenset[str]) -> str:
+        row = PRIMITIVES[name]
+        wires = [a for a in row.wire_args if not a.startswith("*")]
+        wires += sorted((k for k in types if k.startswith("p") and k[1:].isdigit()), key=lambda k: int(k[1:]))
+        return f"{name}({', '.join(wires + [f'{p.name}={p.name}' for p in row.params])})"
+
+    return rule
+
+
 _ANY = "any"
 _LIFTED = dict(family="functional", sympy=None, view=False)
 
@@ -280,22 +315,28 @@ register(
               jvp="0", cost="free", doc="the i-th bound variable of a lambda, x ↦ x_i", **_LIFTED),  # type: ignore[arg-type]
     Primitive("lift", ("x", "dom_from", "dom_to", "region"), _lift_rule, _not_lowered("lift"),
               params=(ParamSpec("dom_from", _ANY), ParamSpec("dom_to", _ANY), ParamSpec("region", _ANY, None)),
-              jvp="lift(dx, dom_from=dom_from, dom_to=dom_to, region=region)", cost="movement",
+              jvp="lift(dx, dom_from=dom_from, dom_to=dom_to, region=region)", transpose={"x": _lift_transpose},
+              cost="movement",
               doc="a value of an outer scope as a function of more variables (constant in the new ones)",
-              **_LIFTED),  # type: ignore[arg-type]
+              batch=_same_row("lift"), **_LIFTED),  # type: ignore[arg-type]
     Primitive("integrate", ("g", "region", "vars"), _integrate_rule, _not_lowered("integrate"),
               params=(ParamSpec("region", _ANY), ParamSpec("vars", "int", 1)),
-              jvp="integrate(dg, region=region, vars=vars)", cost="reduction",
+              jvp="integrate(dg, region=region, vars=vars)",
+              transpose={"g": "lift(ct, dom_from=dom_out, dom_to=dom_g, region=region)"}, cost="reduction",
               doc="tensor-product Gauss–Legendre quadrature over the trailing `vars` variables",
-              **_LIFTED),  # type: ignore[arg-type]
+              batch=_same_row("integrate"), **_LIFTED),  # type: ignore[arg-type]
     Primitive("apply", ("f", "*p"), _apply_rule, _not_lowered("apply"),
-              jvp="apply(df, *p)", cost="cheap",
-              doc="a function evaluated at (lifted) points: rho(x), f(0.5), f(g(x))", **_LIFTED),  # type: ignore[arg-type]
-    Primitive("nabla", ("f",), _nabla_rule, _not_lowered("nabla"), jvp="nabla(df)", cost="medium",
-              doc="the derivative / gradient function (appends the domain axis for f64[k] -> T)",
+              jvp=_apply_jvp, transpose={"f": "(by rewrite/functional.py: it reads the points)"}, cost="cheap",
+              doc="a function evaluated at (lifted) points: rho(x), f(0.5), f(g(x))", batch=_same_row("apply"),
               **_LIFTED),  # type: ignore[arg-type]
-    Primitive("divergence", ("f",), _div_rule, _not_lowered("divergence"), jvp="divergence(df)", cost="medium",
-              doc="the divergence over the trailing axis (the derivative in 1-D)", **_LIFTED),  # type: ignore[arg-type]
+    Primitive("nabla", ("f",), _nabla_rule, _not_lowered("nabla"), jvp="nabla(df)",
+              transpose={"f": "-divergence(ct)"}, cost="medium",
+              doc="the derivative / gradient function (appends the domain axis for f64[k] -> T)",
+              batch=_same_row("nabla"), **_LIFTED),  # type: ignore[arg-type]
+    Primitive("divergence", ("f",), _div_rule, _not_lowered("divergence"), jvp="divergence(df)",
+              transpose={"f": "-nabla(ct)"}, cost="medium",
+              doc="the divergence over the trailing axis (the derivative in 1-D)", batch=_same_row("divergence"),
+              **_LIFTED),  # type: ignore[arg-type]
     Primitive("fn_eval", ("f", "*p", "shape"), _fn_eval_rule, _fn_eval_impl, "functional", jvp=_sampled_jvp,
               params=(ParamSpec("shape", "shape", ()),),
               cost="transcendental",
