@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Union
 
 from rewrite.cleanup import tidy
+from rewrite.function_forms import assumptions_of, expand_derivatives, release_output_variables
 from rewrite.jvp import linearize_diagram
 from rewrite.simplify import Step, simplify_diagram
 from rewrite.tangents import is_float
@@ -61,12 +62,12 @@ def _finish(d: Diagram, name: str, names: Sequence[str], optimize: bool, trace: 
             fast_math: bool = False) -> Diagram:
     if trace is not None:
         trace.append(Step("transpose (reverse sweep) and seeding", d.stats()["ops"]))
-    out = tidy(d)
+    out = release_output_variables(tidy(expand_derivatives(tidy(d))))
     if trace is not None:
         trace.append(Step("CSE + dead code", out.stats()["ops"]))
     if optimize:
         out = simplify_diagram(out, trace, fast_math=fast_math)
-    return out.with_names(name, names)
+    return out.with_names(name, names).assuming(*d.assumptions, *assumptions_of(d))
 
 
 def vjp(d: Diagram, wrt: Wrt = None, optimize: bool = True, trace: Trace = None,
@@ -152,7 +153,7 @@ def derive(op: str, d: Diagram, wrt: Wrt = None, optimize: bool = True, trace: T
            fast_math: bool = False) -> Diagram:
     """Apply a derived-definition operator by name (what `name = op(f, wrt=...)` does)."""
     if op == "simplify":
-        return simplify(d, trace, fast_math)
+        return simplify(d, trace, fast_math).assuming(*d.assumptions)
     if op not in OPERATORS:
         raise DerivativeError(f"unknown operator '{op}'")
-    return OPERATORS[op](d, wrt, optimize, trace, fast_math)
+    return OPERATORS[op](d, wrt, optimize, trace, fast_math).assuming(*d.assumptions)  # what d's derivation assumed

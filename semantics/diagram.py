@@ -101,7 +101,8 @@ class Node:
 class Diagram:
     """An open hypergraph. Build one with `Builder` or the combinators below; never mutate it.
 
-    `input_names`/`output_names` are for display only and do not take part in equality."""
+    `input_names`/`output_names` are for display only and do not take part in equality; `assumptions`
+    are what a derivation assumed (printed by `show`, e.g. boundary terms of an integration by parts)."""
 
     types: tuple[WireType, ...]
     inputs: tuple[int, ...]
@@ -110,6 +111,7 @@ class Diagram:
     input_names: tuple[str, ...] = ()
     name: str = ""
     span: Span | None = None
+    assumptions: tuple[str, ...] = ()
 
     # ----------------------------------------------------------- signature
 
@@ -165,25 +167,23 @@ class Diagram:
         return Diagram(
             self.types, self.inputs, self.nodes, self.outputs,
             tuple(input_names) if input_names is not None else self.input_names,
-            self.name if name is None else name, self.span,
+            self.name if name is None else name, self.span, self.assumptions,
         )
+
+    def assuming(self, *notes: str) -> Diagram:
+        """The same diagram with these assumptions recorded (see `show`)."""
+        new = tuple(n for n in notes if n not in self.assumptions)
+        return Diagram(self.types, self.inputs, self.nodes, self.outputs, self.input_names, self.name, self.span,
+                       self.assumptions + new)
 
     # ----------------------------------------------------------- inspection
 
     def show(self) -> str:
         """The diagram as canonical DSL text (a `def` that parses back to an equal diagram), after a
-        comment with each assumption its derivation made (see `notes`)."""
+        comment with each assumption its derivation made (`assumptions`)."""
         from semantics.printer import to_text
 
-        return "".join(f"# note: {n}\n" for n in self.notes()) + to_text(self)
-
-    def notes(self) -> tuple[str, ...]:
-        """Assumptions a reader of this diagram must know: a `divergence` box is the transpose of
-        `nabla` (LANGUAGE.md §7), i.e. an integration by parts whose boundary terms were dropped."""
-        if any(n.box.kind == "prim" and n.box.name == "divergence" for n in self.nodes):
-            return ("boundary terms assumed to vanish (nabla was integrated by parts: its transpose is "
-                    "-divergence)",)
-        return ()
+        return "".join(f"# note: {n}\n" for n in self.assumptions) + to_text(self)
 
     def to_sympy(self) -> Any:
         """SymPy expressions of the outputs (one, or a tuple), over one symbol per input."""

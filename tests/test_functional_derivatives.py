@@ -536,6 +536,28 @@ def test_function_of_two_variables_and_moving_points():
               "points of a function of several variables", col=124)
 
 
+def test_show_and_grad_commands_say_boundary_terms_vanish(capsys, tmp_path):
+    """`dsl show` / `dsl grad` print δF/δu = -u'' with the integration-by-parts assumption stated."""
+    from dsl.cli import main
+
+    path = tmp_path / "d.dsl"
+    path.write_text("def dirichlet(u: f64 -> f64) -> f64 {\n"
+                    "    return integrate(x => 0.5 * nabla(u)(x) ^ 2, over=(0, 1))\n"
+                    "}\nd = grad(dirichlet)\n"
+                    "def local(u: f64 -> f64) -> f64 {\n    return integrate(x => u(x) ^ 2, over=(0, 1))\n}\n"
+                    "g = grad(local)\n")
+    for argv in (["show", str(path), "d"], ["grad", str(path), "dirichlet", "--wrt", "u"]):
+        assert main(argv) == 0
+        out = capsys.readouterr().out
+        assert "# note: boundary terms assumed to vanish" in out and "divergence" in out
+    assert main(["show", str(path), "g"]) == 0
+    assert "boundary terms" not in capsys.readouterr().out
+    mod = dsl.load(str(path))
+    x = np.array([0.1, 0.35, 0.8])
+    u = dsl.fn("x => sin(2 * x) + x ^ 3")
+    np.testing.assert_allclose(mod.compile("d")(u)(x), -(-4 * np.sin(2 * x) + 6 * x), rtol=1e-9)  # -u''
+
+
 # --------------------------------------------------------------- no expression swell
 
 

@@ -1,0 +1,144 @@
+"""Derived function-valued definitions in the form a user writes them (LANGUAGE.md §7).
+
+Two passes on a derived diagram, run before its optimisation:
+
+* `expand_derivatives`: the transpose of `nabla` is `-divergence` of the cotangent, a *lifted*
+  expression (`x => g(u'(x), x)`). In one variable its derivative is the JVP of that expression
+  with respect to the variable (seed 1), written here by the one linearizer: δ/δu ∫ ½ u'² becomes
+  `x => -u''(x)` (`nabla(nabla(u))`) instead of `-divergence(x => u'(x))`, which is both the closed
+  form and text that reloads. Functions of a point f64[k] keep `divergence` (still evaluated
+  exactly, by the sampling pass).
+* `release_output_variables`: the variables of a function-valued result range over its whole
+  domain; the integration region their `coord` boxes carried in the integrand is dropped where the
+  coord feeds no integral (a lambda `x => ...` elaborates to such a coord).
+
+>>> from semantics.types import scalar
+>>> release_output_variables(Builder().build([])).stats()["ops"]
+0
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from rewrite.cleanup import prune
+from semantics.diagram import Builder, Diagram, Node, make_box
+from semantics.types import FunType, TensorType, WireType, flatten
+
+BOUNDARY_TERMS = "boundary terms assumed to vanish (nabla was integrated by parts: its transpose is -divergence)"
+
+
+def assumptions_of(d: Diagram) -> tuple[str, ...]:
+    """What a transposed diagram assumed: a `divergence` box is the transpose of `nabla`, an
+    integration by parts whose boundary terms were dropped (LANGUAGE.md §7: `dsl show` says so)."""
+    return (BOUNDARY_TERMS,) if any(n.box.name == "divergence" and n.box.kind == "prim" for n in d.nodes) else ()
+
+
+def _scalar_domain(t: WireType) -> bool:
+    return isinstance(t, FunType) and len(flatten(t.arg)) == 1 and flatten(t.arg)[0] == TensorType("f64")
+
+
+def _coord_cone(w: int, prod: Mapping[int, Node]) -> set[int]:
+    """The wires of w's cone that depend on a `coord` (w included when it does)."""
+    memo: dict[int, bool] = {}
+    stack = [w]
+    while stack:
+        x = stack[-1]
+        node = prod.get(x)
+        if node is None:
+            memo[x] = False
+            stack.pop()
+            continue
+        if node.box.name == "coord":
+            memo[x] = True
+            stack.pop()
+            continue
+        todo = [i for i in node.inputs if i not in memo]
+        if todo:
+            stack.extend(todo)
+            continue
+        memo[x] = any(memo[i] for i in node.inputs)
+        stack.pop()
+    return {x for x, v in memo.items() if v}
+
+
+def expand_derivatives(d: Diagram) -> Diagram:
+    """Replace `nabla`/`divergence` of a lifted expression of one scalar variable by its JVP (see the
+    module doc). Diagrams without such a node are returned unchanged."""
+    prod = {w: n for n in d.nodes for w in n.outputs}
+    targets = [n for n in d.nodes if n.box.name in ("nabla", "divergence") and _scalar_domain(d.types[n.inputs[0]])
+               and n.inputs[0] in prod and _coord_cone(n.inputs[0], prod)]
+    if not targets:
+        return d
+    b = Builder()
+    rename = {w: b.input(d.types[w]) for w in d.inputs}
+    for node in d.nodes:
+        if node in targets:
+            rename[node.outputs[0]] = _derivative(b, node.inputs[0], d, prod, rename)
+            continue
+        outs = b.add(node.box, [rename[w] for w in node.inputs], [d.types[w] for w in node.outputs], node.span)
+        rename.update(zip(node.outputs, outs))
+    out = prune(b.build([rename[w] for w in d.outputs], input_names=d.input_names, name=d.name, span=d.span))
+    return expand_derivatives(out)  # nested ones (nabla of an expression that held a nabla)
+
+
+def _derivative(b: Builder, w: int, d: Diagram, prod: Mapping[int, Node], rename: Mapping[int, int]) -> int:
+    """d/dx of the lifted wire w (a function of one scalar variable): the JVP of its cone with
+    respect to the variable, seeded with the constant function 1, inlined into b."""
+    from rewrite.jvp import linearize_diagram
+
+    cone = _coord_cone(w, prod)
+    sub = Builder()
+    outside: dict[int, int] = {}  # wires the cone reads that do not depend on the variable
+    var_t = d.types[w]
+    assert isinstance(var_t, FunType)
+    dom = flatten(var_t.arg)
+    x_t = FunType(var_t.arg, dom[0])
+    var = sub.input(x_t)  # the variable x ↦ x (every coord of the cone: the domain has one variable)
+    inner: dict[int, int] = {}
+    for node in d.nodes:
+        if not any(o in cone for o in node.outputs):
+            continue
+        if node.box.name == "coord":
+            inner[node.outputs[0]] = var
+            continue
+        ins = []
+        for i in node.inputs:
+            if i not in inner:
+                if i not in outside:
+                    outside[i] = sub.input(d.types[i])
+                inner[i] = outside[i]
+            ins.append(inner[i])
+        outs = sub.add(node.box, ins, [d.types[o] for o in node.outputs], node.span)
+        inner.update(zip(node.outputs, outs))
+    lin = linearize_diagram(sub.build([inner[w]]), (0,))
+    (one,) = b.add(make_box("const", {"value": 1.0, "dtype": "f64"}), [], [TensorType("f64")])
+    (seed,) = b.add(make_box("lift", {"dom_from": (), "dom_to": dom, "region": None}), [one], [x_t])
+    (x,) = b.add(make_box("coord", {"i": 0, "dom": dom, "region": None}), [], [x_t])
+    ins = [x] + [rename[i] for i in outside] + [seed]
+    _, dy = b.inline(lin.diagram, ins)
+    return dy
+
+
+def release_output_variables(d: Diagram) -> Diagram:
+    """Drop the region of every `coord` that feeds no integral (see the module doc)."""
+    prod = {w: n for n in d.nodes for w in n.outputs}
+    integrated: set[int] = set()
+    stack = [n.inputs[0] for n in d.nodes if n.box.name == "integrate"]
+    while stack:
+        x = stack.pop()
+        if x in integrated:
+            continue
+        integrated.add(x)
+        if x in prod:
+            stack.extend(prod[x].inputs)
+    nodes = []
+    changed = False
+    for n in d.nodes:
+        if n.box.name == "coord" and n.box.param_dict.get("region") is not None and n.outputs[0] not in integrated:
+            n = Node(make_box("coord", {**n.box.param_dict, "region": None}), n.inputs, n.outputs, n.span)
+            changed = True
+        nodes.append(n)
+    if not changed:
+        return d
+    return Diagram(d.types, d.inputs, tuple(nodes), d.outputs, d.input_names, d.name, d.span)
