@@ -261,15 +261,18 @@ class BodyElaborator(LambdaElaboration):
             expected = len(prim.wire_args)
             if len(args) != expected:
                 raise TypeCheckError(f"{prim.name} takes {expected} argument(s), got {len(args)}", span)
+        untyped = 0  # pending literals and static values among the arguments
         for a in args:
             if isinstance(a, TupleVal):
                 raise TypeCheckError(f"{prim.name} got a tuple of {len(a.items)} values where one value is expected",
                                      a.span or span)
-        if prim.name == "cast" and len(args) == 1 and isinstance(args[0], (Pending, StaticVal)):
-            direct = self.typed_literal(args[0], params["dtype"])
+            if isinstance(a, (Pending, StaticVal)):
+                untyped += 1
+        if prim.name == "cast" and len(args) == 1 and untyped:
+            direct = self.typed_literal(args[0], params["dtype"])  # type: ignore[arg-type]
             if direct is not None:
                 return direct
-        if prim.elementwise and args and all(isinstance(a, (Pending, StaticVal)) for a in args):
+        if untyped and untyped == len(args) and prim.elementwise:
             return self.pending_call(prim, list(args), params, span)
         args = self.lift_plain_args(list(args))
         dtype = self.context_dtype(prim, args)

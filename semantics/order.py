@@ -30,7 +30,13 @@ def free_names(e: ast.Expr) -> set[str]:
     stack: list[tuple[object, frozenset[str]]] = [(e, frozenset())]
     while stack:
         node, bound = stack.pop()
-        if isinstance(node, ast.Name):
+        cls = type(node)
+        if cls is ast.BinOp:  # the most common node first: no field lookup
+            stack.append((node.right, bound))  # type: ignore[attr-defined]
+            stack.append((node.left, bound))  # type: ignore[attr-defined]
+        elif cls in _LEAVES:
+            continue
+        elif isinstance(node, ast.Name):
             if node.id not in bound:
                 out.add(node.id)
         elif isinstance(node, ast.Lambda):
@@ -54,6 +60,7 @@ def _children(cls: type) -> tuple[str, ...]:
 
 
 _CHILDREN: dict[type, tuple[str, ...]] = {}
+_LEAVES = frozenset({ast.Num, ast.Bool, ast.Str, str, int, float, bool, type(None)})  # read no names
 
 
 def _binders(stmts: Sequence[ast.Assign], bound: Collection[str]) -> dict[str, int]:

@@ -171,7 +171,7 @@ class Primitive:
     def variadic(self) -> bool:
         return any(a.startswith("*") for a in self.args)
 
-    @property
+    @cached_property
     def elementwise(self) -> bool:
         """Computed element by element over broadcast operands (the fusion and rewrite guard)."""
         return FAMILY_FUSION.get(self.family) == "elementwise"
@@ -211,10 +211,30 @@ class Primitive:
 
         An array row given function-typed operands (the wires of a lambda body, LANGUAGE.md §7)
         acts pointwise: its rule applies to the values and the result is a function of the same
-        variables (all function operands must share them; a plain operand is a constant)."""
-        if self.family != "functional" and any(isinstance(t, FunType) for t in in_types):
-            return _pointwise(self, tuple(in_types), params)
-        return self.rule(tuple(in_types), params)
+        variables (all function operands must share them; a plain operand is a constant).
+
+        A shape rule is a pure function of the types and the static parameters, and a model repeats
+        a few kinds of node many times (elaboration, verification and every rewrite ask again), so
+        results are remembered per row; errors are not (each raises afresh)."""
+        ts = tuple(in_types)
+        if self.family != "functional" and any(isinstance(t, FunType) for t in ts):
+            return _pointwise(self, ts, params)
+        try:
+            # a value's type too: 1, 1.0 and True are equal keys but not the same static parameter
+            key: Any = (ts, tuple((k, type(v), v) for k, v in sorted(params.items())) if params else ())
+            out = self._inferred.get(key)
+        except TypeError:  # an unhashable static parameter: no memo
+            return self.rule(ts, params)
+        if out is None:
+            out = self.rule(ts, params)
+            if len(self._inferred) >= 4096:
+                self._inferred.clear()
+            self._inferred[key] = out
+        return out
+
+    @cached_property
+    def _inferred(self) -> dict[Any, tuple[WireType, ...]]:
+        return {}
 
 
 PRIMITIVES: dict[str, Primitive] = {}
