@@ -179,9 +179,9 @@ def table(results: dict[str, list[tuple[int, dict[str, float] | None]]]) -> str:
 
 
 def write_section(path: str, text: str, section: str = SECTION) -> None:
-    """Replace (or append) one section of RESULTS.md (by its heading), leaving the other sections alone."""
+    """Replace (or append) the section titled `section` of RESULTS.md, leaving the other sections alone."""
     old = open(path, encoding="utf-8").read() if os.path.exists(path) else ""
-    start = old.find(section)
+    start = old.find(section + "\n")
     if start < 0:
         new = old.rstrip("\n") + "\n\n" + text + "\n"
     else:
@@ -196,6 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", default="", help="workloads whose name contains this text")
     ap.add_argument("--timeout", type=float, default=300.0, help="seconds per run before it is reported as a timeout")
     ap.add_argument("--out", help="write the table as the '## Compile-time scaling' section of this file")
+    ap.add_argument("--section", default=SECTION[3:], help="the title of that section (another title adds a section "
+                    "and leaves the earlier ones as they are)")
     ap.add_argument("--measure", nargs=2, metavar=("WORKLOAD", "SIZE"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.measure:
@@ -214,9 +216,13 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     if args.out:
         machine = f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, {platform.system()}"
-        cmd = "python benchmarks/scaling.py" + (f" --only {args.only}" if args.only else "")
-        write_section(args.out, f"{SECTION}\n\nMachine: {machine}. Command: `{cmd}` (each size in a fresh process; "
-                                f"`benchmarks/scaling.py` documents the workloads).\n\n{text}\n")
+        cmd = "python benchmarks/scaling.py" + (f" --only {args.only}" if args.only else "") + \
+            (f' --section "{args.section}"' if args.section != SECTION[3:] else "")
+        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        title = f"## {args.section}"
+        write_section(args.out, f"{title}\n\nMachine: {machine}; load average at the end {load}. Command: `{cmd}` "
+                                f"(each size in a fresh process; `benchmarks/scaling.py` documents the workloads)."
+                                f"\n\n{text}\n", title)
     return 0
 
 
