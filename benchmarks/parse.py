@@ -92,19 +92,6 @@ def table(rows: list[tuple[str, str, dict[str, float]]]) -> str:
     return "\n".join(out)
 
 
-def write_section(path: str, text: str) -> None:
-    """Replace (or append) this benchmark's section of RESULTS.md, leaving the other sections alone."""
-    old = open(path, encoding="utf-8").read() if os.path.exists(path) else ""
-    start = old.find(SECTION)
-    if start < 0:
-        new = old.rstrip("\n") + "\n\n" + text + "\n"
-    else:
-        nxt = old.find("\n## ", start + len(SECTION))
-        new = old[:start] + text + ("\n" + old[nxt + 1:] if nxt >= 0 else "\n")
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(new)
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--lines", type=int, default=100_000, help="size of each workload (default 100,000)")
@@ -132,9 +119,11 @@ def main(argv: list[str] | None = None) -> int:
         machine = f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, {platform.system()}"
         load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
         cmd = f"python benchmarks/parse.py --lines {args.lines} --engine {args.engine} --repeat {args.repeat}"
+        from benchmarks.scaling import write_section  # the one RESULTS.md section writer
+
         write_section(args.out, f"{SECTION}\n\nMachine: {machine}, load average {load} when written. "
                                 f"Command: `{cmd}` (each row in a fresh process; `benchmarks/parse.py` "
-                                f"documents the workloads).\n\n{text}\n")
+                                f"documents the workloads).\n\n{text}\n", SECTION)
     return 0
 
 

@@ -9,9 +9,9 @@ from typing import Any
 
 from dsl.loader import load_program, stdlib
 from grammar.errors import DslError
+from grammar.gcpause import paused_gc
 from semantics.diagram import Builder, Diagram
 from semantics.errors import TypeCheckError, UnboundNameError
-from semantics.gcpause import paused_gc
 from semantics.program import Definition, DerivedDef, DiagramDef, GeneratorDef, GenericDef, Program, signature_of
 from semantics.replay import expand_defs, inline_diagram
 from semantics.types import Dim, unify
@@ -60,7 +60,7 @@ class Module:
     def __contains__(self, name: str) -> bool:
         return name in self._defs
 
-    @paused_gc()  # compile-time passes: see semantics/gcpause.py
+    @paused_gc()  # compile-time passes: see grammar/gcpause.py
     def __getitem__(self, name: str) -> Diagram:
         """The diagram of a definition; derived definitions are derived (and cached) here.
         Each diagram is verified at this stage boundary; DSL_DEBUG=1 prints it."""
@@ -128,7 +128,7 @@ class Module:
             rename.update(zip(node.outputs, outs))
         return b.build([rename[w] for w in d.outputs], input_names=d.input_names, name=d.name, span=d.span)
 
-    @paused_gc()  # compile-time passes: see semantics/gcpause.py
+    @paused_gc()  # compile-time passes: see grammar/gcpause.py
     def compile(self, name: str, backend: str = "numpy") -> Callable[..., Any]:
         """A callable running definition `name` on arrays; inputs are validated before any work."""
         key = (name, backend)
@@ -139,7 +139,7 @@ class Module:
             self._compiled[key] = compile_diagram(diagram, backend, boxes=self.boxes)
         return self._compiled[key]
 
-    @paused_gc()  # compile-time passes: see semantics/gcpause.py
+    @paused_gc()  # compile-time passes: see grammar/gcpause.py
     def emit(self, name: str, target: str = "numpy") -> str:
         """The generated source of definition `name` for `target`: "numpy", "c" (fused kernels as C with
         OpenMP, what `compile(name, backend="c")` runs) or "cuda" (the same kernels in CUDA, what
@@ -148,7 +148,7 @@ class Module:
 
         return emit(self.optimized(name), target)
 
-    @paused_gc()  # compile-time passes: see semantics/gcpause.py
+    @paused_gc()  # compile-time passes: see grammar/gcpause.py
     def optimized(self, name: str) -> Diagram:
         """What code generation compiles: the definition after the e-graph optimiser (derived
         definitions are optimised when they are derived; the interpreter runs `self[name]` as written)."""
@@ -183,7 +183,7 @@ class Module:
         return f"<dsl.Module {os.path.basename(self.filename)}: {', '.join(self.names)}>"
 
 
-@paused_gc()  # compile-time passes: see semantics/gcpause.py
+@paused_gc()  # compile-time passes: see grammar/gcpause.py
 def load(path: str | os.PathLike[str], boxes: Mapping[str, Callable[..., Any]] | None = None,
          fast_math: bool = False) -> Module:
     """Parse and elaborate a `.dsl` file; raises a `dsl.DslError` subclass on bad input.
@@ -200,7 +200,7 @@ def load(path: str | os.PathLike[str], boxes: Mapping[str, Callable[..., Any]] |
     return Module(load_program(text, path, os.path.dirname(os.path.abspath(path))), boxes, fast_math)
 
 
-@paused_gc()  # compile-time passes: see semantics/gcpause.py
+@paused_gc()  # compile-time passes: see grammar/gcpause.py
 def loads(source: str, filename: str = "<string>", boxes: Mapping[str, Callable[..., Any]] | None = None,
           fast_math: bool = False) -> Module:
     """Parse and elaborate DSL source text."""

@@ -30,11 +30,9 @@ The Lark path's stages, each turning its failures into a `ParseError` with a spa
 from __future__ import annotations
 
 import dataclasses
-import gc
 import os
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any, get_args
 
@@ -44,6 +42,7 @@ from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput
 from grammar import ast, direct
 from grammar.direct import Lexicon
 from grammar.errors import ParseError, Span
+from grammar.gcpause import paused_gc
 from grammar.syntax_errors import OPENERS, lexer_error, register_terminals, syntax_error
 from grammar.transformer import AstBuilder, SpanMaker
 
@@ -117,25 +116,10 @@ def _lexicon() -> Lexicon:
     return Lexicon.from_terminals(_lark().terminals, _lark().lexer_conf.ignore)
 
 
-@contextmanager
-def _no_gc() -> Iterator[None]:
-    """The garbage collector paused while an AST is built: parsing allocates many objects and no
-    cycles, so the collections that the allocations trigger (each scanning every object alive) find
-    nothing to free and cost a third of the parse. (Safe with threads: whichever parse started
-    with the collector enabled enables it again.)"""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def parse(text: str, filename: str = "<string>") -> ast.Module:
     """Parse DSL source into an `ast.Module`; every syntax error is a `ParseError` with a span."""
     try:
-        with _no_gc():
+        with paused_gc():
             decls, unchecked = direct.parse_tokens(text, filename, _lexicon())
     except (direct.Unparsed, ParseError):
         return parse_with_lark(text, filename)  # it reports the error (or parses what the direct parser left)
@@ -147,7 +131,7 @@ def parse(text: str, filename: str = "<string>") -> ast.Module:
 def parse_expr(text: str, filename: str = "<string>") -> ast.Expr:
     """Parse a single expression (e.g. the text of `dsl.fn("x => sin(x)")`)."""
     try:
-        with _no_gc():
+        with paused_gc():
             e, unchecked = direct.parse_expression(text, filename, _lexicon())
     except (direct.Unparsed, ParseError):
         return _parse_with_lark(text, filename, "expr_start")  # type: ignore[no-any-return]

@@ -40,13 +40,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from grammar.gcpause import paused_gc
 from rewrite.egraph import EGraph, Frozen
 from rewrite.egraph_jvp import ABSORB_RULES, LIN, LIN_SCHEMA, bcast_facts, compile_rules, lin_lowering
 from rewrite.extract import ExtractionError, choose, rebuild
 from rewrite.tangents import Linearized, active_wires
 from semantics.diagram import Builder, Diagram, Node
 from semantics.errors import DerivativeError
-from semantics.gcpause import paused_gc
 from semantics.primitives import PRIMITIVES
 
 

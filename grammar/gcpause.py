@@ -1,6 +1,8 @@
 """`paused_gc`: the compile-time passes run with Python's cyclic garbage collector paused.
 
-Why: loading, deriving, optimising and compiling a model allocate one or more small objects per
+(In `grammar/`, the bottom layer, so the parser uses it as well as the passes above it.)
+
+Why: parsing, loading, deriving, optimising and compiling a model allocate one or more small objects per
 box, wire and e-node (frozen dataclasses, tuples, dicts) and keep most of them alive until the
 pass ends. Each allocation burst triggers the collector, whose older generations rescan the whole
 growing heap: measured on the 600-layer chain and the 5,000-op random DAG of
