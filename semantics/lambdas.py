@@ -211,15 +211,21 @@ class LambdaElaboration:
     def apply_call(self, e: ast.Call) -> Value:
         if e.kwargs:
             raise TypeCheckError("a function value takes no keyword arguments", e.kwargs[0].span)
-        f = self.function_value(e.func)
+        if _needs_types(e.func):  # (x => ...)(p), compose(f, y => ...)(p): typed by the points
+            points = [self.typed(self.expr(a), "f64", "argument") for a in e.args]
+            kinds = tuple(p.type.res if isinstance(p.type, FunType) else p.type for p in points)
+            f = self.function_value(e.func, None if any(isinstance(k, TupleType) for k in kinds) else kinds)  # type: ignore[arg-type]
+        else:
+            f = self.function_value(e.func)
+            points = []
         assert isinstance(f.type, FunType)
         args = domain(f.type)
         if len(e.args) != len(args):
             raise TypeCheckError(f"the function {f.type} takes {len(args)} argument(s), got {len(e.args)}", e.span)
-        points = []
-        for a, t in zip(e.args, args):
-            v = self.expr(a)
-            points.append(self.typed(v, t.dtype if isinstance(t, TensorType) else None, "argument"))
+        if not points:
+            for a, t in zip(e.args, args):
+                v = self.expr(a)
+                points.append(self.typed(v, t.dtype if isinstance(t, TensorType) else None, "argument"))
         return self._box("apply", [f, *points], {}, e.span)
 
     def compose(self, f: WireVal, g: WireVal, span: Span | None) -> WireVal:
@@ -305,7 +311,8 @@ class LambdaElaboration:
             level = Level(outer.domain + vars_, outer.regions + regions)
             body = self.lambda_body(g, level, len(outer.domain))
             return self._box("integrate", [body], {"region": region, "vars": len(vars_)}, e.span)
-        f = self.function_value(g)
+        k = len(bounds)
+        f = self.function_value(g, (TensorType("f64", (Dim.const(k),)) if k > 1 else TensorType("f64"),))
         assert isinstance(f.type, FunType)
         return self._box("integrate", [f], {"region": region, "vars": len(domain(f.type))}, e.span)
 
@@ -336,6 +343,14 @@ class LambdaElaboration:
             if not (abs(a) < float("inf") and abs(b) < float("inf")):
                 raise ShapeError(f"integrate over ({a}, {b}): Gauss–Legendre needs finite bounds", k.value.span)
         return out
+
+
+def _needs_types(e: ast.Expr) -> bool:
+    """A function expression whose argument types come from where it is used (a lambda inside)."""
+    if isinstance(e, ast.Lambda):
+        return True
+    return isinstance(e, ast.Call) and isinstance(e.func, ast.Name) and e.func.id in ("compose", "nabla", "divergence") \
+        and any(_needs_types(a) for a in e.args)
 
 
 def _show(v: Any) -> str:

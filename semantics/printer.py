@@ -170,7 +170,7 @@ class Printer:
 
     def compose_text(self, node: Node) -> str | None:
         """`compose(f, g)` for the nodes it elaborates to: apply(f, apply(g, x...)) over g's variables."""
-        if node.box.name != "apply" or len(node.inputs) != 2 or node.inputs[0] not in self.producer:
+        if node.box.name != "apply" or len(node.inputs) != 2:
             return None
         inner = self.producer.get(node.inputs[1])
         if inner is None or inner.box.name != "apply":
@@ -213,7 +213,9 @@ class Printer:
         gt = self.d.types[g]
         assert isinstance(gt, FunType)
         first = len(flatten(gt.arg)) - k
-        body = self.lambda_text(g, first) if g in self.producer else self.wire(g, 0)
+        gnode = self.producer.get(g)
+        lam = gnode is not None and gnode.box.name not in ("nabla", "divergence")
+        body = self.lambda_text(g, first) if lam else self.function(g)
         bounds = [f"({format_number(float(a))}, {format_number(float(b))})" for a, b, _ in region]
         over = bounds[0] if len(bounds) == 1 else "(" + ", ".join(bounds) + ")"
         return f"integrate({body}, over={over}, n={region[0][2]})", ATOM

@@ -293,3 +293,20 @@ def test_integrals_are_one_vectorised_call_per_application(mod: dsl.Module) -> N
 def test_kernel_backends_run_functionals_through_the_numpy_path(mod: dsl.Module) -> None:
     f = mod.compile("lda", backend="c")
     assert abs(float(f(dsl.fn("x => 1 + 0.5 * sin(pi * x)"))) + 1.070882170630954) < 1e-10
+
+
+def test_lambdas_typed_by_their_use() -> None:
+    mod = dsl.loads("""
+def F(f: f64 -> f64) -> f64 {
+    return integrate(x => compose(f, y => y ^ 2)(x) + (z => 2 * z)(x), over=(0, 1), n=8)
+}
+def G(f: f64 -> f64) -> f64 {
+    return integrate(compose(f, y => 3 * y), over=(0, 1), n=8) + integrate(nabla(y => y * f(y)), over=(0, 1), n=8)
+}
+""")
+    close(run(mod, "F", dsl.fn("x => x")), 1 / 3 + 1)
+    close(run(mod, "G", dsl.fn("x => x ^ 2")), 3.0 + 1.0)  # ∫ 9y² = 3;  ∫ (y³)' = 1
+    from tests.test_show_roundtrip import assert_reloads
+
+    assert_reloads(mod["F"])
+    assert_reloads(mod["G"])
