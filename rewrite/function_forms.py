@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from grammar.errors import DslError
 from rewrite.cleanup import prune
 from semantics.diagram import Builder, Diagram, Node, make_box
 from semantics.types import FunType, TensorType, WireType, flatten
@@ -142,3 +143,83 @@ def release_output_variables(d: Diagram) -> Diagram:
     if not changed:
         return d
     return Diagram(d.types, d.inputs, tuple(nodes), d.outputs, d.input_names, d.name, d.span)
+
+
+def beta_reduce(d: Diagram) -> Diagram:
+    """`apply(L, p...)` with L a lifted expression (a cotangent relabelled at the points of a change
+    of variables, or a permutation of its variables) is L with its variables replaced by the points:
+    the form a user writes (`f(square(sqrt(u)))`, not `(x => f(x ^ 2))(sqrt(u))`), evaluated once on
+    the points instead of on a second grid. Cones holding a partial integral keep the application."""
+    prod = {w: n for n in d.nodes for w in n.outputs}
+    b = Builder()
+    rename = {w: b.input(d.types[w]) for w in d.inputs}
+    changed = False
+    for node in d.nodes:
+        f = node.inputs[0] if node.box.name == "apply" else None
+        if f is not None and f in prod and isinstance(d.types[f], FunType) \
+                and (_coord_cone(f, prod) or _constant_function(prod[f])):
+            subst = _Substitution(b, d, prod, [rename[p] for p in node.inputs[1:]], rename)
+            mark = len(b.nodes)
+            try:
+                rename[node.outputs[0]] = subst.wire(f)
+                changed = True
+                continue
+            except (_Keep, DslError):
+                del b.nodes[mark:]  # nodes of the abandoned substitution (their wires stay unread)
+        outs = b.add(node.box, [rename[w] for w in node.inputs], [d.types[w] for w in node.outputs], node.span)
+        rename.update(zip(node.outputs, outs))
+    if not changed:
+        return d
+    return prune(b.build([rename[w] for w in d.outputs], input_names=d.input_names, name=d.name, span=d.span,
+                         assumptions=d.assumptions))
+
+
+def _constant_function(node: Node) -> bool:
+    return node.box.name == "lift" and not node.box.param_dict.get("dom_from")
+
+
+class _Keep(Exception):
+    """The cone has a node the substitution does not rewrite (a partial integral): keep `apply`."""
+
+
+class _Substitution:
+    """L's cone rebuilt with coord i of (a prefix of) L's domain replaced by the point p_i."""
+
+    def __init__(self, b: Builder, d: Diagram, prod: Mapping[int, Node], points: list[int],
+                 rename: Mapping[int, int]):
+        self.b, self.d, self.prod, self.points, self.rename = b, d, prod, points, rename
+        t = b.types[points[0]]
+        self.dom = flatten(t.arg) if isinstance(t, FunType) else ()
+        self.memo: dict[int, int] = {}
+
+    def wire(self, w: int) -> int:
+        if w in self.memo:
+            return self.memo[w]
+        node = self.prod.get(w)
+        t = self.d.types[w]
+        if node is not None and _constant_function(node) and isinstance(t, FunType):
+            value = self.rename[node.inputs[0]]  # a constant function at the points: the constant
+            if self.dom:
+                point_t = self.b.types[self.points[0]]
+                assert isinstance(point_t, FunType)
+                (value,) = self.b.add(make_box("lift", {**node.box.param_dict, "dom_to": self.dom}), [value],
+                                      [FunType(point_t.arg, t.res)], node.span)
+            self.memo[w] = value
+            return value
+        if node is None or not isinstance(t, FunType) or not _coord_cone(w, self.prod):
+            return self.rename[w]  # a function input or plain value: unchanged
+        name, params = node.box.name, node.box.param_dict
+        if name == "coord":
+            out = self.points[params["i"]]
+        elif name == "lift" and params.get("dom_from"):
+            out = self.wire(node.inputs[0])  # the outer variables are among the points already
+        elif name in ("integrate", "lift", "nabla", "divergence", "coord"):
+            raise _Keep(name)
+        else:
+            ins = [self.wire(i) for i in node.inputs]
+            from semantics.primitives import PRIMITIVES
+
+            outs = PRIMITIVES[name].infer([self.b.types[i] for i in ins], params)
+            (out,) = self.b.add(node.box, ins, list(outs), node.span)
+        self.memo[w] = out
+        return out

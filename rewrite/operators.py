@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Union
 
 from rewrite.cleanup import tidy
-from rewrite.function_forms import assumptions_of, expand_derivatives, release_output_variables
+from rewrite.function_forms import assumptions_of, beta_reduce, expand_derivatives, release_output_variables
 from rewrite.jvp import linearize_diagram
 from rewrite.simplify import Step, simplify_diagram
 from rewrite.tangents import is_float
@@ -62,7 +62,7 @@ def _finish(d: Diagram, name: str, names: Sequence[str], optimize: bool, trace: 
             fast_math: bool = False) -> Diagram:
     if trace is not None:
         trace.append(Step("transpose (reverse sweep) and seeding", d.stats()["ops"]))
-    out = release_output_variables(tidy(expand_derivatives(tidy(d))))
+    out = release_output_variables(tidy(expand_derivatives(beta_reduce(tidy(d)))))
     if trace is not None:
         trace.append(Step("CSE + dead code", out.stats()["ops"]))
     if optimize:
