@@ -17,6 +17,7 @@ from rewrite.optimize import optimize
 from rewrite.prove import prove_equal
 from semantics.diagram import Diagram
 from semantics.interpret import interpret
+from tests.helpers import examples
 from tests.test_rewrite_optimize import VEC, random_diagram
 from tests.test_rewrite_rules import term
 
@@ -38,7 +39,7 @@ def outputs(d: Diagram, args: list[Any]) -> tuple[Any, ...]:
     return r if isinstance(r, tuple) else (r,)
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=examples(30), deadline=None)
 @example(seed=1335, n_ops=10, picks=[np.nan, np.nan, np.nan, 0.0, np.nan, np.nan, np.nan])  # 0 - (+0) is +0, not -0
 @given(st.integers(0, 10_000), st.integers(1, 20), st.lists(st.sampled_from(SPECIAL), min_size=7, max_size=7))
 def test_optimised_program_keeps_special_values(seed: int, n_ops: int, picks: list[float]) -> None:

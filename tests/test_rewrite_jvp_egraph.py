@@ -25,6 +25,7 @@ from semantics.interpret import interpret
 from semantics.primitives import PRIMITIVES
 from semantics.types import NUMPY_DTYPE, Dim, TensorType, scalar
 from semantics.verify import verify
+from tests.helpers import examples
 from tests.strategies import VEC, diagrams
 from tests.test_derivatives import _case, _differentiable, _inputs, _source
 
@@ -104,7 +105,7 @@ def test_examples_against_finite_differences(example):
                 _against_oracles(d, i, xs, rng, h=1e-2 if f32 else 1e-6, rtol=2e-2 if f32 else 1e-5)
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=examples(30), deadline=None)
 @given(diagrams(max_nodes=10))
 def test_random_diagrams_against_finite_differences(d):
     rng = np.random.default_rng(3)

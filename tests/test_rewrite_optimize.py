@@ -21,6 +21,7 @@ from semantics.interpret import interpret
 from semantics.primitives import PRIMITIVES
 from semantics.types import Dim, TensorType, scalar
 from semantics.verify import verify
+from tests.helpers import examples
 
 F64 = scalar("f64")
 VEC = TensorType("f64", (Dim.sym("n"),))
@@ -79,7 +80,7 @@ def check(d: Diagram, out: Diagram, report: object) -> None:
     assert report.unsound_merges == 0  # type: ignore[attr-defined]
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=examples(25), deadline=None)
 @given(st.integers(0, 10_000), st.integers(1, 25))
 def test_random_diagrams_keep_their_meaning(seed: int, n_ops: int) -> None:
     d = random_diagram(seed, n_ops)

@@ -108,13 +108,13 @@ def typed_programs(draw: st.DrawFn) -> Diagram:
     return b.build(outs, input_names=("x", "s"), name="f")
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(typed_programs())
 def test_random_typed_programs_reload(d):
     assert_reloads(d)
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=examples(25), deadline=None)
 @given(diagrams())
 def test_random_strategy_diagrams_reload(d):
     assert_reloads(d.with_names("f"))
