@@ -57,6 +57,7 @@ class PointSet:
     n: Dim
     parent: PointSet | None = None
     m: Dim | None = None
+    nodes: tuple[int, ...] = ()  # the m nodes of the new variables alone (a set made by an integral)
 
 
 @dataclass(frozen=True)
@@ -141,14 +142,16 @@ class Sampler:
         self.producer = {w: node for node in d.nodes for w in node.outputs}
         self.memo: dict[tuple[int, int], int] = {}
         self.prefixes: dict[tuple[int, int], PointSet] = {}
+        self.inners: dict[int, PointSet] = {}
+        self.depends: dict[int, frozenset[int]] = {}
         self.keys = itertools.count()
         # the same diagram with every function type replaced by its values' type, for batching rules
         values = tuple(t.res if isinstance(t, FunType) else t for t in d.types)
         self.values = Diagram(values, d.inputs, d.nodes, d.outputs)  # type: ignore[arg-type]
 
     def point_set(self, coords: Sequence[int], n: Dim, parent: PointSet | None = None,
-                  m: Dim | None = None) -> PointSet:
-        return PointSet(next(self.keys), tuple(coords), n, parent, m)
+                  m: Dim | None = None, nodes: Sequence[int] = ()) -> PointSet:
+        return PointSet(next(self.keys), tuple(coords), n, parent, m, tuple(nodes))
 
     # ------------------------------------------------------------ building blocks
 
@@ -223,7 +226,44 @@ class Sampler:
         if k is not None and k < len(p.coords):
             # constant in the inner variables (f(x) inside ∫ dy): computed on the outer points, spread
             return self.at_prefix(k, p, node, lambda q: self.unlifted(node, q))
+        if p.parent is not None and p.nodes and self.deps(w) and min(self.deps(w)) >= len(p.parent.coords):
+            # a function of the integration variables only (f(y) inside ∫ dy): on the m nodes, tiled
+            assert p.m is not None
+            return self.spread(self.sample(w, self.inner_set(p, node)), p.parent.n, p.m, node, axis=1)
         return self.apply(node, p) if name == "apply" else self.pointwise(node, p)
+
+    def deps(self, w: int) -> frozenset[int]:
+        """The variables (positions in its domain) a function-typed wire depends on."""
+        if w not in self.depends:
+            t = self.d.types[w]
+            node = self.producer.get(w)
+            if not isinstance(t, FunType):
+                out: frozenset[int] = frozenset()
+            elif node is None:
+                out = frozenset(range(len(domain(t))))
+            elif node.box.name == "coord":
+                out = frozenset({node.box.param_dict["i"]})
+            elif node.box.name == "lift":
+                out = self.deps(node.inputs[0])
+            elif node.box.name == "integrate":
+                out = frozenset(i for i in self.deps(node.inputs[0]) if i < len(domain(t)))
+            else:
+                ins = node.inputs[1:] if node.box.name == "apply" else node.inputs
+                out = frozenset().union(*(self.deps(i) for i in ins))
+            self.depends[w] = out
+        return self.depends[w]
+
+    def inner_set(self, p: PointSet, node: Node) -> PointSet:
+        """The nodes of p's integration variables alone (the outer variables, unused there, at 0)."""
+        if p.key not in self.inners:
+            assert p.parent is not None and p.m is not None
+            zeros = []
+            for c in p.parent.coords:
+                (z,) = self.b.add(make_box("const", {"value": 0.0, "dtype": "f64"}), (), (TensorType("f64"),), node.span)
+                shape = self.type_of(c).shape[1:]
+                zeros.append(self.op("broadcast_to", [z], node, shape=(p.m, *shape)))
+            self.inners[p.key] = self.point_set([*zeros, *p.nodes], p.m)
+        return self.inners[p.key]
 
     def outer_level(self, node: Node) -> int | None:
         """k when every function-valued operand of `node` is a `lift` from the first k variables."""
@@ -300,7 +340,7 @@ class Sampler:
             return self.op("sum", [self.op("mul", [values, w], node)], node, axis=0, keepdims=False)
         coords = [self.spread(c, p.n, m, node, axis=0) for c in p.coords]
         coords += [self.spread(c, p.n, m, node, axis=1) for c in nodes]
-        values = self.sample(g, self.point_set(coords, p.n * m, p, m))
+        values = self.sample(g, self.point_set(coords, p.n * m, p, m, nodes))
         grid = self.op("reshape", [values], node, shape=(p.n, m, *res.shape))
         w = self.op("reshape", [weights], node, shape=(Dim.const(1), m, *ones))
         return self.op("sum", [self.op("mul", [grid, w], node)], node, axis=1, keepdims=False)

@@ -277,7 +277,7 @@ def at_half(f: f64 -> f64) -> f64 {
 
 def test_integrals_are_one_vectorised_call_per_application(mod: dsl.Module) -> None:
     """The nonlocal ∫∫ f(x) K f(y): f(x) is evaluated once on the 32 outer nodes (constant in y, then
-    spread), f(y) once on the 32 × 32 grid; every call is one array of points."""
+    spread), f(y) once on the 32 inner nodes (then tiled): every call is one array of points."""
     calls: list[tuple[int, ...]] = []
 
     def f(x: np.ndarray) -> np.ndarray:
@@ -287,7 +287,8 @@ def test_integrals_are_one_vectorised_call_per_application(mod: dsl.Module) -> N
     for be in BACKENDS:
         calls.clear()
         mod.compile("kernel", backend=be)(f, 1.0)
-        assert sorted(calls) == [(32,), (32 * 32,)], (be, calls)
+        # (the generated code shares the two: the inner and outer rules are the same nodes)
+        assert calls and len(calls) <= 2 and all(c == (32,) for c in calls), (be, calls)
 
 
 def test_kernel_backends_run_functionals_through_the_numpy_path(mod: dsl.Module) -> None:
