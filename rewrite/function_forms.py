@@ -25,6 +25,7 @@ from grammar.errors import DslError
 from rewrite.cleanup import prune
 from semantics.diagram import Builder, Diagram, Node, make_box
 from semantics.types import FunType, TensorType, WireType, flatten
+from semantics.values import WireVal
 
 BOUNDARY_TERMS = "boundary terms assumed to vanish (nabla was integrated by parts: its transpose is -divergence)"
 
@@ -35,8 +36,15 @@ def assumptions_of(d: Diagram) -> tuple[str, ...]:
     return (BOUNDARY_TERMS,) if any(n.box.name == "divergence" and n.box.kind == "prim" for n in d.nodes) else ()
 
 
-def _scalar_domain(t: WireType) -> bool:
-    return isinstance(t, FunType) and len(flatten(t.arg)) == 1 and flatten(t.arg)[0] == TensorType("f64")
+def _one_variable(t: WireType) -> int:
+    """k for a function of one variable f64 (k = 1) or a point f64[k] with a constant k; else 0."""
+    if not isinstance(t, FunType) or len(flatten(t.arg)) != 1:
+        return 0
+    (v,) = flatten(t.arg)
+    if v == TensorType("f64"):
+        return 1
+    ok = isinstance(v, TensorType) and v.dtype == "f64" and v.rank == 1 and v.shape[0].is_const
+    return v.shape[0].value if ok else 0  # type: ignore[union-attr]
 
 
 def _coord_cone(w: int, prod: Mapping[int, Node]) -> set[int]:
@@ -67,7 +75,7 @@ def expand_derivatives(d: Diagram) -> Diagram:
     """Replace `nabla`/`divergence` of a lifted expression of one scalar variable by its JVP (see the
     module doc). Diagrams without such a node are returned unchanged."""
     prod = {w: n for n in d.nodes for w in n.outputs}
-    targets = [n for n in d.nodes if n.box.name in ("nabla", "divergence") and _scalar_domain(d.types[n.inputs[0]])
+    targets = [n for n in d.nodes if n.box.name in ("nabla", "divergence") and _one_variable(d.types[n.inputs[0]])
                and n.inputs[0] in prod and _coord_cone(n.inputs[0], prod)]
     if not targets:
         return d
@@ -75,7 +83,7 @@ def expand_derivatives(d: Diagram) -> Diagram:
     rename = {w: b.input(d.types[w]) for w in d.inputs}
     for node in d.nodes:
         if node in targets:
-            rename[node.outputs[0]] = _derivative(b, node.inputs[0], d, prod, rename)
+            rename[node.outputs[0]] = _expanded(b, node, d, prod, rename)
             continue
         outs = b.add(node.box, [rename[w] for w in node.inputs], [d.types[w] for w in node.outputs], node.span)
         rename.update(zip(node.outputs, outs))
@@ -83,9 +91,35 @@ def expand_derivatives(d: Diagram) -> Diagram:
     return expand_derivatives(out)  # nested ones (nabla of an expression that held a nabla)
 
 
-def _derivative(b: Builder, w: int, d: Diagram, prod: Mapping[int, Node], rename: Mapping[int, int]) -> int:
-    """d/dx of the lifted wire w (a function of one scalar variable): the JVP of its cone with
-    respect to the variable, seeded with the constant function 1, inlined into b."""
+def _expanded(b: Builder, node: Node, d: Diagram, prod: Mapping[int, Node], rename: Mapping[int, int]) -> int:
+    """nabla / divergence of a lifted wire of one variable from its directional derivatives: in 1-D
+    the derivative itself; for a point f64[k], the k partials stacked (nabla) or Σ_i ∂_i g_i."""
+    from rewrite.functional import _Eval
+
+    w = node.inputs[0]
+    k = _one_variable(d.types[w])
+    t = d.types[w]
+    if k == 1 and flatten(t.arg)[0] == TensorType("f64"):  # type: ignore[union-attr]
+        return _derivative(b, w, d, prod, rename, None)
+    ev = _Eval(b, node.span)
+    parts = [_derivative(b, w, d, prod, rename, ev(f"eye({k})[{i}]").wire) for i in range(k)]
+    rank = b.types[parts[0]].res.rank  # type: ignore[union-attr]
+    if node.box.name == "nabla":
+        env = {f"g{i}": WireVal(p, b.types[p]) for i, p in enumerate(parts)}
+        return ev(f"stack(({', '.join(env)},), axis={rank})", **env).wire
+    total = None
+    for i, p in enumerate(parts):
+        comp = ev(f"g[{':, ' * (rank - 1)}{i}]", g=WireVal(p, b.types[p]))
+        total = comp if total is None else ev("a + c", a=total, c=comp)
+    assert total is not None
+    return total.wire
+
+
+def _derivative(b: Builder, w: int, d: Diagram, prod: Mapping[int, Node], rename: Mapping[int, int],
+                direction: int | None) -> int:
+    """The derivative of the lifted wire w (a function of one variable) in a direction (a constant
+    point; None: 1, the variable being a scalar): the JVP of its cone with respect to the variable,
+    seeded with the constant function, inlined into b."""
     from rewrite.jvp import linearize_diagram
 
     cone = _coord_cone(w, prod)
@@ -113,8 +147,9 @@ def _derivative(b: Builder, w: int, d: Diagram, prod: Mapping[int, Node], rename
         outs = sub.add(node.box, ins, [d.types[o] for o in node.outputs], node.span)
         inner.update(zip(node.outputs, outs))
     lin = linearize_diagram(sub.build([inner[w]]), (0,))
-    (one,) = b.add(make_box("const", {"value": 1.0, "dtype": "f64"}), [], [TensorType("f64")])
-    (seed,) = b.add(make_box("lift", {"dom_from": (), "dom_to": dom, "region": None}), [one], [x_t])
+    if direction is None:
+        (direction,) = b.add(make_box("const", {"value": 1.0, "dtype": "f64"}), [], [TensorType("f64")])
+    (seed,) = b.add(make_box("lift", {"dom_from": (), "dom_to": dom, "region": None}), [direction], [x_t])
     (x,) = b.add(make_box("coord", {"i": 0, "dom": dom, "region": None}), [], [x_t])
     ins = [x] + [rename[i] for i in outside] + [seed]
     _, dy = b.inline(lin.diagram, ins)
