@@ -43,7 +43,7 @@ from codegen.schedule import Instr, Schedule, build_schedule
 from grammar.errors import Span
 from semantics.diagram import Diagram, inherit_spans
 from semantics.primitives import PRIMITIVES
-from semantics.types import NUMPY_DTYPE, Dim, TensorType
+from semantics.types import CEIL_ATOMS, NUMPY_DTYPE, Dim, TensorType
 
 HELPERS = ("array_namespace", "box_outputs", "call_function", "erf", "fdiv", "gauss_legendre", "logsumexp", "unindex")
 # Scalar float arithmetic on constants and dim sizes is folded into one Python expression at the top
@@ -273,6 +273,8 @@ class _Emitter:
                     sources.setdefault(dim.terms[0][0][0], f"{name}.shape[{axis}]")
         self._solve_linear(sources)
         lines = []
+        for atom in self.dims:
+            _ceil_source(atom, sources)
         for atom, var in self.dims.items():
             if atom not in sources:
                 raise CodegenError(f"dim {atom} is needed by {self.d.name or 'the diagram'} but is not the size "
@@ -420,3 +422,16 @@ def _number_literal(value: Any, dtype: str) -> str | None:
 def _source_comment(span: Span | None) -> str:
     """`  # file:line` of the DSL operation a generated line computes (empty without a span)."""
     return f"  # {safe_comment(f'{span.filename}:{span.line}')}" if span is not None else ""
+
+
+def _ceil_source(atom: str, sources: dict[str, str]) -> None:
+    """Add the expression of an opaque size ceil(num/k) (a strided slice of a symbolic dim, needed when a
+    derived diagram makes an array of that size) to `sources`, from the dims it stands on."""
+    if atom in sources or atom not in CEIL_ATOMS:
+        return
+    num, k = CEIL_ATOMS[atom]
+    for a in num.atoms:
+        _ceil_source(a, sources)
+    if all(a in sources for a in num.atoms):
+        expr = " + ".join(" * ".join([str(c)] + [f"({sources[a]})" for a in m]) for m, c in num.terms)
+        sources[atom] = f"max(0, -(-({expr or '0'}) // {k}))"

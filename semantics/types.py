@@ -29,6 +29,11 @@ FROM_NUMPY = {v: k for k, v in NUMPY_DTYPE.items()}
 Monomial = tuple[str, ...]  # sorted atom names; () is the constant term
 
 
+# Opaque sizes by name (`ceil((n - 1)/2)` -> (n - 1, 2)): filled by Dim.ceil_div, the only maker of
+# such atoms, so every one that exists can be evaluated (a name always stands for the same size).
+CEIL_ATOMS: dict[str, tuple[Dim, int]] = {}
+
+
 @dataclass(frozen=True)
 class Dim:
     """An integer polynomial over dim names: `terms` maps sorted monomials to non-zero coefficients."""
@@ -124,13 +129,31 @@ class Dim:
                 rest[m] = c
         return (Dim._make(coeff), Dim._make(rest)) if coeff else None
 
+    @staticmethod
+    def ceil_div(num: Dim, k: int) -> Dim:
+        """The opaque size ceil(num / k) of a strided slice (`x[::2]` of f64[n]): an atom that equals
+        only itself, whose value `evaluate` computes from the dims it stands on."""
+        shown = str(num) if len(num.terms) == 1 and num.terms[0][1] == 1 else f"({num})"
+        name = f"ceil({shown}/{k})"
+        CEIL_ATOMS.setdefault(name, (num, k))
+        return Dim.sym(name)
+
     def evaluate(self, binding: Mapping[str, int]) -> int:
-        """The concrete size under a binding of every atom (raises KeyError if one is unbound)."""
+        """The concrete size under a binding of every atom (raises KeyError if one is unbound); an
+        opaque ceil(num/k) atom is computed from the dims it stands on.
+
+        >>> Dim.ceil_div(Dim.sym("n") - 1, 2).evaluate({"n": 6})
+        3
+        """
         total = 0
         for m, c in self.terms:
             term = c
             for a in m:
-                term *= binding[a]
+                if a not in binding and a in CEIL_ATOMS:
+                    num, k = CEIL_ATOMS[a]
+                    term *= max(0, -(-num.evaluate(binding) // k))
+                else:
+                    term *= binding[a]
             total += term
         return total
 

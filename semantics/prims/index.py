@@ -34,8 +34,7 @@ def _ceil_div(num: Dim, step: int) -> Dim:
         return Dim.const(max(0, -(-num.value // step)))
     if all(c % step == 0 for _, c in num.terms):  # exact: ceil(2n / 2) = n
         return Dim(tuple((m, c // step) for m, c in num.terms))
-    shown = str(num) if len(num.terms) == 1 and num.terms[0][1] == 1 else f"({num})"
-    return Dim.sym(f"ceil({shown}/{step})")
+    return Dim.ceil_div(num, step)
 
 
 def _extent(n: Dim, lo: Any, hi: Any, step: int) -> tuple[Dim, int]:
