@@ -9,6 +9,9 @@ function is not smooth (a kink of maximum/where/max crossed by the difference st
 by two step sizes disagreeing, and skipped: the oracle does not apply there.
 
 Default: a few programs per run; `pytest --slow` runs 2,000 (DSL_DIFFERENTIAL_EXAMPLES overrides the count).
+The large run is sharded by seed, one shard at a time: `benchmarks/differential_shards.sh 1 20 100`
+(seeds 1-20 x 100 programs, each `--hypothesis-seed=SEED`); its last result, with the times and
+where the time of a program goes, is in benchmarks/RESULTS.md ("Differential test: the large run").
 """
 
 from __future__ import annotations
