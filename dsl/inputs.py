@@ -232,13 +232,16 @@ def function_params(dom: Sequence[WireType], names: Sequence[str]) -> list[str]:
 
 @dataclass(frozen=True)
 class Grid:
-    """The points `--at` names: a tensor-product grid, one axis per coordinate of the domain.
+    """The points `--at` names: a tensor-product grid, one axis per scalar coordinate of the domain.
 
-    `axes[i]` holds the coordinates along axis i; `points(k)` stacks them for a k-D domain.
+    `axes[i]` holds the coordinates along axis i; `points()` is every point `[n0, ..., n_{k-1}, k]`,
+    and `arguments(sizes)` splits it into the arrays a function of several variables is called on.
 
     >>> g = parse_grid("0:1:3,2")
-    >>> [a.tolist() for a in g.axes], g.points(2).shape
+    >>> [a.tolist() for a in g.axes], g.points().shape
     ([[0.0, 0.5, 1.0], [2.0]], (3, 1, 2))
+    >>> [a.shape for a in g.arguments([None, None])], g.arguments([2])[0].shape
+    ([(3, 1), (3, 1)], (3, 1, 2))
     """
 
     text: str
@@ -253,11 +256,18 @@ class Grid:
     def shape(self) -> tuple[int, ...]:
         return tuple(len(a) for a in self.axes)
 
-    def points(self, k: int | None) -> np.ndarray:
-        """The grid as an array of points: `[n]` for a scalar domain (k=None), `[n0, ..., k]` for f64[k]."""
-        if k is None:
-            return self.axes[0]
+    def points(self) -> np.ndarray:
+        """Every point of the grid, `[n0, ..., n_{k-1}, k]`."""
         return np.stack(np.meshgrid(*self.axes, indexing="ij"), axis=-1)
+
+    def arguments(self, sizes: Sequence[int | None]) -> list[np.ndarray]:
+        """The grid as one array per variable of a domain: `[n0, ...]` for a scalar variable (size None),
+        `[n0, ..., k]` for a point f64[k] (size k); the sizes add up to the number of axes."""
+        grid, out, start = self.points(), [], 0
+        for k in sizes:
+            out.append(grid[..., start] if k is None else grid[..., start:start + k])
+            start += 1 if k is None else k
+        return out
 
 
 def parse_grid(text: str, option: str = "--at ") -> Grid:
@@ -302,23 +312,25 @@ def _count(field: str, spelled: str) -> int:
     return count
 
 
-def domain_rank(t: FunType, label: str, grid: Grid) -> int | None:
-    """How many coordinates a point of `t`'s domain has, checked against the grid: f64 → None (its points
-    are `[...]`, not `[..., 1]`), f64[k] → k, (f64, f64) → 2."""
+def domain_sizes(t: FunType, label: str, grid: Grid) -> list[int | None]:
+    """The coordinates of each variable of `t`'s domain, checked against the grid's axes: None for a
+    scalar variable (called on `[...]`), k for a point f64[k] (called on `[..., k]`)."""
     variables = flatten(t.arg)
     sizes = [_coordinates(v, t, label) for v in variables]
-    want = len(grid.axes) if None in sizes else sum(s for s in sizes if s is not None)
-    if len(grid.axes) != want:
+    if len(variables) == 1 and sizes[0] == -1:  # f64[n]: as many coordinates as --at gives
+        sizes = [len(grid.axes)]
+    want = sum(1 if k is None else k for k in sizes)
+    if -1 in sizes or len(grid.axes) != want:
         raise InputError(f"{label} is a function {t} of {want} coordinate(s), but {grid.spelled} has "
                          f"{len(grid.axes)} axis/axes; give one start:stop:count per coordinate, separated by commas")
-    scalar = len(variables) == 1 and isinstance(variables[0], TensorType) and variables[0].rank == 0
-    return None if scalar else want
+    return sizes
 
 
 def _coordinates(v: WireType, t: FunType, label: str) -> int | None:
-    """The scalar coordinates of one variable of a domain (None: a symbolic size, as many as --at gives)."""
+    """None for a scalar variable, k for f64[k] (-1 when k is a symbolic size)."""
     if not isinstance(v, TensorType) or v.rank > 1:
-        raise InputError(f"{label} is a function {t}; --at can only sample functions of points f64 or f64[k]")
+        raise InputError(f"{label} is a function {t}; only functions of scalars f64 and points f64[k] can be "
+                         "sampled on a grid")
     if v.rank == 0:
-        return 1
-    return v.shape[0].value if v.shape[0].is_const else None
+        return None
+    return v.shape[0].value if v.shape[0].is_const else -1

@@ -1,7 +1,8 @@
 """What `dsl run` prints and saves: arrays as they are, function-valued results sampled on the `--at` grid.
 
 A function-typed output comes back from `compile(...)` as a callable vectorised over leading axes
-(`g(points[..., k]) -> values[...]`, `points[...]` for a 1-D domain); here it is called once on the
+(`g(points[..., k]) -> values[...]`, `points[...]` for a 1-D domain, one array per variable for a function
+of several, `(f64, f64) -> f64`); here it is called once on the
 whole grid, and its values become table columns (one per component of its codomain).
 """
 
@@ -13,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from dsl.inputs import Grid, domain_rank
+from dsl.inputs import Grid, domain_sizes
 from semantics.errors import InputError
 from semantics.types import FunType, WireType
 
@@ -43,8 +44,9 @@ def collect(name: str, outs: Sequence[Any], cod: Sequence[WireType], grid: Grid 
         if grid is None:
             raise InputError(f"{label} is a function ({t}); give the points to sample it on with {option.strip()}, "
                              f"e.g. {option}0:1:101 (start:stop:count, one per coordinate, comma-separated)")
-        points = grid.points(domain_rank(t, label, grid))
-        results.append(Result(label, np.asarray(out(points)), t))
+        sizes = domain_sizes(t, label, grid)
+        results.append(Result(label, np.asarray(out(*grid.arguments(sizes))), t))
+        points = grid.axes[0] if sizes == [None] else grid.points()
     if grid is not None and points is None:
         raise InputError(f"{grid.spelled}: {name} returns no function to sample (its outputs: "
                          f"{', '.join(str(t) for t in cod)})")
@@ -88,7 +90,7 @@ def table(sampled: Sequence[Result], grid: Grid, points: np.ndarray) -> tuple[li
     >>> from dsl.inputs import parse_grid
     >>> g = parse_grid("0:1:3")
     >>> r = Result("v", np.array([1.0, 2.0, 3.0]), FunType(None, None))
-    >>> table([r], g, g.points(None))[0]
+    >>> table([r], g, g.axes[0])[0]
     ['x', 'v']
     """
     n = _n(grid)

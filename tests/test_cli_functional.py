@@ -121,6 +121,17 @@ def test_two_dimensional_grid(capsys, model2d, tmp_path):
         np.testing.assert_allclose(z["out0"], p[..., 0] * p[..., 1] ** 2 + p[..., 1], rtol=1e-12)
 
 
+def test_function_of_two_variables(capsys, tmp_path):
+    """A result typed (f64, f64) -> f64 is called with one array per variable; the table shows both."""
+    path = tmp_path / "kern.dsl"
+    path.write_text("def kern(f: f64 -> f64) -> ((f64, f64) -> f64) {\n    return (u, v) => f(u) * v\n}\n")
+    code, out, _ = cli(capsys, "run", str(path), "kern", "--fn", "x => 1 + x", "--at", "0:1:2,0:2:3")
+    assert code == 0
+    rows = np.array([[float(v) for v in line.split()] for line in out.splitlines()[2:]])
+    assert out.splitlines()[1].split() == ["x0", "x1", "kern"] and rows.shape == (6, 3)
+    np.testing.assert_allclose(rows[:, 2], (1 + rows[:, 0]) * rows[:, 1])
+
+
 @pytest.mark.parametrize("argv, expect", [
     ([], ("missing --fn", "rho: f64 -> f64", "--fn rho=")),
     (["--fn", "sigma=x => x"], ("no parameter 'sigma'", "function-typed parameters: rho")),
