@@ -14,6 +14,7 @@ import dsl
 from rewrite import grad, prove_equal, simplify
 from semantics.interpret import interpret
 from semantics.program import DerivedDef
+from semantics.types import FunType
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODELS = sorted(glob.glob(os.path.join(ROOT, "examples", "*.dsl"))
@@ -26,7 +27,12 @@ def _gradients():
         mod = dsl.load(path)
         for name in mod.names:
             d = mod.definition(name)
-            if isinstance(d, DerivedDef) and d.op in ("grad", "value_and_grad"):
+            # A functional derivative (w.r.t. a function-typed parameter) is a pointwise formula
+            # masked to the integration region, not a reverse sweep of the function: its size is
+            # checked instead by the no-swell test (a constant number of boxes per level of a chain,
+            # tests/test_functional_derivatives.py), like the functional conformance case above.
+            functional = any(isinstance(d.dom[i], FunType) for i in d.wrt) if isinstance(d, DerivedDef) else False
+            if isinstance(d, DerivedDef) and d.op in ("grad", "value_and_grad") and not functional:
                 yield pytest.param(path, name, id=f"{os.path.basename(path)}:{name}")
 
 
