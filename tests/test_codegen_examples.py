@@ -20,7 +20,7 @@ import pytest
 
 import dsl
 from dsl.inputs import random_inputs
-from semantics.types import TensorType
+from semantics.types import FunType, TensorType, flatten
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
@@ -46,6 +46,15 @@ INPUTS: dict[str, dict[str, Maker]] = {
         "c": _uniform(0.0, 1.0),
         "observed": _uniform(-1.0, 0.0),
     },
+}
+
+# Function-typed inputs (DSL lambdas, by file stem then parameter name): functions of the examples of
+# LANGUAGE.md §7, smooth and positive where the functional needs it (densities, √, log).
+FUNCTIONS: dict[str, dict[str, str]] = {
+    "dft": {"rho": "r => exp(-(r[0] ^ 2 + r[1] ^ 2 + r[2] ^ 2))"},
+    "euler_lagrange": {"q": "t => t + 0.3 * sin(pi * t)"},
+    "neural_operator": {"k": "(u, v) => exp(-(u - v) ^ 2)", "b": "u => 0.1 * u", "f": "v => sin(pi * v)",
+                        "t": "u => u"},
 }
 
 # Implementations of generator boxes, by file stem then box name (none of the examples declares one
@@ -117,11 +126,25 @@ def test_no_stale_snapshots() -> None:
 def random_args(stem: str, name: str, seed: int) -> list[Any]:
     d = module(stem)[name]
     names = d.param_names()
-    dims = {atom: DIM for t in d.dom if isinstance(t, TensorType) for dim in t.shape for atom in dim.atoms}
-    args = random_inputs(d.dom, names, seed, dims)
+    arrays = [(p, t) for p, t in zip(names, d.dom) if isinstance(t, TensorType)]
+    dims = {atom: DIM for _, t in arrays for dim in t.shape for atom in dim.atoms}
+    args = dict(zip((p for p, _ in arrays), random_inputs([t for _, t in arrays], [p for p, _ in arrays], seed, dims)))
     rng = np.random.default_rng(seed + 1)
     makers = INPUTS.get(stem, {})
-    return [makers[p](rng, a.shape, a.dtype) if p in makers else a for p, a in zip(names, args)]
+    for p, t in zip(names, d.dom):
+        if isinstance(t, FunType):
+            assert p in FUNCTIONS.get(stem, {}), f"add a function for parameter '{p}' of examples/{stem}.dsl to FUNCTIONS"
+            args[p] = dsl.fn(FUNCTIONS[stem][p])
+        elif p in makers:
+            args[p] = makers[p](rng, args[p].shape, args[p].dtype)
+    return [args[p] for p in names]
+
+
+def sample_points(t: FunType, rng: np.random.Generator) -> list[np.ndarray]:
+    """Seven random points of `t`'s domain inside (0.1, 0.9) (inside every example's region), one array
+    per variable: [7] for a scalar, [7, k] for f64[k]."""
+    return [rng.uniform(0.1, 0.9, (7,) if v.rank == 0 else (7, v.shape[0].value))  # type: ignore[union-attr]
+            for v in flatten(t.arg)]
 
 
 def as_tuple(value: Any) -> tuple[Any, ...]:
@@ -143,6 +166,10 @@ def test_compiled_matches_interpreter(stem: str, name: str) -> None:
         np.testing.assert_array_equal(a, b, err_msg="the compiled function wrote into an input")
     assert len(got) == len(want) == len(mod[name].cod)
     for k, (g, w) in enumerate(zip(got, want)):
+        t = mod[name].cod[k]
+        if isinstance(t, FunType):  # a function-valued result: compare both at the same points
+            points = sample_points(t, np.random.default_rng(seed + 2))
+            g, w = g(*points), w(*points)
         g, w = np.asarray(g), np.asarray(w)
         assert (g.dtype, g.shape) == (w.dtype, w.shape), f"output {k}: {g.dtype}{g.shape} != {w.dtype}{w.shape}"
         assert np.all(np.isfinite(w)), f"output {k} of the interpreter is not finite: pick better inputs in INPUTS"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import glob
 import os
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -39,8 +40,21 @@ def _definitions() -> list[tuple[str, str]]:
             mod = dsl.load(path)
         except dsl.DslError:
             continue  # the error cases of the conformance suite
-        out += [(path, n) for n in mod.names if not isinstance(mod.definition(n), (GenericDef, GeneratorDef))]
+        out += [_known_gap(path, n) for n in mod.names if not isinstance(mod.definition(n), (GenericDef, GeneratorDef))]
     return out
+
+
+# Known gaps of §7 printing (issue 9), strict so that the mark goes when they are fixed: a derived
+# functional whose show() has `divergence((x0 => ...))` (the lambda's type cannot be inferred on
+# reload) or reloads to a different diagram (the energy calls two functionals; dL_dk's lift).
+SHOW_GAPS = {("dft.dsl", "energy"), ("dft.dsl", "v_w"), ("dft.dsl", "v"), ("euler_lagrange.dsl", "residual"),
+             ("neural_operator.dsl", "dL_dk")}
+
+
+def _known_gap(path: str, name: str) -> Any:
+    if (os.path.basename(path), name) in SHOW_GAPS:
+        return pytest.param(path, name, marks=pytest.mark.xfail(strict=True, reason="§7 show() round trip gap"))
+    return (path, name)
 
 
 @pytest.mark.parametrize(("path", "name"), _definitions(), ids=lambda v: os.path.basename(str(v)))
