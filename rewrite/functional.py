@@ -246,10 +246,16 @@ class _Eval:
 
         for k, v in env.items():
             self.el.env[k] = self.el.literal(v, self.span) if isinstance(v, (int, float)) else v
+        nodes = self.el.b.nodes
+        first = len(nodes)
         value = self.el.expr(parse_template(text))
         for k in env:
             del self.el.env[k]
-        return self.el.typed(value, None)
+        typed = self.el.typed(value, None)
+        # like the table's templates: the nodes belong to the apply being transposed, so they carry
+        # its source line (not the `<template>` text they were elaborated from)
+        nodes[first:] = [Node(n.box, n.inputs, n.outputs, self.span) for n in nodes[first:]]
+        return typed
 
     def literal(self, v: float) -> Pending:
         return self.el.literal(v, self.span)

@@ -15,14 +15,7 @@ PLUMBING = re.compile(r"^    (xp = array_namespace\(.*\)|\w+ = \w+\.shape\[\d+\]
 COMMENT = re.compile(r"  # (\S+):(\d+)$")
 
 
-# Known gap (issue 9): code derived for functionals carries `# <template>:2` on the lines that the
-# functional transposes create (their spans are not inherited yet); strict, so the mark goes when fixed.
-TEMPLATE_SPAN_GAP = {"dft.dsl", "euler_lagrange.dsl", "neural_operator.dsl"}
-CASES = [pytest.param(p, marks=pytest.mark.xfail(strict=True, reason="§7: <template> spans")) if p.name in TEMPLATE_SPAN_GAP
-         else p for p in EXAMPLES]
-
-
-@pytest.mark.parametrize("path", CASES, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
 def test_every_computing_line_points_to_its_source_line(path: Path) -> None:
     mod = dsl.load(path)
     sources = {str(path): path.read_text().split("\n"), "<stdlib>": None}
