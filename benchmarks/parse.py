@@ -24,7 +24,6 @@ import argparse
 import json
 import math
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -116,10 +115,10 @@ def main(argv: list[str] | None = None) -> int:
     text = table(rows)
     print(text)
     if args.out:
-        machine = f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, {platform.system()}"
-        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        from benchmarks.scaling import machine_and_load, write_section  # the one RESULTS.md section writer
+
+        machine, load = machine_and_load()
         cmd = f"python benchmarks/parse.py --lines {args.lines} --engine {args.engine} --repeat {args.repeat}"
-        from benchmarks.scaling import write_section  # the one RESULTS.md section writer
 
         write_section(args.out, f"{SECTION}\n\nMachine: {machine}, load average {load} when written. "
                                 f"Command: `{cmd}` (each row in a fresh process; `benchmarks/parse.py` "

@@ -178,6 +178,12 @@ def table(results: dict[str, list[tuple[int, dict[str, float] | None]]]) -> str:
     return "\n".join(rows)
 
 
+def machine_and_load() -> tuple[str, str]:
+    """The machine line and the load average every RESULTS.md section records (the timings depend on both)."""
+    machine = f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, {platform.system()}"
+    return machine, ", ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
 def write_section(path: str, text: str, section: str = SECTION) -> None:
     """Replace (or append) the section titled `section` of RESULTS.md, leaving the other sections alone."""
     old = open(path, encoding="utf-8").read() if os.path.exists(path) else ""
@@ -215,10 +221,9 @@ def main(argv: list[str] | None = None) -> int:
     text = table(results)
     print(text)
     if args.out:
-        machine = f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, {platform.system()}"
+        machine, load = machine_and_load()
         cmd = "python benchmarks/scaling.py" + (f" --only {args.only}" if args.only else "") + \
             (f' --section "{args.section}"' if args.section != SECTION[3:] else "")
-        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
         title = f"## {args.section}"
         write_section(args.out, f"{title}\n\nMachine: {machine}; load average at the end {load}. Command: `{cmd}` "
                                 f"(each size in a fresh process; `benchmarks/scaling.py` documents the workloads)."
