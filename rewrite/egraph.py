@@ -1,25 +1,31 @@
-"""The only module that talks to egglog: load diagrams, run rule sets one iteration at a time,
-measure, roll back, and export the e-graph as plain Python data.
+"""The only module that talks to egglog: declare the schema and a rule table (once per process),
+load diagrams, run rule sets one iteration at a time, measure, roll back, and export the e-graph
+as plain Python data. The encoding itself (diagram -> rows, rows -> e-nodes) is plain data in
+rewrite/egraph_encoding.py; the names it defines are re-exported here.
 
-Encoding (why): one generic constructor family keyed by primitive name —
-`(Op1 name box t a)`, `(Op2 name box t a b)`, `(Op3 name box t a b c)`, `(OpN name box t args)`
-for other arities, `(Leaf k t)` for input k, `(Num v t)` for a constant v filling type t, and
-`(Proj k t (Multi name box args))` for output k of a node with several outputs (generators,
-calls). `(Var e)` holds for a term that depends on an input (or on an opaque box): a constant
-expression never does, so rules that reassociate constants require `Var` of the kept operand.
-`box` and `t` are ids into Python tables (`Tables`) of Box values and wire types, so the egglog
-schema never changes when a primitive is added, rewrites cannot alter static parameters or
-types (they are opaque integers), and rules compare types by id. The name string is redundant
-with the box id but makes rules readable (`(Op2 "add" p t x (Num 0.0 z))`).
+Declaring once (measured: building the schema and the ~90 rules of rewrite/rules.py is ~47 ms of
+CPU, a push of the declared e-graph ~2.5 ms and a pop ~0.8 ms): an `EGraph` takes an egglog
+instance in which its schema, rule table and `Extension` are already declared from a per-thread
+pool (egglog instances must stay on the thread that made them), `push`es, and on `close()` —
+or when it is garbage — `pop`s back to the declared state and returns the instance to the pool.
+egglog's pop restores everything the push saved (rows, e-class ids, rules and functions declared
+after it), so nothing leaks from one e-graph to the next; `pool_counts()` counts how often a
+schema was declared in this process. Rules that depend on the diagram (the JVP rules) are declared
+after the push with `declare`, and popped with the rest.
 
-Loading (EGGLOG-NOTES.md): rows are written to TSV files and read with egglog's `input`; one
-loader rule per row kind unions a wire name `(N w)` with its term, so loading is linear and
-never builds a shared expression tree in Python. `N`/`NA`/`NT` name wires, argument lists and
-tuples; the extractor ignores them.
+Loading (EGGLOG-NOTES.md): rows are read with egglog's `input` from in-memory files
+(`os.memfd_create`, read back through /proc/self/fd; a temporary file where that does not exist),
+and one loader rule per row kind unions a wire name `(N w)` with its term, so loading is linear and
+never builds a shared expression tree in Python. Measured (2-core machine, CPU per load): egglog
+facts as top-level commands, parsed or built as command objects, cost 0.1-0.5 ms a row (1k rows:
+0.11-0.52 s, against 0.012 s through `input`), and one rule with a head of 1k actions 0.07 s;
+`input` of 10k / 100k rows 0.065 / 0.71 s whatever the file; per call, an in-memory file saves the
+~2 ms CPU and ~5-10 ms wall of making and removing a temporary directory. `N`/`NA`/`NT` name
+wires, argument lists and tuples; the extractor ignores them.
 
-Limits: egglog 13 has no node limit or timeout, so `run_iteration` runs one iteration of one rule
-set under a back-off match limit (no rule applies more matches than the limit) and the caller
-checks `size()` and the clock between those small steps, and rolls back with `push()`/`pop()`.
+Limits: egglog 13 has no node limit or timeout, so `run_step` runs one iteration of one rule set
+under a back-off match limit (no rule applies more matches than the limit) and the caller checks
+`size()` and the clock between those small steps, and rolls back with `push()`/`pop()`.
 
 Constant folding: `fold()` finds the operations whose operands are all constants (`Q1`/`Q2`
 rows, collected by the `foldscan` rules), evaluates them with semantics/fold.py — the one folding
@@ -27,28 +33,33 @@ function, the primitive table's NumPy meaning in the wire's dtype — and unions
 `(Num r t)`. The rules themselves never compute a constant.
 
 >>> from rewrite.rules import RULES
->>> eg = EGraph(RULES)
->>> eg.size()
+>>> with EGraph(RULES) as eg:
+...     eg.size()
 0
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import itertools
 import operator
 import os
 import tempfile
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from egglog import bindings
 
-from rewrite.rules import RULE_BOXES, Rule
-from semantics.diagram import Box, Diagram, make_box
+from rewrite.egraph_encoding import LOWERING, ENode, Frozen, Lowering, Rows, Tables, encode, num_value, op_name, type_facts
+from rewrite.rules import Rule
+from semantics.diagram import Diagram
 from semantics.fold import fold, foldable
-from semantics.primitives import PRIMITIVES
-from semantics.types import TensorType, WireType
+from semantics.types import TensorType
+
+__all__ = ["EGraph", "ENode", "Extension", "Frozen", "Lowering", "Tables", "num_value", "op_name", "pool_counts"]
 
 SCHEMA = """
 (sort Term)
@@ -139,90 +150,118 @@ SCHEMA = """
 
 
 @dataclass(frozen=True)
-class ENode:
-    """One e-node as plain data. `op`: leaf | num | op | proj | nil | cons | multi.
-    `a`: input index (leaf), box id (op, multi), output index (proj). `t`: type id (-1 if none)."""
+class Extension:
+    """Declarations another module adds to every e-graph of its kind (the JVP tangent sort): egglog
+    text declared with the schema, the constructors that then count in `size()`, and the rule
+    names `run_step` reports."""
 
-    op: str
-    a: int
-    t: int
-    value: float
-    children: tuple[int, ...]
-
-
-@dataclass
-class Frozen:
-    """The e-graph as plain data: e-nodes per e-class (dense ints), the class of each wire name, and
-    the classes named by other naming constructors (`names["JVP"]`: primal class -> tangent class)."""
-
-    classes: dict[int, list[ENode]]
-    wires: dict[int, int]
-    names: dict[str, dict[Any, int]] = field(default_factory=dict)
+    program: str = ""
+    constructors: tuple[str, ...] = ()
+    rules: tuple[str, ...] = ()
 
 
-@dataclass
-class Tables:
-    """Interned types and boxes (ids are list positions). Multi-output boxes carry their out types."""
+@dataclass(frozen=True)
+class _Base:
+    """A declared state: the schema, one rule table (with the box ids it mentions) and an extension."""
 
-    types: list[WireType] = field(default_factory=list)
-    boxes: list[tuple[Box, tuple[WireType, ...]]] = field(default_factory=list)
-    _type_ids: dict[Any, int] = field(default_factory=dict)
-    _box_ids: dict[Any, int] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        for name in RULE_BOXES:
-            self.box(make_box(name))
-
-    def type(self, t: WireType) -> int:
-        i = self._type_ids.get(t)
-        if i is None:
-            i = self._type_ids[t] = len(self.types)
-            self.types.append(t)
-        return i
-
-    def box(self, b: Box, outs: tuple[WireType, ...] = ()) -> int:
-        key = (b, outs)
-        i = self._box_ids.get(key)
-        if i is None:
-            i = self._box_ids[key] = len(self.boxes)
-            self.boxes.append((b, outs))
-        return i
-
-    def rule_boxes(self) -> dict[str, int]:
-        return {name: self._box_ids[(make_box(name), ())] for name in RULE_BOXES}
+    program: str
+    rule_names: frozenset[str]
+    rule_sets: frozenset[str]
+    counted: frozenset[str]
 
 
-def op_name(b: Box) -> str:
-    """The name rules match on: a primitive's own name; generators and calls are prefixed."""
-    return b.name if b.kind == "prim" else f"{b.kind}:{b.name}"
+@functools.lru_cache(maxsize=16)
+def _base(rules: tuple[Rule, ...], ext: Extension, boxes: tuple[tuple[str, int], ...]) -> _Base:
+    program = "\n".join([SCHEMA, *(r.egglog(dict(boxes)) for r in rules), ext.program])
+    return _Base(program, frozenset(r.name for r in rules) | frozenset(ext.rules),
+                 frozenset(r.stage for r in rules), frozenset(LOWERING) | frozenset(ext.constructors))
 
 
-def num_value(b: Box, t: WireType) -> float | None:
-    """The f64 a `const` box becomes in a `Num` (None: keep it opaque, e.g. NaN, inf, huge ints)."""
-    if b.kind != "prim" or b.name != "const" or not isinstance(t, TensorType):
-        return None
-    v = b.param_dict.get("value")
-    if isinstance(v, bool) or (isinstance(v, int) and abs(v) < 2**53):
-        return float(v)
-    if isinstance(v, float) and v == v and abs(v) < 1e308:
-        return v
-    return None
+class _Pool(threading.local):
+    """Per thread (egglog instances are unsendable): declared instances at rest, per `_Base`."""
+
+    def __init__(self) -> None:
+        self.free: dict[_Base, list[bindings.EGraph]] = {}
+
+
+_POOL = _Pool()
+_POOL_SIZE = 4  # instances kept per base and thread (more are alive at once only when nested)
+_COUNTS = {"declared": 0, "taken": 0}
+
+
+def pool_counts() -> dict[str, int]:
+    """How many egglog instances this process has declared a schema and rule table in
+    (`declared`), and how many e-graphs it has started (`taken`).
+
+    >>> with EGraph(()) as eg:
+    ...     pass
+    >>> with EGraph(()) as eg:
+    ...     counts = pool_counts()
+    >>> with EGraph(()) as eg:
+    ...     pool_counts()["declared"] == counts["declared"], pool_counts()["taken"] - counts["taken"]
+    (True, 1)
+    """
+    return dict(_COUNTS)
+
+
+def _acquire(base: _Base) -> bindings.EGraph:
+    free = _POOL.free.setdefault(base, [])
+    if free:
+        eg = free.pop()
+    else:
+        eg = bindings.EGraph()
+        eg.run_program(*_parse(eg, base.program))
+        _COUNTS["declared"] += 1
+    _COUNTS["taken"] += 1
+    eg.run_program(*_parse(eg, "(push)"))
+    return eg
+
+
+def _release(base: _Base, eg: bindings.EGraph, pushes: int) -> None:
+    try:
+        eg.run_program(*_parse(eg, f"(pop {pushes})"))
+    except bindings.EggSmolError:  # not back in the declared state: drop the instance
+        return
+    free = _POOL.free.setdefault(base, [])
+    if len(free) < _POOL_SIZE:
+        free.append(eg)
 
 
 class EGraph:
-    """One egglog e-graph with our schema and rules. Wire names are global ints: load each diagram
-    with a distinct `offset` (see `load`)."""
+    """One egglog e-graph with our schema, a rule table and an optional extension, taken from the
+    pool of declared instances (see the module doc). Wire names are global ints: load each diagram
+    with a distinct `offset` (see `load`). Use it in a `with` block or `close()` it to hand the
+    instance back at once; otherwise that happens when it is garbage."""
 
-    def __init__(self, rules: Sequence[Rule], tables: Tables | None = None) -> None:
+    def __init__(self, rules: Sequence[Rule], tables: Tables | None = None, extension: Extension | None = None) -> None:
         self.tables = tables or Tables()
-        self._eg = bindings.EGraph()
-        self._cmd_cache: dict[str, list[Any]] = {}
-        boxes = self.tables.rule_boxes()
-        self._run(SCHEMA + "\n".join(r.egglog(boxes) for r in rules))
-        self.rule_names = {r.name for r in rules}
-        self.rule_sets = {r.stage for r in rules}
+        self._base = _base(tuple(rules), extension or Extension(), tuple(sorted(self.tables.rule_boxes().items())))
+        self._thread = threading.get_ident()
+        self._eg = _acquire(self._base)
+        self._pushes = 1  # ours over the declared state, the pool's own included
+        self._closed = False
+        self.rule_names = set(self._base.rule_names)
+        self.rule_sets = set(self._base.rule_sets)
+        self._counted = set(self._base.counted)  # the constructors freeze exports
         self._scanned: set[tuple[Any, ...]] = set()  # constant operations already folded (or not foldable)
-        self._counted = set(LOWERING)  # the constructors freeze exports
+
+    def close(self) -> None:
+        """Pop back to the declared state and return the egglog instance to the pool (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        if threading.get_ident() == self._thread:
+            _release(self._base, self._eg, self._pushes)
+
+    def __enter__(self) -> EGraph:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        if not getattr(self, "_closed", True):
+            self.close()
 
     def declare(self, program: str, constructors: Iterable[str] = (), rules: Iterable[str] = ()) -> None:
         """Add egglog declarations, rules or facts written by another module (the JVP rule compiler):
@@ -233,122 +272,29 @@ class EGraph:
             self._run(program)
 
     def _run(self, text: str) -> list[Any]:
-        cmds = self._cmd_cache.get(text)
-        if cmds is None:
-            cmds = _PARSED.get(text) if len(text) >= 400 else None
-            if cmds is None:
-                cmds = self._eg.parse_program(text)
-            if len(text) < 400:  # cache the small, repeated commands (run, size, push, pop)
-                self._cmd_cache[text] = cmds
-            elif _parsed_once(text):
-                _PARSED[text] = cmds
-        return self._eg.run_program(*cmds)
+        if self._closed:
+            raise RuntimeError("this EGraph was closed: its egglog instance is back in the pool")
+        return self._eg.run_program(*_parse(self._eg, text))
 
     # ----------------------------------------------------------- loading
 
     def load(self, diagrams: Sequence[Diagram]) -> list[list[int]]:
         """Insert diagrams (inputs identified positionally: input k is `(Leaf k t)` in every one).
         Returns, per diagram, the global wire name of each output."""
-        rows: dict[str, list[tuple[Any, ...]]] = {k: [] for k in ("RLeaf", "RNum", "R1", "R2", "R3", "RN", "RNil",
-                                                                   "RCons", "RMulti", "RProj", "RVar")}
-        outputs = []
-        offset = 0
-        lists = 0
-        for d in diagrams:
-            g = lambda w, o=offset: w + o
-            var = set(d.inputs)  # `Var` computed here, in one pass, as its rules would: seeded, they
-            for k, w in enumerate(d.inputs):  # saturate at once instead of one level per iteration
-                rows["RLeaf"].append((g(w), k, self.tables.type(d.types[w])))
-            for node in d.nodes:
-                if len(node.outputs) != 1 or not 1 <= len(node.inputs) <= 3 or any(w in var for w in node.inputs):
-                    var.update(node.outputs)  # Proj and OpN always; Op1-3 when an operand is Var
-                outs_t = tuple(d.types[w] for w in node.outputs)
-                ins = [g(w) for w in node.inputs]
-                if len(outs_t) == 1:
-                    t = self.tables.type(outs_t[0])
-                    v = num_value(node.box, outs_t[0])
-                    w = g(node.outputs[0])
-                    if v is not None:
-                        rows["RNum"].append((w, v, t))
-                        var.discard(node.outputs[0])
-                        continue
-                    p, name = self.tables.box(node.box), op_name(node.box)
-                    if 1 <= len(ins) <= 3:
-                        rows[f"R{len(ins)}"].append((w, name, p, t, *ins))
-                    else:
-                        lists = self._args(ins, lists, rows)
-                        rows["RN"].append((w, name, p, t, lists - 1))
-                elif outs_t:
-                    p = self.tables.box(node.box, outs_t)
-                    lists = self._args(ins, lists, rows)
-                    m = g(node.outputs[0])  # the tuple is named after its first output wire
-                    rows["RMulti"].append((m, op_name(node.box), p, lists - 1))
-                    for k, w in enumerate(node.outputs):
-                        rows["RProj"].append((g(w), k, self.tables.type(d.types[w]), m))
-            outputs.append([g(w) for w in d.outputs])
-            rows["RVar"] += [(g(w),) for w in sorted(var)]
-            offset += len(d.types)
-        self._facts()
+        rows, outputs = encode(diagrams, self.tables)
+        facts = type_facts(self.tables)
+        if facts:
+            self._run(facts)
         self.input_rows(rows, "load")
         self._run("(run-schedule (saturate (run typing)))")
         return outputs
 
-    def input_rows(self, rows: dict[str, list[tuple[Any, ...]]], ruleset: str) -> None:
-        """Bulk-load relation rows through TSV files (linear, unlike building terms in Python), then
-        run the ruleset that turns them into terms."""
-        with tempfile.TemporaryDirectory() as tmp:
-            cmds = []
-            for rel, rs in rows.items():
-                if rs:
-                    path = os.path.join(tmp, f"{rel}.tsv")
-                    with open(path, "w") as f:
-                        f.writelines("\t".join(_cell(c) for c in r) + "\n" for r in rs)
-                    cmds.append(f'(input {rel} "{path}")')
-            self._run("\n".join([*cmds, f"(run-schedule (run {ruleset}))"]))
-
-    @staticmethod
-    def _args(ins: Sequence[int], lists: int, rows: dict[str, list[tuple[Any, ...]]]) -> int:
-        """Rows for a cons list of wires; returns the next free list id (the list is id - 1)."""
-        rows["RNil"].append((lists,))
-        for h in reversed(ins):
-            rows["RCons"].append((lists + 1, h, lists))
-            lists += 1
-        return lists + 1
-
-    def _facts(self) -> None:
-        """Type facts the rules consult (computed in Python, so rules never compute types)."""
-        tab = self.tables
-        for t in list(tab.types):
-            if isinstance(t, TensorType):
-                tab.type(TensorType(t.dtype, ()))
-        mats = [t for t in tab.types if isinstance(t, TensorType) and t.rank == 2][:64]
-        matty = []
-        if "matmul" in PRIMITIVES:
-            for a in mats:
-                for b in mats:
-                    if a.dtype == b.dtype and a.shape[1] == b.shape[0]:
-                        c = TensorType(a.dtype, (a.shape[0], b.shape[1]))
-                        matty.append((tab.type(a), tab.type(b), tab.type(c)))
-        lines = []
-        for i, t in enumerate(tab.types):
-            if not isinstance(t, TensorType):
-                continue
-            lines.append(f"(set (ScalarOf {i}) {tab.type(TensorType(t.dtype, ()))})")
-            if t.dtype == "f64":
-                lines.append(f"(F64T {i})")
-            if t.rank == 0:
-                lines.append(f"(ScalarT {i})")
-            if t.rank == 2:
-                lines.append(f"(Mat2 {i})")
-            if all(d.is_const for d in t.shape):
-                n = 1
-                for d in t.shape:
-                    n *= d.value
-                lines.append(f"(set (Numel {i}) {float(n)!r})")
-        lines += [f"(set (MatTy {a} {b}) {c})" for a, b, c in matty]
-        lines += [f"(InvPerm {p} {q})" for p, q in _inverse_transposes(tab.boxes)]
-        if lines:
-            self._run("\n".join(lines))
+    def input_rows(self, rows: Rows, ruleset: str) -> None:
+        """Bulk-load relation rows with egglog's `input` from in-memory files (linear, unlike
+        building terms in Python), then run the ruleset that turns them into terms."""
+        with _row_files(rows) as files:
+            self._run("\n".join([*(f'(input {rel} "{path}")' for rel, path in files),
+                                 f"(run-schedule (run {ruleset}))"]))
 
     # ----------------------------------------------------------- running
 
@@ -433,10 +379,16 @@ class EGraph:
         return tuple(sorted(out.sizes))
 
     def push(self) -> None:
+        """Save the e-graph (egglog copies it) for a later `pop`."""
         self._run("(push)")
+        self._pushes += 1
 
     def pop(self) -> None:
+        """Back to the e-graph of the last `push` (never past the declared state)."""
+        if self._pushes <= 1:
+            raise RuntimeError("pop without a matching push")
         self._run("(pop)")
+        self._pushes -= 1
 
     def same(self, w1: int, w2: int) -> bool:
         """Are two wire names in one e-class?"""
@@ -464,6 +416,8 @@ class EGraph:
         a row of a naming constructor (`names=True`, e.g. `N w`) maps its key to its class instead
         (`Frozen.names[constructor]`, `Frozen.wires` for `N`). E-class ids are dense and distinct
         per sort."""
+        if self._closed:
+            raise RuntimeError("this EGraph was closed: its egglog instance is back in the pool")
         eg = self._eg
         fz = eg.freeze()
         table = {**LOWERING, **(extra or {})}
@@ -494,21 +448,57 @@ class EGraph:
         return Frozen(classes, names.get("N", {}), names)
 
 
-# Parsed commands are plain data that any e-graph can run: the schema and rule declarations every
-# EGraph starts with are parsed once per process (a third of building an e-graph), not per e-graph.
+# Parsed commands are plain data that any e-graph can run: the small, repeated commands (run, size,
+# push, pop, input) are parsed once per process, a large program from its second use on (one-off
+# programs, such as the facts of a diagram, are not kept); all tables are bounded.
 _PARSED: dict[str, list[Any]] = {}
-_SEEN: dict[int, int] = {}  # hash of a program text -> uses
+_SEEN: dict[int, int] = {}  # hash of a large program text -> uses
 
 
-def _parsed_once(text: str) -> bool:
-    """Keep a large program's parse from its second use on (one-off programs, such as the rows of a
-    diagram, are not kept); both tables are bounded."""
-    if len(_PARSED) > 64 or len(_SEEN) > 1024:
-        _PARSED.clear()
-        _SEEN.clear()
-    h = hash(text)
-    _SEEN[h] = _SEEN.get(h, 0) + 1
-    return _SEEN[h] >= 2
+def _parse(eg: bindings.EGraph, text: str) -> list[Any]:
+    cmds = _PARSED.get(text)
+    if cmds is None:
+        cmds = eg.parse_program(text)
+        if len(_PARSED) > 4096 or len(_SEEN) > 4096:
+            _PARSED.clear()
+            _SEEN.clear()
+        if len(text) < 400:
+            _PARSED[text] = cmds
+        else:
+            h = hash(text)
+            _SEEN[h] = _SEEN.get(h, 0) + 1
+            if _SEEN[h] >= 2:
+                _PARSED[text] = cmds
+    return cmds
+
+
+_MEMFD = hasattr(os, "memfd_create") and os.path.isdir("/proc/self/fd")
+
+
+@contextlib.contextmanager
+def _row_files(rows: Rows) -> Iterator[list[tuple[str, str]]]:
+    """(relation, path) of a file holding each relation's rows as TSV, for egglog's `input`: an
+    in-memory file (memfd, no name in any directory) where the system has them, else a temporary
+    file; both are gone when the block ends."""
+    with contextlib.ExitStack() as stack:
+        files = []
+        for rel, rs in rows.items():
+            if not rs:
+                continue
+            data = "".join(["\t".join(map(str, r)) + "\n" for r in rs]).encode()  # str(float) is repr
+            if _MEMFD:
+                fd = os.memfd_create(rel, os.MFD_CLOEXEC)
+                stack.callback(os.close, fd)
+                path = f"/proc/self/fd/{fd}"
+            else:
+                fd, path = tempfile.mkstemp(suffix=".tsv")
+                stack.callback(os.unlink, path)
+                stack.callback(os.close, fd)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            files.append((rel, path))
+        yield files
 
 
 class _Ids(dict[Any, int]):
@@ -521,60 +511,3 @@ class _Ids(dict[Any, int]):
     def __missing__(self, key: Any) -> int:
         i = self[key] = next(self.counter)
         return i
-
-
-@dataclass(frozen=True)
-class Lowering:
-    """How the rows of one egglog constructor are exported: the sort of its e-class, the sort of each
-    argument (`i`/`f`: an i64/f64 value, decoded; `-`: a value left undecoded, e.g. a name the box id
-    repeats; any other letter: a child e-class of that sort), and the `ENode` a decoded row stands
-    for (None: the class exists, the row adds no node). `names`: the row names a class (its first
-    argument is the key), it is not an e-node."""
-
-    sort: str
-    inputs: str
-    node: Callable[[tuple[Any, ...]], ENode | None] | None = None
-    names: bool = False
-
-
-def _op(x: tuple[Any, ...]) -> ENode:
-    return ENode("op", x[1], x[2], 0.0, x[3:])
-
-
-LOWERING: dict[str, Lowering] = {
-    "N": Lowering("T", "i", names=True),
-    "NA": Lowering("A", "i"),
-    "NT": Lowering("U", "i"),
-    "Leaf": Lowering("T", "ii", lambda x: ENode("leaf", x[0], x[1], 0.0, ())),
-    "Num": Lowering("T", "fi", lambda x: ENode("num", 0, x[1], x[0], ())),
-    "Op1": Lowering("T", "-iiT", _op),
-    "Op2": Lowering("T", "-iiTT", _op),
-    "Op3": Lowering("T", "-iiTTT", _op),
-    "OpN": Lowering("T", "-iiA", _op),
-    "Proj": Lowering("T", "iiU", lambda x: ENode("proj", x[0], x[1], 0.0, (x[2],))),
-    "ANil": Lowering("A", "", lambda x: ENode("nil", 0, -1, 0.0, ())),
-    "ACons": Lowering("A", "TA", lambda x: ENode("cons", 0, -1, 0.0, x)),
-    "Multi": Lowering("U", "-iA", lambda x: ENode("multi", x[1], -1, 0.0, (x[2],))),
-}
-
-
-def _cell(c: Any) -> str:
-    return repr(c) if isinstance(c, float) else str(c)
-
-
-def _inverse_transposes(boxes: Iterable[tuple[Box, tuple[WireType, ...]]]) -> list[tuple[int, int]]:
-    """Pairs of transpose boxes (ids) whose composition is the identity permutation."""
-    ts = [(i, b.param_dict.get("axes")) for i, (b, outs) in enumerate(boxes)
-          if b.kind == "prim" and b.name == "transpose" and not outs]
-    out = []
-    for i, p in ts:
-        for j, q in ts:
-            if p is None and q is None:
-                out.append((i, j))
-            elif p is None or q is None:
-                e = tuple(q if p is None else p)  # type: ignore[arg-type]
-                if e == tuple(reversed(range(len(e)))):
-                    out.append((i, j))
-            elif len(p) == len(q) and all(p[q[k]] == k for k in range(len(p))):
-                out.append((i, j))
-    return out

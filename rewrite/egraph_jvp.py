@@ -29,7 +29,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from rewrite.egraph import ENode, Lowering, Tables, num_value, op_name
+from rewrite.egraph import Extension
+from rewrite.egraph_encoding import ENode, Lowering, Tables, num_value, op_name
 from rewrite.tangents import derivative_box, is_float
 from rewrite.templates import ZERO, ZeroVal, bind_args, instantiate, pointwise_view, template_statics
 from semantics.diagram import Box, Builder, Diagram, Node, make_box
@@ -137,6 +138,9 @@ LIN_SCHEMA = "\n".join([
     *(c.typing_rule() for c in LIN.values() if c.type_at >= 0),
     _ABSORB,
 ])
+
+# What every JVP e-graph declares besides the schema (declared once per process, see rewrite/egraph.py)
+LIN_EXTENSION = Extension(LIN_SCHEMA, (*LIN, "JVP"), ABSORB_RULES)
 
 
 def lin_lowering(tab: Tables, n_primal_in: int) -> dict[str, Lowering]:

@@ -42,7 +42,7 @@ from typing import Any
 
 from grammar.gcpause import paused_gc
 from rewrite.egraph import EGraph, Frozen
-from rewrite.egraph_jvp import ABSORB_RULES, LIN, LIN_SCHEMA, bcast_facts, compile_rules, lin_lowering
+from rewrite.egraph_jvp import LIN_EXTENSION, bcast_facts, compile_rules, lin_lowering
 from rewrite.extract import ExtractionError, choose, rebuild
 from rewrite.tangents import Linearized, active_wires
 from semantics.diagram import Builder, Diagram, Node
@@ -128,8 +128,7 @@ def linearize_stats(d: Diagram, wrt: tuple[int, ...],
     t0 = time.perf_counter()
     active = activity(d, wrt)
     _check_points(d, active)
-    eg = EGraph(())
-    eg.declare(LIN_SCHEMA, constructors=(*LIN, "JVP"), rules=ABSORB_RULES)
+    eg = EGraph((), extension=LIN_EXTENSION)
     (outs,) = eg.load([d])
     rules, names = compile_rules(eg.tables, d, active)
     eg.declare("\n".join([*rules, bcast_facts(eg.tables)]), rules=names)

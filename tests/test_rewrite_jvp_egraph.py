@@ -6,6 +6,7 @@ are asserted by counts (iterations, matches per iteration, e-nodes), never by wa
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import sys
@@ -194,7 +195,8 @@ def test_a_planted_exploding_rule_stops_within_the_node_budget(monkeypatch):
     planted = ('(rule ((= e (LMul t a x))) ((union e (LMul t (LNeg t (LNeg t a)) x))) '
                ':ruleset jvp :name "planted-explode")')
     module = sys.modules["rewrite.jvp"]  # `rewrite.jvp` is also the name of the jvp operator
-    monkeypatch.setattr(module, "LIN_SCHEMA", module.LIN_SCHEMA + planted)
+    ext = module.LIN_EXTENSION
+    monkeypatch.setattr(module, "LIN_EXTENSION", dataclasses.replace(ext, program=ext.program + planted))
     d = _chain(50)
     limits = JvpLimits(enodes_per_box=20)
     budget = 20 * (len(d.nodes) + len(d.inputs)) + 10_000

@@ -1,0 +1,265 @@
+"""The e-graph's encoding as plain Python data, with no egglog in it: how a diagram becomes rows of
+the loader relations (`encode`), which type facts the rules consult (`type_facts`), and how the
+rows of a frozen e-graph become e-nodes (`LOWERING`, `Frozen`). rewrite/egraph.py, the only
+module that talks to egglog, declares the schema these rows fill and runs the commands.
+
+Encoding (why): one generic constructor family keyed by primitive name —
+`(Op1 name box t a)`, `(Op2 name box t a b)`, `(Op3 name box t a b c)`, `(OpN name box t args)`
+for other arities, `(Leaf k t)` for input k, `(Num v t)` for a constant v filling type t, and
+`(Proj k t (Multi name box args))` for output k of a node with several outputs (generators,
+calls). `(Var e)` holds for a term that depends on an input (or on an opaque box): a constant
+expression never does, so rules that reassociate constants require `Var` of the kept operand.
+`box` and `t` are ids into Python tables (`Tables`) of Box values and wire types, so the egglog
+schema never changes when a primitive is added, rewrites cannot alter static parameters or
+types (they are opaque integers), and rules compare types by id. The name string is redundant
+with the box id but makes rules readable (`(Op2 "add" p t x (Num 0.0 z))`). The boxes the rules
+mention (`RULE_BOXES`) are interned first, so their ids are the same in every `Tables` and the
+rule text of one rule table is the same in every e-graph (which lets egraph.py declare it once).
+
+>>> from semantics.diagram import Builder, make_box
+>>> from semantics.types import scalar
+>>> b = Builder(); x = b.input(scalar("f64"))
+>>> (y,) = b.add(make_box("sin"), [x], [scalar("f64")])
+>>> tab = Tables()
+>>> rows, outputs = encode([b.build([y])], tab)
+>>> rows["RLeaf"], [r[:2] + r[3:] for r in rows["R1"]], outputs   # (w, name, box, t, a): box id left out
+([(0, 0, 0)], [(1, 'sin', 0, 0)], [[1]])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from rewrite.rules import RULE_BOXES
+from semantics.diagram import Box, Diagram, make_box
+from semantics.primitives import PRIMITIVES
+from semantics.types import TensorType, WireType
+
+# the loader relations, in the order their rows are loaded (see `SCHEMA` in rewrite/egraph.py)
+ROW_RELATIONS = ("RLeaf", "RNum", "R1", "R2", "R3", "RN", "RNil", "RCons", "RMulti", "RProj", "RVar")
+
+Rows = dict[str, list[tuple[Any, ...]]]
+
+
+@dataclass(frozen=True)
+class ENode:
+    """One e-node as plain data. `op`: leaf | num | op | proj | nil | cons | multi.
+    `a`: input index (leaf), box id (op, multi), output index (proj). `t`: type id (-1 if none)."""
+
+    op: str
+    a: int
+    t: int
+    value: float
+    children: tuple[int, ...]
+
+
+@dataclass
+class Frozen:
+    """The e-graph as plain data: e-nodes per e-class (dense ints), the class of each wire name, and
+    the classes named by other naming constructors (`names["JVP"]`: primal class -> tangent class)."""
+
+    classes: dict[int, list[ENode]]
+    wires: dict[int, int]
+    names: dict[str, dict[Any, int]] = field(default_factory=dict)
+
+
+@dataclass
+class Tables:
+    """Interned types and boxes (ids are list positions). Multi-output boxes carry their out types.
+    The boxes the rules mention come first, so `rule_boxes()` is the same in every Tables."""
+
+    types: list[WireType] = field(default_factory=list)
+    boxes: list[tuple[Box, tuple[WireType, ...]]] = field(default_factory=list)
+    _type_ids: dict[Any, int] = field(default_factory=dict)
+    _box_ids: dict[Any, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in RULE_BOXES:
+            self.box(make_box(name))
+
+    def type(self, t: WireType) -> int:
+        i = self._type_ids.get(t)
+        if i is None:
+            i = self._type_ids[t] = len(self.types)
+            self.types.append(t)
+        return i
+
+    def box(self, b: Box, outs: tuple[WireType, ...] = ()) -> int:
+        key = (b, outs)
+        i = self._box_ids.get(key)
+        if i is None:
+            i = self._box_ids[key] = len(self.boxes)
+            self.boxes.append((b, outs))
+        return i
+
+    def rule_boxes(self) -> dict[str, int]:
+        return {name: self._box_ids[(make_box(name), ())] for name in RULE_BOXES}
+
+
+def op_name(b: Box) -> str:
+    """The name rules match on: a primitive's own name; generators and calls are prefixed."""
+    return b.name if b.kind == "prim" else f"{b.kind}:{b.name}"
+
+
+def num_value(b: Box, t: WireType) -> float | None:
+    """The f64 a `const` box becomes in a `Num` (None: keep it opaque, e.g. NaN, inf, huge ints)."""
+    if b.kind != "prim" or b.name != "const" or not isinstance(t, TensorType):
+        return None
+    v = b.param_dict.get("value")
+    if isinstance(v, bool) or (isinstance(v, int) and abs(v) < 2**53):
+        return float(v)
+    if isinstance(v, float) and v == v and abs(v) < 1e308:
+        return v
+    return None
+
+
+# ----------------------------------------------------------------- diagram -> rows
+
+
+def encode(diagrams: Sequence[Diagram], tab: Tables) -> tuple[Rows, list[list[int]]]:
+    """The loader rows of diagrams whose inputs are identified positionally (input k is `(Leaf k
+    t)` in every one) and, per diagram, the global wire name of each output. Wire names are
+    global: diagram i's wires are offset by the wire counts of the diagrams before it.
+
+    `Var` is computed here, in one pass, as its rules would (`RVar` rows): seeded, it saturates at
+    once instead of one level of the DAG per iteration."""
+    rows: Rows = {k: [] for k in ROW_RELATIONS}
+    leaf, num, r_n, multi, proj = rows["RLeaf"], rows["RNum"], rows["RN"], rows["RMulti"], rows["RProj"]
+    by_arity = {1: rows["R1"], 2: rows["R2"], 3: rows["R3"]}
+    outputs = []
+    offset = 0
+    lists = [0]  # the next free argument-list id
+    for d in diagrams:
+        types = d.types
+        var = set(d.inputs)
+        for k, w in enumerate(d.inputs):
+            leaf.append((w + offset, k, tab.type(types[w])))
+        for node in d.nodes:
+            outs = node.outputs
+            ins = [w + offset for w in node.inputs]
+            if len(outs) != 1 or not 1 <= len(ins) <= 3 or not var.isdisjoint(node.inputs):
+                var.update(outs)  # Proj and OpN always; Op1-3 when an operand is Var
+            if len(outs) == 1:
+                ty = types[outs[0]]
+                t, w = tab.type(ty), outs[0] + offset
+                v = num_value(node.box, ty)
+                if v is not None:
+                    num.append((w, v, t))
+                    var.discard(outs[0])
+                elif 1 <= len(ins) <= 3:
+                    by_arity[len(ins)].append((w, op_name(node.box), tab.box(node.box), t, *ins))
+                else:
+                    r_n.append((w, op_name(node.box), tab.box(node.box), t, _arg_list(ins, lists, rows)))
+            elif outs:
+                outs_t = tuple(types[w] for w in outs)
+                m = outs[0] + offset  # the tuple is named after its first output wire
+                multi.append((m, op_name(node.box), tab.box(node.box, outs_t), _arg_list(ins, lists, rows)))
+                proj.extend((w + offset, k, tab.type(ty), m) for k, (w, ty) in enumerate(zip(outs, outs_t)))
+        outputs.append([w + offset for w in d.outputs])
+        rows["RVar"] += [(w + offset,) for w in sorted(var)]
+        offset += len(types)
+    return rows, outputs
+
+
+def _arg_list(ins: Sequence[int], lists: list[int], rows: Rows) -> int:
+    """Rows for a cons list of wires; returns the list's id (`lists[0]` is the next free id)."""
+    first = lists[0]
+    rows["RNil"].append((first,))
+    rows["RCons"].extend((first + k + 1, h, first + k) for k, h in enumerate(reversed(ins)))
+    lists[0] = first + len(ins) + 1
+    return first + len(ins)
+
+
+def type_facts(tab: Tables) -> str:
+    """Type facts the rules consult, as egglog text (computed in Python, so rules never compute
+    types): `ScalarOf`, `F64T`, `ScalarT`, `Mat2`, `Numel`, `MatTy` and `InvPerm`. Interns the
+    scalar type of every tensor type first."""
+    for t in list(tab.types):
+        if isinstance(t, TensorType):
+            tab.type(TensorType(t.dtype, ()))
+    lines = []
+    for i, t in enumerate(tab.types):
+        if not isinstance(t, TensorType):
+            continue
+        lines.append(f"(set (ScalarOf {i}) {tab.type(TensorType(t.dtype, ()))})")
+        if t.dtype == "f64":
+            lines.append(f"(F64T {i})")
+        if t.rank == 0:
+            lines.append(f"(ScalarT {i})")
+        if t.rank == 2:
+            lines.append(f"(Mat2 {i})")
+        if all(d.is_const for d in t.shape):
+            n = 1
+            for d in t.shape:
+                n *= d.value
+            lines.append(f"(set (Numel {i}) {float(n)!r})")
+    lines += [f"(set (MatTy {a} {b}) {c})" for a, b, c in _matmul_types(tab)]
+    lines += [f"(InvPerm {p} {q})" for p, q in _inverse_transposes(tab.boxes)]
+    return "\n".join(lines)
+
+
+def _matmul_types(tab: Tables) -> list[tuple[int, int, int]]:
+    """(a, b, a @ b) for the rank-2 types (the first 64), for the matmul association rules."""
+    if "matmul" not in PRIMITIVES:
+        return []
+    mats = [t for t in tab.types if isinstance(t, TensorType) and t.rank == 2][:64]
+    return [(tab.type(a), tab.type(b), tab.type(TensorType(a.dtype, (a.shape[0], b.shape[1]))))
+            for a in mats for b in mats if a.dtype == b.dtype and a.shape[1] == b.shape[0]]
+
+
+def _inverse_transposes(boxes: Iterable[tuple[Box, tuple[WireType, ...]]]) -> list[tuple[int, int]]:
+    """Pairs of transpose boxes (ids) whose composition is the identity permutation."""
+    ts = [(i, b.param_dict.get("axes")) for i, (b, outs) in enumerate(boxes)
+          if b.kind == "prim" and b.name == "transpose" and not outs]
+    out = []
+    for i, p in ts:
+        for j, q in ts:
+            if p is None and q is None:
+                out.append((i, j))
+            elif p is None or q is None:
+                e = tuple(q if p is None else p)  # type: ignore[arg-type]
+                if e == tuple(reversed(range(len(e)))):
+                    out.append((i, j))
+            elif len(p) == len(q) and all(p[q[k]] == k for k in range(len(p))):
+                out.append((i, j))
+    return out
+
+
+# ----------------------------------------------------------------- frozen rows -> e-nodes
+
+
+@dataclass(frozen=True)
+class Lowering:
+    """How the rows of one egglog constructor are exported: the sort of its e-class, the sort of each
+    argument (`i`/`f`: an i64/f64 value, decoded; `-`: a value left undecoded, e.g. a name the box id
+    repeats; any other letter: a child e-class of that sort), and the `ENode` a decoded row stands
+    for (None: the class exists, the row adds no node). `names`: the row names a class (its first
+    argument is the key), it is not an e-node."""
+
+    sort: str
+    inputs: str
+    node: Callable[[tuple[Any, ...]], ENode | None] | None = None
+    names: bool = False
+
+
+def _op(x: tuple[Any, ...]) -> ENode:
+    return ENode("op", x[1], x[2], 0.0, x[3:])
+
+
+LOWERING: dict[str, Lowering] = {
+    "N": Lowering("T", "i", names=True),
+    "NA": Lowering("A", "i"),
+    "NT": Lowering("U", "i"),
+    "Leaf": Lowering("T", "ii", lambda x: ENode("leaf", x[0], x[1], 0.0, ())),
+    "Num": Lowering("T", "fi", lambda x: ENode("num", 0, x[1], x[0], ())),
+    "Op1": Lowering("T", "-iiT", _op),
+    "Op2": Lowering("T", "-iiTT", _op),
+    "Op3": Lowering("T", "-iiTTT", _op),
+    "OpN": Lowering("T", "-iiA", _op),
+    "Proj": Lowering("T", "iiU", lambda x: ENode("proj", x[0], x[1], 0.0, (x[2],))),
+    "ANil": Lowering("A", "", lambda x: ENode("nil", 0, -1, 0.0, ())),
+    "ACons": Lowering("A", "TA", lambda x: ENode("cons", 0, -1, 0.0, x)),
+    "Multi": Lowering("U", "-iA", lambda x: ENode("multi", x[1], -1, 0.0, (x[2],))),
+}

@@ -1,0 +1,121 @@
+"""The e-graph's fixed cost is paid once per process: the schema and a rule table are declared once,
+and every later EGraph starts from that declared state (egglog push/pop). Asserted by counts
+(declarations, e-graphs taken), never by time, and against a fresh process: nothing leaks from one
+derivation to the next."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+
+import pytest
+
+import dsl
+from rewrite import egraph
+from rewrite.egraph import EGraph, pool_counts
+from rewrite.rules import RULES
+from semantics.diagram import Builder, Diagram, make_box
+from semantics.types import scalar
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+F64 = scalar("f64")
+CASES = (("examples/mlp.dsl", "dloss"), ("examples/reactions.dsl", "dfit"))
+
+
+def _emit(case: tuple[str, str]) -> str:
+    path, name = case
+    return dsl.load(os.path.join(ROOT, path)).emit(name)
+
+
+def _sin_times_two() -> Diagram:
+    b = Builder()
+    x = b.input(F64)
+    (two,) = b.add(make_box("const", {"value": 2.0, "dtype": "f64"}), [], [F64])
+    (s,) = b.add(make_box("sin"), [x], [F64])
+    (y,) = b.add(make_box("mul"), [s, two], [F64])
+    return b.build([y])
+
+
+def test_derivations_in_either_order_equal_a_fresh_process():
+    script = "import sys, dsl; sys.stdout.write(dsl.load(sys.argv[1]).emit(sys.argv[2]))"
+    procs = [subprocess.Popen([sys.executable, "-c", script, os.path.join(ROOT, path), name], cwd=ROOT,
+                              stdout=subprocess.PIPE, text=True) for path, name in CASES]
+    fresh = [p.communicate(timeout=300)[0] for p in procs]
+    assert all(p.returncode == 0 for p in procs) and all(fresh)
+    a, b = CASES
+    assert [_emit(a), _emit(b), _emit(a)] == [fresh[0], fresh[1], fresh[0]]
+    assert [_emit(b), _emit(a), _emit(b)] == [fresh[1], fresh[0], fresh[1]]
+
+
+def test_the_schema_is_declared_once_per_process():
+    for case in CASES:  # the first derivations declare the optimiser's and the linearizer's e-graphs
+        _emit(case)
+    before = pool_counts()
+    for case in (*CASES, *CASES):
+        _emit(case)
+    after = pool_counts()
+    assert after["taken"] - before["taken"] >= 8  # every grad builds e-graphs (linearize, optimise)
+    assert after["declared"] == before["declared"]
+
+
+def test_a_new_egraph_starts_empty_after_a_used_one():
+    d = _sin_times_two()
+    with EGraph(RULES) as eg:
+        eg.load([d])
+        eg.push()
+        eg.push()  # left pushed on purpose: close pops them all
+        assert eg.size() > 0
+    with EGraph(RULES) as eg:
+        assert eg.size() == 0 and all(n == 0 for _, n in eg.sizes())
+        eg.load([d])
+        assert eg.size() > 0
+
+
+def test_egraphs_alive_at_once_do_not_share_state():
+    d = _sin_times_two()
+    with EGraph(RULES) as first, EGraph(RULES) as second:
+        first.load([d])
+        assert first.size() > 0 and second.size() == 0
+
+
+def test_closed_egraph_and_unmatched_pop_fail_clearly():
+    eg = EGraph(RULES)
+    with pytest.raises(RuntimeError, match="without a matching push"):
+        eg.pop()  # would otherwise pop the declared state itself
+    eg.close()
+    eg.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        eg.size()
+    with EGraph(RULES) as again:  # the instance went back to the pool intact
+        again.load([_sin_times_two()])
+        assert again.run_iteration("algebra")[0] is not None
+
+
+def test_an_egraph_in_another_thread_gets_its_own_instance():
+    results: list[int] = []
+
+    def work() -> None:
+        with EGraph(RULES) as eg:
+            eg.load([_sin_times_two()])
+            results.append(eg.size())
+
+    with EGraph(RULES) as here:
+        here.load([_sin_times_two()])
+        t = threading.Thread(target=work)
+        t.start()
+        t.join()
+        assert results == [here.size()]
+
+
+def test_rows_load_the_same_through_temporary_files(monkeypatch):
+    """Where in-memory files do not exist, the rows go through temporary files, with the same e-graph."""
+    d = _sin_times_two()
+    with EGraph(RULES) as eg:
+        eg.load([d])
+        want = eg.sizes()
+    monkeypatch.setattr(egraph, "_MEMFD", False)
+    with EGraph(RULES) as eg:
+        eg.load([d])
+        assert eg.sizes() == want
