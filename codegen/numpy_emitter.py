@@ -123,6 +123,11 @@ class _Emitter:
         self.helpers: set[str] = {"array_namespace"}
         self.generators: dict[str, Span | None] = {}
         self.temps = 0
+        # what a Call needs besides its argument sources, by (box, argument types, result type): a
+        # deep model repeats a few kinds of node, and the rendered parameters never change once a
+        # dim's name is claimed
+        self.signatures: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+        self.comments: dict[Span | None, str] = {}
 
     # ------------------------------------------------------------ values
 
@@ -301,7 +306,10 @@ class _Emitter:
                     progress = True
 
     def emit(self, code: str, ins: Instr) -> None:
-        self.body.append(f"    {code}{_source_comment(ins.span)}")
+        comment = self.comments.get(ins.span)
+        if comment is None:
+            comment = self.comments[ins.span] = _source_comment(ins.span)
+        self.body.append(f"    {code}{comment}")
 
     def constant(self, ins: Instr) -> None:
         params = ins.box.param_dict
@@ -375,7 +383,7 @@ class _Emitter:
         self.var[w] = name
 
     def call(self, ins: Instr, wire_args: tuple[str, ...]) -> Call:
-        args = tuple(self.arg(w, ins) for w in ins.inputs)
+        args = tuple([self.arg(w, ins) for w in ins.inputs])
         named: dict[str, str] = {}
         variadic = next((a for a in wire_args if a.startswith("*")), None)
         if variadic is None:
@@ -387,16 +395,27 @@ class _Emitter:
             named.update(zip(wire_args[k + 1:], args[len(args) - after:]))
             rest = args[k:len(args) - after]
             named[variadic[1:]] = "(" + ", ".join(rest) + ("," if len(rest) == 1 else "") + ")"
-        prim = PRIMITIVES[ins.box.name]
+        types = self.d.types
+        key = (ins.box, tuple([types[w] for w in ins.inputs]), types[ins.outputs[0]])
+        sig = self.signatures.get(key)
+        if sig is None:
+            sig = self.signatures[key] = self.signature(ins.box, key[1], key[2])
+        params, raw, in_dtypes, out_dtype, in_ranks = sig
+        return Call(args, named, params, raw, in_dtypes, out_dtype, in_ranks, self.source)
+
+    def signature(self, box: Any, in_types: tuple[Any, ...], out_t: Any) -> tuple[Any, ...]:
+        """The parts of a Call that depend only on the box and the types (see `self.signatures`)."""
+        prim = PRIMITIVES[box.name]
         params = {k: self.render(v, (prim.param_spec(k).kind if prim.param_spec(k) else None))  # type: ignore[union-attr]
-                  for k, v in ins.box.params}
+                  for k, v in box.params}
         # a function value (the first argument of fn_eval / fn_grad) has no dtype or rank: "object", 0
-        in_types = [self.d.types[w] for w in ins.inputs]
         in_dtypes = tuple(NUMPY_DTYPE[t.dtype] if isinstance(t, TensorType) else "object" for t in in_types)
-        out_dtype = NUMPY_DTYPE[self.d.types[ins.outputs[0]].dtype]  # type: ignore[union-attr]
+        out_dtype = NUMPY_DTYPE[out_t.dtype]
         in_ranks = tuple(t.rank if isinstance(t, TensorType) else 0 for t in in_types)
-        return Call(args, named, params, dict(ins.box.params), in_dtypes, out_dtype, in_ranks,
-                    lambda v: self.render(v, None))
+        return params, dict(box.params), in_dtypes, out_dtype, in_ranks
+
+    def source(self, v: Any) -> str:
+        return self.render(v, None)
 
 
 def _is_number(text: str) -> bool:

@@ -139,62 +139,78 @@ def build_schedule(d: Diagram, in_place: InPlace = elementwise_in_place) -> Sche
     """The schedule of `d`. `in_place(box, in_types, out_type)` says whether the backend can compute
     this box into an argument's buffer; the safety of doing so (liveness, aliasing) is decided here."""
     share = sharing(d)  # CSE and dead code: the one implementation, in rewrite/cleanup.py
-    live, rep, shared, dropped = list(share.live), dict(share.rep), list(share.shared), list(share.dropped)
-    kinds = {i: op_kind(d.nodes[i].box) for i in live}
+    rep = share.rep
+    nodes, types = d.nodes, d.types
+    kind_of: dict[Box, str] = {}  # op_kind by box: a deep model repeats a few boxes
+    kinds: dict[int, str] = {}
+    for i in share.live:
+        box = nodes[i].box
+        kind = kind_of.get(box)
+        if kind is None:
+            kind = kind_of[box] = op_kind(box)
+        kinds[i] = kind
     # Scalar constants have no inputs: hoisting them keeps fusion groups contiguous.
-    order = [i for i in live if kinds[i] == "const"] + [i for i in live if kinds[i] != "const"]
+    order = [i for i in share.live if kinds[i] == "const"] + [i for i in share.live if kinds[i] != "const"]
+    ins_of = [tuple([rep[w] for w in nodes[i].inputs]) for i in order]  # inputs by instruction
     end = len(order)
     last: dict[int, int] = {w: -1 for w in d.inputs}
     for k, i in enumerate(order):
-        node = d.nodes[i]
-        for w in node.outputs:
+        for w in nodes[i].outputs:
             last[w] = k
-        for w in node.inputs:
-            last[rep[w]] = k
+        for w in ins_of[k]:
+            last[w] = k
     for w in d.outputs:
         last[rep[w]] = end
 
-    groups = _fusion_groups(d, order, kinds, rep, last, end)
+    groups = _fusion_groups(d, order, kinds, ins_of, last, end)
     group_of = {k: g.id for g in groups for k in g.instrs}
+    instrs = _instructions(d, order, kinds, ins_of, last, group_of, in_place)
+    return Schedule(types, d.inputs, tuple(rep[w] for w in d.outputs), instrs, tuple(groups),
+                    tuple(sorted(last.items())), share.shared, share.dropped)
 
-    # Buffer reuse. `roots[w]` is the set of buffers wire w may share memory with; "owned" buffers
-    # are the ones this program allocated. A buffer dies after the last use of every wire on it.
+
+def _instructions(d: Diagram, order: list[int], kinds: dict[int, str], ins_of: list[tuple[int, ...]],
+                  last: dict[int, int], group_of: dict[int, int], in_place: InPlace) -> tuple[Instr, ...]:
+    """The instructions with their buffer reuse. `roots[w]` is the set of buffers wire w may share
+    memory with; "owned" buffers are the ones this program allocated. A buffer dies after the last
+    use of every wire on it."""
+    nodes, types = d.nodes, d.types
     roots: dict[int, frozenset[int]] = {w: frozenset({-1 - k}) for k, w in enumerate(d.inputs)}
     owned: set[int] = set()   # wires that *are* an owned buffer (not a view of one)
     buffer_end: dict[int, int] = {}
     instrs: list[Instr] = []
     decided: dict[tuple[Box, tuple[WireType, ...], WireType], bool] = {}  # in_place by (box, types)
     for k, i in enumerate(order):
-        node = d.nodes[i]
-        ins = tuple(rep[w] for w in node.inputs)
+        node = nodes[i]
+        ins = ins_of[k]
         kind = kinds[i]
         reuse = None
         if len(node.outputs) == 1:
-            out_t = d.types[node.outputs[0]]
+            out_t = types[node.outputs[0]]
             for w in ins:
-                if w in owned and d.types[w] == out_t and _dead_after(w, k, ins, roots, buffer_end) \
-                        and _can(in_place, decided, node.box, tuple(d.types[v] for v in ins), out_t):
+                if w in owned and types[w] == out_t and _dead_after(w, k, ins, roots, buffer_end) \
+                        and _can(in_place, decided, node.box, tuple([types[v] for v in ins]), out_t):
                     reuse = w
                     break
         for w in node.outputs:
             if reuse is not None:
-                roots[w] = roots[reuse]
+                root = roots[w] = roots[reuse]
                 owned.add(w)
-            elif kind in FRESH_KINDS and isinstance(d.types[w], TensorType):
-                roots[w] = frozenset({w})
+            elif kind in FRESH_KINDS and isinstance(types[w], TensorType):
+                root = roots[w] = frozenset((w,))
                 owned.add(w)
             elif kind == "const":
-                roots[w] = frozenset({w})
+                root = roots[w] = frozenset((w,))
             else:  # views, generators, others: may alias any argument (and, for generators, anything)
                 extra = {-1 - len(d.inputs) - w} if kind == "generator" else set()
-                roots[w] = frozenset().union(*(roots[v] for v in ins), extra)
-            for b in roots[w]:
-                buffer_end[b] = max(buffer_end.get(b, -1), last[w])
+                root = roots[w] = frozenset().union(*(roots[v] for v in ins), extra)
+            lw = last[w]
+            for b in root:
+                if buffer_end.get(b, -1) < lw:
+                    buffer_end[b] = lw
         frees = tuple(sorted({w for w in ins if last[w] == k}))
         instrs.append(Instr(i, node.box, ins, node.outputs, kind, group_of[k], reuse, frees, node.span))
-
-    return Schedule(d.types, d.inputs, tuple(rep[w] for w in d.outputs), tuple(instrs), tuple(groups),
-                    tuple(sorted(last.items())), tuple(shared), tuple(dropped))
+    return tuple(instrs)
 
 
 def _can(in_place: InPlace, decided: dict[tuple[Box, tuple[WireType, ...], WireType], bool], box: Box,
@@ -211,37 +227,44 @@ def _dead_after(w: int, k: int, ins: tuple[int, ...], roots: dict[int, frozenset
                 buffer_end: dict[int, int]) -> bool:
     """Whether instruction k may overwrite wire w's buffer: every wire on it is last read at k, and no
     other argument of k may alias it (a same-index overlap like `x * x` is fine; a view is not)."""
-    if any(buffer_end[b] > k for b in roots[w]):
-        return False
-    return all(v == w or not (roots[v] & roots[w]) for v in ins)
+    mine = roots[w]
+    for b in mine:
+        if buffer_end[b] > k:
+            return False
+    for v in ins:
+        if v != w and not mine.isdisjoint(roots[v]):
+            return False
+    return True
 
 
-def _fusion_groups(d: Diagram, order: list[int], kinds: dict[int, str], rep: dict[int, int],
+def _fusion_groups(d: Diagram, order: list[int], kinds: dict[int, str], ins_of: list[tuple[int, ...]],
                    last: dict[int, int], end: int) -> list[Group]:
     """Consecutive instructions form a group when each elementwise one reads a wire made inside the
     group and has the group's output shape; a reduction of such a wire closes the group."""
     groups: list[tuple[str, list[int], tuple[Dim, ...] | None]] = []
     made: set[int] = set()
+    nodes, types = d.nodes, d.types
     for k, i in enumerate(order):
-        node = d.nodes[i]
-        ins = [rep[w] for w in node.inputs]
-        out_t = d.types[node.outputs[0]] if node.outputs else None
+        node = nodes[i]
+        ins = ins_of[k]
+        out_t = types[node.outputs[0]] if node.outputs else None
         shape = out_t.shape if isinstance(out_t, TensorType) else None
         current = groups[-1] if groups else None
-        joins = current is not None and current[0] == "elementwise" and any(w in made for w in ins)
-        if kinds[i] == "elementwise" and joins and current is not None and current[2] == shape:
+        kind = kinds[i]
+        joins = current is not None and current[0] == "elementwise" and not made.isdisjoint(ins)
+        if kind == "elementwise" and joins and current is not None and current[2] == shape:
             current[1].append(k)
-        elif kinds[i] == "reduction" and joins and current is not None and any(
-                w in made and getattr(d.types[w], "shape", None) == current[2] for w in ins):
+        elif kind == "reduction" and joins and current is not None and any(
+                w in made and getattr(types[w], "shape", None) == current[2] for w in ins):
             groups[-1] = ("reduction", [*current[1], k], current[2])
         else:
-            kind = kinds[i]
             groups.append((kind, [k], shape if kind == "elementwise" else None))
             made = set()
         made.update(node.outputs)
     out: list[Group] = []
     for gid, (kind, ks, space) in enumerate(groups):
-        inside = {w for k in ks for w in d.nodes[order[k]].outputs}
-        live_out = tuple(sorted(w for w in inside if last.get(w, -1) > ks[-1] or last.get(w, -1) == end))
+        final = ks[-1]
+        live_out = tuple(sorted(w for k in ks for w in nodes[order[k]].outputs
+                                if last.get(w, -1) > final or last.get(w, -1) == end))
         out.append(Group(gid, kind, tuple(ks), space, live_out))
     return out

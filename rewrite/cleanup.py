@@ -3,7 +3,7 @@ common-subexpression elimination (hash-consing of identical nodes)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from grammar.errors import DslError
@@ -39,29 +39,66 @@ class Sharing:
 
 def sharing(d: Diagram, merge: bool = True) -> Sharing:
     """The CSE (unless `merge` is False) and dead-code decisions for `d`, in one linear pass each way."""
+    if not merge:
+        live = _live(d, d.outputs)
+        return Sharing(live, _Identity(), (), _complement(len(d.nodes), live))
     rep: dict[int, int] = {w: w for w in d.inputs}
     seen: dict[tuple[object, ...], int] = {}
     kept: list[int] = []
     shared: list[tuple[int, int]] = []
-    for i, node in enumerate(d.nodes):
-        key = (node.box, tuple(rep[w] for w in node.inputs))
-        first = seen.get(key) if merge else None
+    nodes = d.nodes
+    for i, node in enumerate(nodes):
+        key = (node.box, tuple([rep[w] for w in node.inputs]))
+        first = seen.get(key)
         if first is not None:
-            rep.update(zip(node.outputs, (rep[w] for w in d.nodes[first].outputs)))
+            rep.update(zip(node.outputs, [rep[w] for w in nodes[first].outputs]))
             shared.append((i, first))
             continue
         seen[key] = i
-        rep.update((w, w) for w in node.outputs)
+        for w in node.outputs:
+            rep[w] = w
         kept.append(i)
+    if not shared:
+        live = _live(d, [rep[w] for w in d.outputs])
+        return Sharing(live, rep, (), _complement(len(nodes), live))
     needed = {rep[w] for w in d.outputs}
-    live: list[int] = []
+    live_list: list[int] = []
     for i in reversed(kept):
-        node = d.nodes[i]
+        node = nodes[i]
         if any(w in needed for w in node.outputs):
+            live_list.append(i)
+            needed.update([rep[w] for w in node.inputs])
+    live_list.reverse()
+    return Sharing(tuple(live_list), rep, tuple(shared), tuple(sorted(set(kept) - set(live_list))))
+
+
+class _Identity(dict[int, int]):
+    """The representative map of a pass that merges nothing: every wire is its own."""
+
+    def __missing__(self, w: int) -> int:
+        return w
+
+
+def _live(d: Diagram, outputs: Iterable[int]) -> tuple[int, ...]:
+    """The nodes some output depends on (a reverse sweep over wires read in `d` as it is), in order."""
+    needed = set(outputs)
+    live: list[int] = []
+    nodes = d.nodes
+    for i in range(len(nodes) - 1, -1, -1):
+        node = nodes[i]
+        outs = node.outputs
+        if (outs[0] in needed if len(outs) == 1 else not needed.isdisjoint(outs)):
             live.append(i)
-            needed.update(rep[w] for w in node.inputs)
+            needed.update(node.inputs)
     live.reverse()
-    return Sharing(tuple(live), rep, tuple(shared), tuple(sorted(set(kept) - set(live))))
+    return tuple(live)
+
+
+def _complement(n: int, live: tuple[int, ...]) -> tuple[int, ...]:
+    if len(live) == n:
+        return ()
+    keep = set(live)
+    return tuple(i for i in range(n) if i not in keep)
 
 
 def prune(d: Diagram) -> Diagram:
@@ -89,6 +126,7 @@ def elide_broadcasts(d: Diagram) -> Diagram:
     if not source:
         return d
     nodes = []
+    changed = False
     for node in d.nodes:
         prim = PRIMITIVES.get(node.box.name) if node.box.kind == "prim" else None
         if prim is not None and prim.elementwise and any(w in source for w in node.inputs):
@@ -103,9 +141,13 @@ def elide_broadcasts(d: Diagram) -> Diagram:
                         same = False
                     if same:
                         ins = trial
+                        changed = True
             node = Node(node.box, tuple(ins), node.outputs, node.span)
         nodes.append(node)
-    return prune(Diagram(d.types, d.inputs, tuple(nodes), d.outputs, d.input_names, d.name, d.span))
+    if not changed:  # no broadcast elided: none became dead either
+        return d
+    return prune(Diagram(d.types, d.inputs, tuple(nodes), d.outputs, d.input_names, d.name, d.span,
+                         d.assumptions))
 
 
 def contract_columns(d: Diagram) -> Diagram:

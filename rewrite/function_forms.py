@@ -185,6 +185,8 @@ def beta_reduce(d: Diagram) -> Diagram:
     of variables, or a permutation of its variables) is L with its variables replaced by the points:
     the form a user writes (`f(square(sqrt(u)))`, not `(x => f(x ^ 2))(sqrt(u))`), evaluated once on
     the points instead of on a second grid. Cones holding a partial integral keep the application."""
+    if not any(n.box.name == "apply" for n in d.nodes):
+        return d
     prod = {w: n for n in d.nodes for w in n.outputs}
     b = Builder()
     rename = {w: b.input(d.types[w]) for w in d.inputs}

@@ -62,7 +62,10 @@ def _finish(d: Diagram, name: str, names: Sequence[str], optimize: bool, trace: 
             fast_math: bool = False) -> Diagram:
     if trace is not None:
         trace.append(Step("transpose (reverse sweep) and seeding", d.stats()["ops"]))
-    out = release_output_variables(tidy(expand_derivatives(beta_reduce(tidy(d)))))
+    tidied = tidy(d)
+    reduced = expand_derivatives(beta_reduce(tidied))
+    # tidy again only what the function forms changed (tidy of a tidy diagram is the same diagram)
+    out = release_output_variables(reduced if reduced is tidied else tidy(reduced))
     if trace is not None:
         trace.append(Step("CSE + dead code", out.stats()["ops"]))
     if optimize:
