@@ -16,7 +16,7 @@ from rewrite.jvp import linearize_diagram
 from rewrite.simplify import Step, simplify_diagram
 from rewrite.tangents import is_float
 from rewrite.transpose import transpose
-from semantics.diagram import Builder, Diagram, make_box
+from semantics.diagram import Diagram, make_box
 from semantics.errors import DerivativeError
 from semantics.types import TensorType, type_str
 
@@ -78,21 +78,19 @@ def vjp(d: Diagram, wrt: Wrt = None, optimize: bool = True, trace: Trace = None,
     """`(x..., ct_y...) -> ct_x...` for the parameters in wrt."""
     wrt = default_wrt(d, wrt)
     back = transpose(linearize_diagram(d, wrt, trace))
-    b = Builder()
-    ins = [b.input(t) for t in back.dom]
-    outs = b.inline(back, ins)
     names = d.param_names() + tuple("ct" if len(d.cod) == 1 else f"ct{i}" for i in range(len(d.cod)))
-    return _finish(b.build(outs[len(d.cod):]), f"vjp_{d.name}", names, optimize, trace, fast_math)
+    return _finish(_outputs(back, back.outputs[len(d.cod):]), f"vjp_{d.name}", names, optimize, trace, fast_math)
 
 
 def _seeded(d: Diagram, wrt: tuple[int, ...], keep_value: bool, trace: Trace = None) -> Diagram:
     y = _scalar_out(d, "grad")
-    back = transpose(linearize_diagram(d, wrt, trace))
-    b = Builder()
-    xs = [b.input(t) for t in d.dom]
-    (one,) = b.add(make_box("const", {"value": 1.0, "dtype": y.dtype}), (), (y,))
-    outs = b.inline(back, xs + [one])
-    return b.build(list(outs) if keep_value else list(outs[1:]))
+    back = transpose(linearize_diagram(d, wrt, trace), seeds=(make_box("const", {"value": 1.0, "dtype": y.dtype}),))
+    return _outputs(back, back.outputs if keep_value else back.outputs[1:])
+
+
+def _outputs(d: Diagram, outputs: Sequence[int]) -> Diagram:
+    """`d` with these outputs and no names (the caller names the result), sharing d's nodes."""
+    return Diagram(d.types, d.inputs, d.nodes, tuple(outputs))
 
 
 def grad(d: Diagram, wrt: Wrt = None, optimize: bool = True, trace: Trace = None,

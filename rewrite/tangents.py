@@ -52,10 +52,20 @@ def derivative_box(box: Box, mode: str) -> Box:
 def active_wires(d: Diagram, seeds: Iterable[int], passes: Callable[[Node], bool] = lambda node: True) -> set[int]:
     """The float wires a tangent reaches from `seeds`: float outputs of every node that reads an
     active wire and `passes` it on (a node whose derivative is structurally zero does not)."""
-    active = {w for w in seeds if is_float(d.types[w])}
+    types = d.types
+    floats: dict[WireType, bool] = {}  # is_float by type: a model has few distinct types
+
+    def carries(w: int) -> bool:
+        t = types[w]
+        f = floats.get(t)
+        if f is None:
+            f = floats[t] = is_float(t)
+        return f
+
+    active = {w for w in seeds if carries(w)}
     for node in d.nodes:
-        if any(w in active for w in node.inputs) and passes(node):
-            active.update(w for w in node.outputs if is_float(d.types[w]))
+        if not active.isdisjoint(node.inputs) and passes(node):
+            active.update([w for w in node.outputs if carries(w)])
     return active
 
 

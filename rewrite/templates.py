@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from typing import Any
 
 from grammar import ast
 from grammar.errors import Span
-from semantics.diagram import Builder, Diagram, Node, make_box
+from semantics.diagram import Box, Builder, Diagram, Node, make_box
 from semantics.errors import DerivativeError
 from semantics.expressions import BodyElaborator
 from semantics.primitives import PRIMITIVES, Primitive
@@ -108,7 +108,7 @@ def instantiate(template: str, b: Builder, env: Mapping[str, Any], statics: Mapp
     key as a `Fragment` and replayed for every node of a diagram that repeats it (a 600-layer chain
     transposes the same `mul`, `add` and `sin` 600 times each)."""
     wires: list[int] = []
-    frag = _fragment(template, env, statics, out_type, wires, span)
+    frag = fragment(template, env, statics, out_type, wires, span)
     return frag.replay(b, wires, out_type, span)
 
 
@@ -121,16 +121,29 @@ class Fragment:
     small: Diagram
     own_span: tuple[Any, ...]
 
-    def replay(self, b: Builder, wires: Sequence[int], out_type: WireType, span: Span | None) -> WireVal | ZeroVal:
+    @cached_property
+    def program(self) -> tuple[tuple[tuple[Box, tuple[int, ...], tuple[WireType, ...], Any], ...], int]:
+        """The nodes as (box, inputs, output types, own span) over local numbers (the stand-ins are
+        0..k-1 and each node's outputs follow, as `replay` appends them), and the result's local
+        number (-1: ZERO); computed once per fragment."""
         d = self.small
-        rename = dict(zip(d.inputs, wires))
+        local = {w: i for i, w in enumerate(d.inputs)}
+        steps = []
         for node, own in zip(d.nodes, self.own_span):
-            outs = b.add(node.box, [rename[w] for w in node.inputs], [d.types[w] for w in node.outputs],
-                         span if own is CALLER else own)
-            rename.update(zip(node.outputs, outs))
-        if not d.outputs:
+            steps.append((node.box, tuple([local[w] for w in node.inputs]), tuple([d.types[w] for w in node.outputs]),
+                          own))
+            for w in node.outputs:
+                local[w] = len(local)
+        return tuple(steps), local[d.outputs[0]] if d.outputs else -1
+
+    def replay(self, b: Builder, wires: Sequence[int], out_type: WireType, span: Span | None) -> WireVal | ZeroVal:
+        steps, result = self.program
+        vals = list(wires)
+        for box, ins, out_types, own in steps:
+            vals.extend(b.add(box, [vals[i] for i in ins], out_types, span if own is CALLER else own))
+        if result < 0:
             return ZERO
-        return WireVal(rename[d.outputs[0]], out_type, span)
+        return WireVal(vals[result], out_type, span)
 
 
 CALLER = object()  # a Fragment node that takes the caller's span
@@ -138,8 +151,8 @@ _FRAGMENTS: dict[Hashable, Fragment] = {}
 _MAX_FRAGMENTS = 4096  # distinct (template, types) keys; a bounded memo, emptied when full
 
 
-def _fragment(template: str, env: Mapping[str, Any], statics: Mapping[str, Any], out_type: WireType,
-              wires: list[int], span: Span | None) -> Fragment:
+def fragment(template: str, env: Mapping[str, Any], statics: Mapping[str, Any], out_type: WireType,
+             wires: list[int], span: Span | None) -> Fragment:
     """The Fragment of this instantiation (memoised by its key), filling `wires` with the actual wires
     that stand for its inputs."""
     distinct: dict[int, int] = {}  # actual wire -> input position

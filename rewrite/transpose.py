@@ -17,13 +17,14 @@ its result (`where(c, ct / y, 0)`) instead of scaling a zero.
 from __future__ import annotations
 
 import re
+from collections.abc import Hashable, Sequence
 from typing import Any
 
 from grammar.errors import Span
 from rewrite.functional import transpose_apply
 from rewrite.tangents import Linearized, derivative_box, linear_wires
-from rewrite.templates import ZeroVal, bind_args, fit, instantiate, pointwise_view, template_statics, zeros
-from semantics.diagram import Builder, Diagram, make_box
+from rewrite.templates import Fragment, ZeroVal, bind_args, fit, fragment, pointwise_view, template_statics, zeros
+from semantics.diagram import Box, Builder, Diagram, make_box
 from semantics.errors import DerivativeError
 from semantics.primitives import PRIMITIVES
 from semantics.types import TensorType
@@ -32,24 +33,33 @@ from semantics.values import WireVal
 Mask = tuple[tuple[int, bool], ...]  # (condition wire, branch selected when it holds), outermost last
 
 
-def transpose(lin: Linearized) -> Diagram:
+def transpose(lin: Linearized, seeds: Sequence[Box] | None = None) -> Diagram:
+    """`(x..., ct_dy...) -> (y..., ct_t...)` (see the module doc). With `seeds` (one constant box per
+    tangent output, e.g. the `1.0` of a gradient), the cotangents are those constants instead of
+    inputs: `x... -> (y..., ct_t...)`, the diagram a caller would get by feeding the constants in,
+    numbered alike (the constants are the first nodes), without copying the sweep's result."""
     d = lin.diagram
     linear = linear_wires(lin)
     b = Builder()
     primal = {w: b.input(d.types[w]) for w in d.inputs[:lin.n_primal_in]}
     tangent_outs = d.outputs[lin.n_primal_out:]
-    ct_inputs = [b.input(d.types[w]) for w in tangent_outs]
+    if seeds is None:
+        ct_inputs = [b.input(d.types[w]) for w in tangent_outs]
+    else:
+        assert len(seeds) == len(tangent_outs), (len(seeds), len(tangent_outs))
+        ct_inputs = [b.add(box, (), (d.types[w],))[0] for box, w in zip(seeds, tangent_outs)]
+    linear_nodes = []
     for node in d.nodes:
-        if not any(w in linear for w in node.outputs):
+        if linear.isdisjoint(node.outputs):
             outs = b.add(node.box, [primal[w] for w in node.inputs], [d.types[w] for w in node.outputs], node.span)
             primal.update(zip(node.outputs, outs))
+        else:
+            linear_nodes.append(node)
     acc = Accumulator(b, d)
     for w, c in zip(tangent_outs, ct_inputs):
         if w in linear:
             acc.add(w, c)
-    for node in reversed(d.nodes):
-        if not any(w in linear for w in node.outputs):
-            continue
+    for node in reversed(linear_nodes):
         cts = [acc.get(w) for w in node.outputs]
         if all(c is None for c in cts):
             continue
@@ -59,7 +69,7 @@ def transpose(lin: Linearized) -> Diagram:
     for w in d.inputs[lin.n_primal_in:lin.n_primal_in + lin.n_tangent_in]:
         ct = acc.get(w)
         grads.append(ct if ct is not None else zeros(b, d.types[w]).wire)
-    names = d.param_names()[:lin.n_primal_in] + tuple(f"ct{i}" for i in range(len(ct_inputs)))
+    names = d.param_names()[:lin.n_primal_in] + tuple(f"ct{i}" for i in range(len(b.inputs) - lin.n_primal_in))
     return b.build(ys + grads, input_names=names)
 
 
@@ -75,19 +85,24 @@ class Accumulator:
         self.d = d
         self.ct: dict[int, int] = {}
         self.masks: dict[int, Mask] = {}
-        self.spans = {w: n.span for n in d.nodes for w in n.outputs}
+        self._spans: dict[int, Span | None] | None = None  # each wire's defining span, when first needed
 
     def add(self, w: int, c: int, mask: Mask = (), span: Span | None = None) -> None:
         """Add cotangent `c` to wire w's; the sum points at the DSL line of the use that
         contributes `c` (or of w's definition), so generated code can name its source line."""
         if w in self.ct:
             t = self.d.types[w]
-            (s,) = self.b.add(make_box("add"), [self.ct[w], c], [t], span or self.spans.get(w))
+            (s,) = self.b.add(make_box("add"), [self.ct[w], c], [t], span or self.span_of(w))
             self.ct[w] = s
             self.masks[w] = mask if self.masks.get(w) == mask else ()
         else:
             self.ct[w] = c
             self.masks[w] = mask
+
+    def span_of(self, w: int) -> Span | None:
+        if self._spans is None:
+            self._spans = {o: n.span for n in self.d.nodes for o in n.outputs}
+        return self._spans.get(w)
 
     def get(self, w: int) -> int | None:
         return self.ct.get(w)
@@ -110,26 +125,77 @@ def _transpose_node(b: Builder, node: Any, d: Diagram, primal: dict[int, int], l
         f = node.inputs[0]
         acc.add(f, transpose_apply(b, node, d, primal, c, _function_name(d, f)), span=node.span)
         return
-    in_t = [d.types[w] for w in node.inputs]
-    primals: list[WireVal | None]
+    out = node.outputs[0]
+    mask = acc.masks.get(out, ()) if prim.elementwise else ()
     if prim.variadic:  # concat/stack transposes read the other operands' shapes: zeros stand in for linear ones
-        primals = [_primal_or_zeros(b, w, d, primal, linear) for w in node.inputs]
-        targets = [(prim.wire_args[0].lstrip("*"), k, w) for k, w in enumerate(node.inputs)]
+        env_wires = [_primal_or_zeros(b, w, d, primal, linear).wire for w in node.inputs]
+        targets = _targets(prim, node, d, env_wires, [True] * len(env_wires), linear, c, mask, b)
     else:
-        primals = [None if w in linear else WireVal(primal[w], d.types[w], node.span) for w in node.inputs]
-        targets = [(a, -1, w) for a, w in zip(prim.wire_args, node.inputs)]
+        flags = [w not in linear for w in node.inputs]
+        env_wires = [primal[w] if f else -1 for w, f in zip(node.inputs, flags)]
+        targets = _plan(prim, node, d, env_wires, flags, linear, c, mask, b)
+    slots = [*env_wires, c, *(m for m, _ in mask)]  # what a target's fragment inputs index into
+    out_t = d.types[out]
+    for j, frag, ins in targets:
+        w = node.inputs[j]
+        wt = d.types[w]
+        r = frag.replay(b, [slots[i] for i in ins], wt, node.span)
+        if isinstance(r, ZeroVal):
+            continue
+        acc.add(w, fit(b, r, wt, node.span).wire,
+                _passed_mask(prim.name, _arg_name(prim, j), node, d, primal, mask, wt == out_t), node.span)
+
+
+Target = tuple[int, Fragment, tuple[int, ...]]  # (input index, its cotangent's fragment, the fragment's inputs as slots)
+_PLANS: dict[Hashable, tuple[Target, ...]] = {}
+_MAX_PLANS = 4096  # distinct node kinds; a bounded memo, emptied when full
+
+
+def _plan(prim: Any, node: Any, d: Diagram, env_wires: list[int], flags: list[bool], linear: set[int], c: int,
+          mask: Mask, b: Builder) -> tuple[Target, ...]:
+    """`_targets` memoised by what they depend on: the box, the argument and result types, which
+    arguments are linear, the mask's branches and types, and which primal/mask wires coincide — not
+    the wires themselves (a 600-layer chain transposes the same few kinds of node 600 times each)."""
+    bound = [w for w in env_wires if w >= 0] + [m for m, _ in mask]
+    first: dict[int, int] = {}
+    pattern = tuple(first.setdefault(w, len(first)) for w in bound)
+    key = (node.box, tuple([d.types[w] for w in node.inputs]), d.types[node.outputs[0]], tuple(flags),
+           tuple((b.types[m], branch) for m, branch in mask), pattern)
+    try:
+        plan = _PLANS.get(key)
+    except TypeError:  # an unhashable static parameter: no memo
+        return _targets(prim, node, d, env_wires, flags, linear, c, mask, b)
+    if plan is None:
+        plan = _targets(prim, node, d, env_wires, flags, linear, c, mask, b)
+        if len(_PLANS) >= _MAX_PLANS:
+            _PLANS.clear()
+        _PLANS[key] = plan
+    return plan
+
+
+def _targets(prim: Any, node: Any, d: Diagram, env_wires: list[int], flags: list[bool], linear: set[int], c: int,
+             mask: Mask, b: Builder) -> tuple[Target, ...]:
+    """For each linear argument of `node`, the fragment of its transpose template and the slots its
+    inputs come from (indices into env_wires + [c] + mask wires, see `_transpose_node`)."""
+    box = node.box
+    in_t = [d.types[w] for w in node.inputs]
+    primals = [WireVal(w, t, node.span) if f else None for w, t, f in zip(env_wires, in_t, flags)]
     env, types = bind_args(prim, in_t, primals)
     out_t = d.types[node.outputs[0]]
     env["ct"], types["out"] = WireVal(c, out_t, node.span), out_t
     types = pointwise_view(prim, types)
     statics = template_statics(box.param_dict, types)
-    mask = acc.masks.get(node.outputs[0], ()) if prim.elementwise else ()
     for i, (m, _) in enumerate(mask):
         env[f"mask{i}"] = WireVal(m, b.types[m], node.span)
-    for a, k, w in targets:
+    slot_of: dict[int, int] = {}
+    for i, w in enumerate([*env_wires, c, *(m for m, _ in mask)]):
+        slot_of.setdefault(w, i)
+    out: list[Target] = []
+    for j, w in enumerate(node.inputs):
         if w not in linear:
             continue
-        template = prim.transpose_template(a, types, box.param_dict, k)
+        a = _arg_name(prim, j)
+        template = prim.transpose_template(a, types, box.param_dict, j if prim.variadic else -1)
         if template is None:
             raise DerivativeError(f"the primitive '{prim.name}' is used linearly in '{a}' but has no transpose rule "
                                   f"for it", node.span)
@@ -138,12 +204,15 @@ def _transpose_node(b: Builder, node: Any, d: Diagram, primal: dict[int, int], l
                               if isinstance(v, WireVal) and n != "ct" and getattr(v.type, "is_float", False))
         for i, (_, branch) in enumerate(mask if scaled else ()):
             template = f"where(mask{i}, {template}, 0)" if branch else f"where(mask{i}, 0, {template})"
-        wt = d.types[w]
-        r = instantiate(template, b, env, statics, wt, node.span)
-        if isinstance(r, ZeroVal):
-            continue
-        acc.add(w, fit(b, r, wt, node.span).wire, _passed_mask(prim.name, a, node, d, primal, mask, wt == out_t),
-                node.span)
+        wires: list[int] = []
+        frag = fragment(template, env, statics, d.types[w], wires, node.span)
+        out.append((j, frag, tuple(slot_of[v] for v in wires)))
+    return tuple(out)
+
+
+def _arg_name(prim: Any, j: int) -> str:
+    """The row's name of wire argument j (a variadic row's arguments share one name)."""
+    return prim.wire_args[0].lstrip("*") if prim.variadic else prim.wire_args[j]
 
 
 def _passed_mask(name: str, arg: str, node: Any, d: Diagram, primal: dict[int, int], mask: Mask,
