@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from grammar.errors import DslError
-from semantics.diagram import Builder, Diagram, Node, make_box
+from semantics.diagram import LITERAL_BOXES, Builder, Diagram, Node, make_box
 from semantics.primitives import PRIMITIVES
 from semantics.prims.shape import squeezed_axes
 from semantics.types import Dim, TensorType, WireType
@@ -117,12 +117,16 @@ def cse(d: Diagram) -> Diagram:
 def elide_broadcasts(d: Diagram) -> Diagram:
     """An elementwise box broadcasts its operands itself: read the un-broadcast wire instead of a
     `broadcast_to` result wherever that leaves the box's output type unchanged (saves the
-    materialised array). A constant function (`lift` of a plain wire, LANGUAGE.md §7) is a
-    broadcast over the bound variables: a pointwise box reads the plain value instead wherever another
-    operand is a function of the same variables. Dead broadcasts are then dropped by `prune`."""
+    materialised array). A constant function of a literal (`lift` of a `const`, LANGUAGE.md §7) is a
+    broadcast over the bound variables: a pointwise box reads the literal instead wherever another
+    operand is a function of the same variables, as in elaborated lambdas (where only literals stay
+    plain: a named plain wire read in a lambda is lifted, and the sampling pass broadcasts it only
+    where it must). Dead broadcasts are then dropped by `prune`."""
+    literal = {n.outputs[0] for n in d.nodes if n.box.name in LITERAL_BOXES and n.box.kind == "prim"}
     source = {n.outputs[0]: n.inputs[0] for n in d.nodes
               if n.box.kind == "prim" and len(n.outputs) == 1
-              and (n.box.name == "broadcast_to" or (n.box.name == "lift" and not n.box.param_dict.get("dom_from")))}
+              and (n.box.name == "broadcast_to" or (n.box.name == "lift" and not n.box.param_dict.get("dom_from")
+                                                    and n.inputs[0] in literal))}
     if not source:
         return d
     nodes = []

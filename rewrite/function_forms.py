@@ -9,8 +9,12 @@ Two passes on a derived diagram, run before its optimisation:
   form and text that reloads. Functions of a point f64[k] keep `divergence` (still evaluated
   exactly, by the sampling pass).
 * `release_output_variables`: the variables of a function-valued result range over its whole
-  domain; the integration region their `coord` boxes carried in the integrand is dropped where the
-  coord feeds no integral (a lambda `x => ...` elaborates to such a coord).
+  domain; the integration region their `coord` (and constant-function `lift`) boxes carried in the
+  integrand is dropped unless they are inside a top-level integral (in a lambda `x => ...`, or an
+  integral inside one, elaboration leaves the region of a domain with a free variable unknown),
+  and a value of fewer variables lifted into the result's domain (the transpose of an inner
+  integral: δ/δk ∫ (∫ k(u, v) f(v) dv)² du is `lift(ct(u)) * f(v)`) is rebuilt on the result's own
+  variables, `(u, v) => ct(u) * f(v)`, the diagram that lambda elaborates to.
 
 >>> from semantics.types import scalar
 >>> release_output_variables(Builder().build([])).stats()["ops"]
@@ -22,9 +26,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from grammar.errors import DslError
-from rewrite.cleanup import prune
+from rewrite.cleanup import cse, prune
 from semantics.diagram import Builder, Diagram, Node, make_box
-from semantics.types import FunType, TensorType, WireType, flatten
+from semantics.types import FunType, TensorType, Type, WireType, flatten, product
 from semantics.values import WireVal
 
 BOUNDARY_TERMS = "boundary terms assumed to vanish (nabla was integrated by parts: its transpose is -divergence)"
@@ -157,27 +161,139 @@ def _derivative(b: Builder, w: int, d: Diagram, prod: Mapping[int, Node], rename
 
 
 def release_output_variables(d: Diagram) -> Diagram:
-    """Drop the region of every `coord` that feeds no integral (see the module doc)."""
+    """Function-valued results on their own variables, without regions (see the module doc)."""
+    d = _flatten_output_lifts(d)
     prod = {w: n for n in d.nodes for w in n.outputs}
+    # the integrands of top-level integrals (a plain result), not the closed functions they call:
+    # only there is every variable of a domain an integration variable with a known region
     integrated: set[int] = set()
-    stack = [n.inputs[0] for n in d.nodes if n.box.name == "integrate"]
+    stack = [n.inputs[0] for n in d.nodes if n.box.name == "integrate" and not isinstance(d.types[n.outputs[0]], FunType)]
     while stack:
         x = stack.pop()
         if x in integrated:
             continue
         integrated.add(x)
         if x in prod:
-            stack.extend(prod[x].inputs)
+            node = prod[x]
+            stack.extend(node.inputs[1:] if node.box.name == "apply" else
+                         () if node.box.name in ("nabla", "divergence") else node.inputs)
     nodes = []
     changed = False
     for n in d.nodes:
-        if n.box.name == "coord" and n.box.param_dict.get("region") is not None and n.outputs[0] not in integrated:
-            n = Node(make_box("coord", {**n.box.param_dict, "region": None}), n.inputs, n.outputs, n.span)
+        released = n.box.name == "coord" or (n.box.name == "lift" and not n.box.param_dict.get("dom_from"))
+        if released and n.box.param_dict.get("region") is not None and n.outputs[0] not in integrated:
+            n = Node(make_box(n.box.name, {**n.box.param_dict, "region": None}), n.inputs, n.outputs, n.span)
             changed = True
         nodes.append(n)
     if not changed:
         return d
     return Diagram(d.types, d.inputs, tuple(nodes), d.outputs, d.input_names, d.name, d.span)
+
+
+def _flatten_output_lifts(d: Diagram) -> Diagram:
+    """Each function-valued output whose lambda reads a lifted value of fewer variables, rebuilt on
+    its own variables (see the module doc): a function input, integral, `nabla` or `divergence` of
+    fewer variables is applied at the first of ours, `ct(x0)`."""
+    prod = {w: n for n in d.nodes for w in n.outputs}
+    targets = [w for w in d.outputs if isinstance(d.types[w], FunType) and _reads_lift(w, d, prod)]
+    if not targets:
+        return d
+    b = Builder()
+    rename = {w: b.input(d.types[w]) for w in d.inputs}
+    for node in d.nodes:
+        rename.update(zip(node.outputs, b.add(node.box, [rename[w] for w in node.inputs],
+                                              [d.types[w] for w in node.outputs], node.span)))
+    outs = {w: rename[w] for w in d.outputs}
+    for w in targets:
+        mark = len(b.nodes)
+        try:
+            outs[w] = _OwnVariables(b, d, prod, rename, flatten(d.types[w].arg)).wire(w)  # type: ignore[union-attr]
+        except _Keep:
+            del b.nodes[mark:]
+    out = b.build([outs[w] for w in d.outputs], input_names=d.input_names, name=d.name, span=d.span,
+                  assumptions=d.assumptions)
+    return prune(cse(out))
+
+
+def _level_inputs(node: Node) -> tuple[int, ...]:
+    """The inputs of a node that are values at its own level: not the function an `apply` calls, not
+    the body of an integral or the function under `nabla` (their variables are their own)."""
+    if node.box.name == "apply":
+        return node.inputs[1:]
+    if node.box.name in ("integrate", "nabla", "divergence", "lift"):
+        return ()
+    return node.inputs
+
+
+def _reads_lift(w: int, d: Diagram, prod: Mapping[int, Node]) -> bool:
+    """Whether the lambda of output w reads a lift of a value of some of its variables."""
+    seen: set[int] = set()
+    stack = [w]
+    while stack:
+        x = stack.pop()
+        node = prod.get(x)
+        if x in seen or node is None or not isinstance(d.types[x], FunType):
+            continue
+        seen.add(x)
+        if node.box.name == "lift" and node.box.param_dict.get("dom_from"):
+            return True
+        stack.extend(_level_inputs(node))
+    return False
+
+
+class _OwnVariables:
+    """The cone of a function-valued output rebuilt with every variable a `coord` of its domain."""
+
+    def __init__(self, b: Builder, d: Diagram, prod: Mapping[int, Node], rename: Mapping[int, int],
+                 dom: tuple[WireType, ...]):
+        self.b, self.d, self.prod, self.rename, self.dom = b, d, prod, rename, dom
+        self.memo: dict[int, int] = {}
+
+    def wire(self, w: int) -> int:
+        if w not in self.memo:
+            self.memo[w] = self._wire(w)
+        return self.memo[w]
+
+    def _wire(self, w: int) -> int:
+        from semantics.primitives import PRIMITIVES
+
+        node, t = self.prod.get(w), self.d.types[w]
+        if not isinstance(t, FunType):
+            return self.rename[w]  # a plain value
+        at = flatten(t.arg)
+        if self.dom[:len(at)] != at:
+            raise _Keep(node.box.name if node else "input")
+        name, params = (node.box.name, node.box.param_dict) if node else ("input", {})
+        if name in ("input", "integrate", "nabla", "divergence"):
+            # a function of its own variables: as it is on ours, else applied at the first of ours
+            return self.rename[w] if at == self.dom else self.call(w, len(at), node)
+        if name == "coord":
+            return self.coord(params["i"], node)
+        if name == "lift":
+            if params.get("dom_from"):
+                return self.wire(node.inputs[0])  # type: ignore[union-attr]  # its variables are a prefix of ours
+            box = make_box("lift", {**params, "dom_to": self.dom, "region": None})
+            return self.b.add(box, [self.rename[node.inputs[0]]], [self.fun(t.res)], node.span)[0]  # type: ignore[union-attr]
+        assert node is not None
+        level = set(_level_inputs(node))
+        ins = [self.wire(i) if i in level else self.rename[i] for i in node.inputs]
+        outs = PRIMITIVES[name].infer([self.b.types[i] for i in ins], params)
+        return self.b.add(node.box, ins, list(outs), node.span)[0]
+
+    def fun(self, res: Type) -> FunType:
+        return FunType(product(self.dom), res)
+
+    def coord(self, i: int, node: Node | None) -> int:
+        box = make_box("coord", {"i": i, "dom": self.dom, "region": None})
+        return self.b.add_shared(box, (), [self.fun(self.dom[i])], node.span if node else None)[0]
+
+    def call(self, w: int, k: int, node: Node | None) -> int:
+        """`f(x0, ..., x_{k-1})`: w, a function of the first k of our variables, read on all of them."""
+        t = self.d.types[w]
+        assert isinstance(t, FunType)
+        span = node.span if node else None
+        return self.b.add(make_box("apply"), [self.rename[w]] + [self.coord(i, node) for i in range(k)],
+                          [self.fun(t.res)], span)[0]
 
 
 def beta_reduce(d: Diagram) -> Diagram:

@@ -266,16 +266,30 @@ class Sampler:
         return self.inners[p.key]
 
     def outer_level(self, node: Node) -> int | None:
-        """k when every function-valued operand of `node` is a `lift` from the first k variables."""
+        """k when every function-valued operand of `node` is a `lift` from the first k variables (a
+        pointwise node's constant operands aside: they are read plain, see `constant_operands`)."""
         values = node.inputs[1:] if node.box.name == "apply" else node.inputs
+        constant = self.constant_operands(node) if node.box.name != "apply" else set()
         levels = set()
-        for w in values:
-            if isinstance(self.d.types[w], FunType):
+        for k, w in enumerate(values):
+            if isinstance(self.d.types[w], FunType) and k not in constant:
                 src = self.producer.get(w)
                 if src is None or src.box.name != "lift" or not src.box.param_dict["dom_from"]:
                     return None
                 levels.add(len(src.box.param_dict["dom_from"]))
         return levels.pop() if len(levels) == 1 else None
+
+    def constant_operands(self, node: Node) -> set[int]:
+        """The operands of a pointwise node that are constant functions (`lift` of a plain wire: a value
+        named outside the lambda) while another operand is not: the row reads the plain value and
+        broadcasts it itself, instead of the value repeated once per point (what `lift` samples to)."""
+        const = set()
+        for k, w in enumerate(node.inputs):
+            src = self.producer.get(w)
+            if src is not None and src.box.name == "lift" and not src.box.param_dict["dom_from"]:
+                const.add(k)
+        varying = [k for k, w in enumerate(node.inputs) if isinstance(self.d.types[w], FunType) and k not in const]
+        return const if varying else set()
 
     def unlifted(self, node: Node, q: PointSet) -> int:
         """`node` at the outer points q, reading its lifted operands' sources there."""
@@ -288,8 +302,10 @@ class Sampler:
         if len(node.outputs) != 1:
             raise DslError(f"'{node.box.name}' with several outputs cannot act on functions", node.span)
         value = value or self.sample
-        batched = [isinstance(self.d.types[i], FunType) for i in node.inputs]
-        ins = [value(i, p) if f else self.plain(i) for i, f in zip(node.inputs, batched)]
+        constant = self.constant_operands(node)
+        batched = [isinstance(self.d.types[i], FunType) and k not in constant for k, i in enumerate(node.inputs)]
+        ins = [value(i, p) if f else self.plain(self.producer[i].inputs[0] if k in constant else i)
+               for k, (i, f) in enumerate(zip(node.inputs, batched))]
         from rewrite.batching import batch_node
 
         return batch_node(self.b, p.n, node, self.values, ins, batched)

@@ -28,6 +28,8 @@ from grammar.errors import Span
 from semantics.errors import TypeCheckError
 from semantics.types import WireType, type_str, without_hash
 
+LITERAL_BOXES = frozenset({"const", "dimsize"})  # nullary rows whose node is only its value
+
 ParamValue = Any  # hashable: int, float, bool, str, None, Dim, TensorType, or tuples of those
 
 
@@ -252,7 +254,8 @@ class Builder:
         self.types: list[WireType] = []
         self.inputs: list[int] = []
         self.nodes: list[Node] = []
-        self.shared: dict[tuple[Box, tuple[int, ...]], tuple[int, ...]] = {}
+        self.shared: dict[tuple[Box, tuple[object, ...]], tuple[int, ...]] = {}
+        self.literals: dict[int, tuple[Box, str]] = {}  # wire of a literal node -> its value (see add_shared)
 
     def wire(self, t: WireType) -> int:
         self.types.append(t)
@@ -269,13 +272,18 @@ class Builder:
         types.extend(out_types)
         outs = tuple(range(first, len(types)))
         self.nodes.append(Node(box, tuple(inputs), outs, span))
+        if not inputs and box.name in LITERAL_BOXES:
+            self.literals[first] = (box, repr(box.params))  # repr: -0.0 is not 0.0
         return outs
 
     def add_shared(self, box: Box, inputs: Sequence[int], out_types: Sequence[WireType],
                    span: Span | None = None) -> tuple[int, ...]:
         """`add`, but a node with the same box and inputs as one added this way before is that node
-        (hash-consing: how the elaborator keeps one node per distinct lambda subterm, LANGUAGE.md §7)."""
-        key = (box, tuple(inputs))
+        (hash-consing: how the elaborator keeps one node per distinct lambda subterm, LANGUAGE.md §7).
+        An input that is a literal counts by its value, not its node: every `1.0` written in a lambda
+        is a node of its own, and `x <= 1.0` written twice is still one subterm."""
+        literals = self.literals
+        key = (box, tuple(literals.get(w, w) for w in inputs))
         if key not in self.shared:
             self.shared[key] = self.add(box, inputs, out_types, span)
         return self.shared[key]

@@ -21,7 +21,7 @@ from typing import Any
 
 from grammar.errors import Span
 from semantics.diagram import Box, Builder, Callee, Diagram, Node
-from semantics.types import Dim, TensorType, WireType, substitute, unify
+from semantics.types import Dim, FunType, TensorType, WireType, substitute, unify
 
 
 def substitute_param(value: Any, binding: Mapping[str, Dim]) -> Any:
@@ -101,10 +101,15 @@ def _expand_into(b: Builder, d: Diagram, inputs: Sequence[int]) -> list[int]:
                 unify(t, b.types[w], binding)  # cannot fail: elaboration checked the call
             stack.append(_Frame(callee, ins, binding, node.span or f.span))
             continue
-        wires = tuple(b.wire(f.type(f.d.types[w])) for w in node.outputs)
-        f.rename.update(zip(node.outputs, wires))
         box = node.box if f.trivial else substitute_box(node.box, f.binding)
-        b.nodes.append(Node(box, tuple(ins), wires, node.span or f.span))
+        types = [f.type(f.d.types[w]) for w in node.outputs]
+        if any(isinstance(t, FunType) for t in types):
+            # one node per distinct lambda subterm, as elaboration keeps them (LANGUAGE.md §7): the
+            # bodies of two functionals called on the same function share `rho(x)`
+            wires = b.add_shared(box, ins, types, node.span or f.span)
+        else:
+            wires = b.add(box, ins, types, node.span or f.span)
+        f.rename.update(zip(node.outputs, wires))
         f.i += 1
 
 

@@ -311,3 +311,15 @@ def G(f: f64 -> f64) -> f64 {
 
     assert_reloads(mod["F"])
     assert_reloads(mod["G"])
+
+
+def test_a_value_named_outside_a_lambda_is_broadcast_by_the_row_that_reads_it():
+    """`t` read in `x => t * f(x)` is a constant function (`lift`): sampled, the row reads t itself
+    (no [npoints] copy of it) unless nothing else in the row varies."""
+    mod = dsl.loads("def h(f: f64 -> f64, a: f64) -> (f64 -> f64) {\n t = a * a\n return x => t * f(x)\n}")
+    d = mod["h"]
+    assert any(n.box.name == "lift" for n in d.nodes)
+    (values,) = sample_diagram(d).functions
+    assert not any(n.box.name == "broadcast_to" for n in values.nodes)
+    got = mod.compile("h")(dsl.fn("x => x + 1"), np.float64(3.0))(np.array([0.5, 2.0]))
+    np.testing.assert_allclose(got, [13.5, 27.0])

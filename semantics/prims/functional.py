@@ -281,6 +281,27 @@ def _lift_transpose(types: Mapping[str, WireType], params: Mapping[str, Any], in
     return f"integrate(ct, region={flat!r}, vars={len(params['dom_to']) - len(params['dom_from'])})"
 
 
+def _integrate_transpose(types: Mapping[str, WireType], params: Mapping[str, Any], index: int) -> str:
+    """⟨∫ g dy, ct⟩ = ⟨g, lift ct⟩: the cotangent as a function of the integrand's variables, constant in
+    the integrated ones. A lift carries one region per new variable (integrate's is flat, one
+    (lo, hi, n) per scalar coordinate), so that the lift transposes back to this integral.
+
+    >>> from semantics.types import scalar
+    >>> p3 = TensorType("f64", (Dim.const(3),))
+    >>> t = fun((scalar("f64"), p3), scalar("f64"))
+    >>> _integrate_transpose({"g": t}, {"region": ((0.0, 1.0, 4),) * 3, "vars": 1}, 0)
+    'lift(ct, dom_from=dom_out, dom_to=dom_g, region=(((0.0, 1.0, 4), (0.0, 1.0, 4), (0.0, 1.0, 4)),))'
+    """
+    g = types["g"]
+    assert isinstance(g, FunType)
+    dom = domain(g)
+    flat, per_var = tuple(params["region"]), []
+    for v in dom[len(dom) - params["vars"]:]:
+        per_var.append(flat[:var_size(v)])
+        flat = flat[var_size(v):]
+    return f"lift(ct, dom_from=dom_out, dom_to=dom_g, region={tuple(per_var)!r})"
+
+
 def _apply_jvp(types: Mapping[str, WireType], params: Mapping[str, Any], index: int) -> str:
     """d f(p) = (df)(p) + ∇f(p) · dp, the chain rule (a point of f64[k] contracts the gradient axis).
     Its transpose w.r.t. f depends on the points (rewrite/functional.py: change of variables)."""
@@ -322,7 +343,7 @@ register(
     Primitive("integrate", ("g", "region", "vars"), _integrate_rule, _not_lowered("integrate"),
               params=(ParamSpec("region", _ANY), ParamSpec("vars", "int", 1)),
               jvp="integrate(dg, region=region, vars=vars)",
-              transpose={"g": "lift(ct, dom_from=dom_out, dom_to=dom_g, region=region)"}, cost="reduction",
+              transpose={"g": _integrate_transpose}, cost="reduction",
               doc="tensor-product Gauss–Legendre quadrature over the trailing `vars` variables",
               batch=_same_row("integrate"), **_LIFTED),  # type: ignore[arg-type]
     Primitive("apply", ("f", "*p"), _apply_rule, _not_lowered("apply"),
