@@ -41,7 +41,7 @@ class Namer:
         self.taken: set[str] = set(reserved)
 
     def claim(self, name: str) -> str:
-        base = sanitize(name)
+        base = name if name.isascii() and name.isidentifier() else sanitize(name)  # `t12`: nothing to replace
         if keyword.iskeyword(base) or keyword.issoftkeyword(base):
             base = base + "_"
         ident, k = base, 2

@@ -32,6 +32,7 @@ def f(x):
 
 from __future__ import annotations
 
+import functools
 import itertools
 from dataclasses import dataclass
 from typing import Any
@@ -127,7 +128,7 @@ class _Emitter:
         # deep model repeats a few kinds of node, and the rendered parameters never change once a
         # dim's name is claimed
         self.signatures: dict[tuple[Any, ...], tuple[Any, ...]] = {}
-        self.comments: dict[Span | None, str] = {}
+        self.comments: dict[int, str] = {}  # by id of the span (spans live as long as the diagram)
 
     # ------------------------------------------------------------ values
 
@@ -230,7 +231,7 @@ class _Emitter:
         for ins in self.sched.instrs:
             if ins.outputs and ins.outputs[0] in fused:
                 continue  # written as a slice update by the add that reads it
-            pad = next((pads[w] for w in ins.inputs if w in fused and fused[w] is ins), None)
+            pad = next((pads[w] for w in ins.inputs if w in fused and fused[w] is ins), None) if fused else None
             if pad is not None and pad.box.name == "square":
                 x = self.var[pad.inputs[0]]
                 name = self.fresh()
@@ -306,9 +307,9 @@ class _Emitter:
                     progress = True
 
     def emit(self, code: str, ins: Instr) -> None:
-        comment = self.comments.get(ins.span)
+        comment = self.comments.get(id(ins.span))
         if comment is None:
-            comment = self.comments[ins.span] = _source_comment(ins.span)
+            comment = self.comments[id(ins.span)] = _source_comment(ins.span)
         self.body.append(f"    {code}{comment}")
 
     def constant(self, ins: Instr) -> None:
@@ -324,8 +325,10 @@ class _Emitter:
 
     def foldable(self, ins: Instr) -> bool:
         """A float scalar arithmetic node over folded constants (see SCALAR_FOLDS)."""
+        if ins.box.name not in SCALAR_FOLDS or not all(w in self.const for w in ins.inputs):
+            return False
         t = self.d.types[ins.outputs[0]] if len(ins.outputs) == 1 else None
-        return (ins.box.kind == "prim" and ins.box.name in SCALAR_FOLDS and isinstance(t, TensorType)
+        return (ins.box.kind == "prim" and isinstance(t, TensorType)
                 and t.rank == 0 and t.dtype in ("f32", "f64")
                 and all(w in self.const and self.const[w][1] == t.dtype and self.const[w][0] is not None
                         for w in ins.inputs))
@@ -383,9 +386,10 @@ class _Emitter:
         self.var[w] = name
 
     def call(self, ins: Instr, wire_args: tuple[str, ...]) -> Call:
-        args = tuple([self.arg(w, ins) for w in ins.inputs])
+        const, var = self.const, self.var
+        args = tuple([self.arg(w, ins) if w in const else var[w] for w in ins.inputs])
         named: dict[str, str] = {}
-        variadic = next((a for a in wire_args if a.startswith("*")), None)
+        variadic = _variadic(wire_args)
         if variadic is None:
             named.update(zip(wire_args, args))
         else:  # fixed arguments before and after the variadic one; the rest form one tuple
@@ -416,6 +420,12 @@ class _Emitter:
 
     def source(self, v: Any) -> str:
         return self.render(v, None)
+
+
+@functools.cache
+def _variadic(wire_args: tuple[str, ...]) -> str | None:
+    """The row's variadic argument (`*xs`), if any."""
+    return next((a for a in wire_args if a.startswith("*")), None)
 
 
 def _is_number(text: str) -> bool:

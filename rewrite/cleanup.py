@@ -42,24 +42,23 @@ def sharing(d: Diagram, merge: bool = True) -> Sharing:
     if not merge:
         live = _live(d, d.outputs)
         return Sharing(live, _Identity(), (), _complement(len(d.nodes), live))
-    rep: dict[int, int] = {w: w for w in d.inputs}
+    rep = _Identity()  # only the wires a merge renamed are stored; every other wire is its own
     seen: dict[tuple[object, ...], int] = {}
     kept: list[int] = []
     shared: list[tuple[int, int]] = []
     nodes = d.nodes
     for i, node in enumerate(nodes):
-        key = (node.box, tuple([rep[w] for w in node.inputs]))
+        # until a first merge every wire is its own representative: the inputs tuple is the key
+        key = (node.box, tuple([rep[w] for w in node.inputs]) if rep else node.inputs)
         first = seen.get(key)
         if first is not None:
             rep.update(zip(node.outputs, [rep[w] for w in nodes[first].outputs]))
             shared.append((i, first))
             continue
         seen[key] = i
-        for w in node.outputs:
-            rep[w] = w
         kept.append(i)
     if not shared:
-        live = _live(d, [rep[w] for w in d.outputs])
+        live = _live(d, d.outputs)
         return Sharing(live, rep, (), _complement(len(nodes), live))
     needed = {rep[w] for w in d.outputs}
     live_list: list[int] = []
@@ -73,7 +72,7 @@ def sharing(d: Diagram, merge: bool = True) -> Sharing:
 
 
 class _Identity(dict[int, int]):
-    """The representative map of a pass that merges nothing: every wire is its own."""
+    """A representative map that stores only the renamed wires: every wire not in it is its own."""
 
     def __missing__(self, w: int) -> int:
         return w

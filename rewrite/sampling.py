@@ -75,7 +75,11 @@ class Sampled:
 def is_functional(d: Diagram) -> bool:
     """Whether `d` needs this pass before it can run: it has rows on function-typed wires or
     function-typed outputs (an array diagram only passes function-typed inputs to `fn_eval`)."""
-    return any(n.box.name in LIFTED_ROWS for n in d.nodes) or any(isinstance(t, FunType) for t in d.cod) \
+    if any(n.box.name in LIFTED_ROWS for n in d.nodes):
+        return True
+    if not any(isinstance(t, FunType) for t in d.types):  # no function-typed wire at all (the common case)
+        return False
+    return any(isinstance(t, FunType) for t in d.cod) \
         or any(isinstance(d.types[w], FunType) for n in d.nodes if n.box.name not in ("fn_eval", "fn_grad")
                for w in n.inputs)
 

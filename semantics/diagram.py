@@ -438,23 +438,34 @@ def inherit_spans(d: Diagram) -> Diagram:
     [3, 3]
     """
     spans = [n.span for n in d.nodes]
-    if all(s is not None for s in spans):
+    missing = [i for i, s in enumerate(spans) if s is None]
+    if not missing:
         return d
-    readers = d.readers()
-    producer = {w: i for i, n in enumerate(d.nodes) for w in n.outputs}
+    # readers and producers of the wires around the nodes without a span only (usually a few)
+    outs = {w for i in missing for w in d.nodes[i].outputs}
+    ins = {w for i in missing for w in d.nodes[i].inputs}
+    readers: dict[int, list[int]] = {}
+    producer: dict[int, int] = {}
+    for i, n in enumerate(d.nodes):
+        for w in n.inputs:
+            if w in outs:
+                readers.setdefault(w, []).append(i)
+        for w in n.outputs:
+            if w in ins:
+                producer[w] = i
     for _ in range(3):  # a reader may get its span from a producer only in the forward pass: repeat
-        for i in reversed(range(len(spans))):  # readers come later: already resolved
+        for i in reversed(missing):  # readers come later: already resolved
             if spans[i] is None:
                 spans[i] = next((spans[r] for w in d.nodes[i].outputs for r in readers.get(w, ())
                                  if spans[r] is not None), None)
-        for i, n in enumerate(d.nodes):
+        for i in missing:
             if spans[i] is None:
-                spans[i] = next((spans[producer[w]] for w in n.inputs
+                spans[i] = next((spans[producer[w]] for w in d.nodes[i].inputs
                                  if w in producer and spans[producer[w]] is not None), None)
-        if all(s is not None for s in spans):
+        if all(spans[i] is not None for i in missing):
             break
     spans = [s or d.span for s in spans]
-    nodes = tuple(Node(n.box, n.inputs, n.outputs, s) for n, s in zip(d.nodes, spans))
+    nodes = tuple(n if n.span is s else Node(n.box, n.inputs, n.outputs, s) for n, s in zip(d.nodes, spans))
     return Diagram(d.types, d.inputs, nodes, d.outputs, d.input_names, d.name, d.span)
 
 
@@ -466,10 +477,15 @@ def structural_errors(d: Diagram) -> Iterable[str]:
             yield f"input wire {w} defined twice"
         defined.add(w)
     for i, node in enumerate(d.nodes):
-        for w in node.inputs:
-            if w not in defined:
-                yield f"node {i} ({node.box}) reads wire {w} before it is defined"
-        for w in node.outputs:
+        if not defined.issuperset(node.inputs):  # (the checks one wire at a time only when one fails)
+            for w in node.inputs:
+                if w not in defined:
+                    yield f"node {i} ({node.box}) reads wire {w} before it is defined"
+        outs = node.outputs
+        if defined.isdisjoint(outs) and (len(outs) == 1 or len(set(outs)) == len(outs)):
+            defined.update(outs)
+            continue
+        for w in outs:
             if w in defined:
                 yield f"node {i} ({node.box}) redefines wire {w}"
             defined.add(w)

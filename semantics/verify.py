@@ -22,24 +22,26 @@ def verify(d: Diagram) -> list[str]:
     if errors:
         return errors
     inferred: dict[tuple[Box, tuple[WireType, ...]], tuple[WireType, ...]] = {}  # nodes repeat (box, types)
+    types = d.types
     for i, node in enumerate(d.nodes):
-        if node.box.kind != "prim":
+        box = node.box
+        if box.kind != "prim":
             continue
-        prim = PRIMITIVES.get(node.box.name)
-        if prim is None:
-            errors.append(f"node {i}: unknown primitive '{node.box.name}'")
-            continue
-        want = tuple(d.types[w] for w in node.outputs)
-        key = (node.box, tuple(d.types[w] for w in node.inputs))
+        key = (box, tuple([types[w] for w in node.inputs]))
         got = inferred.get(key)
         if got is None:
-            try:
-                got = inferred[key] = tuple(prim.infer(key[1], node.box.param_dict))
-            except DslError as err:
-                errors.append(f"node {i} ({node.box}): {err.message}")
+            prim = PRIMITIVES.get(box.name)
+            if prim is None:
+                errors.append(f"node {i}: unknown primitive '{box.name}'")
                 continue
+            try:
+                got = inferred[key] = tuple(prim.infer(key[1], box.param_dict))
+            except DslError as err:
+                errors.append(f"node {i} ({box}): {err.message}")
+                continue
+        want = tuple([types[w] for w in node.outputs])
         if got != want:
-            errors.append(f"node {i} ({node.box}): outputs typed {[str(t) for t in want]}, "
+            errors.append(f"node {i} ({box}): outputs typed {[str(t) for t in want]}, "
                           f"its rule gives {[str(t) for t in got]}")
     return errors
 
