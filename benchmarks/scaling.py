@@ -9,7 +9,7 @@ memory is that size's alone):
 
 - **chain**: the L-layer chain `h_k = 0.999 h_{k-1} + 0.01 sin(h_{k-1})`, `f = sum(h_L)`;
   measured: load + `grad(f)` + compile (derivation and e-graph optimisation included).
-- **dag**: a random DAG of N elementwise/binary operations on `f64[n]` wires (seeded);
+- **dag**: a random DAG of N elementwise/binary operations on `f64[n]` wires (seeded), all live;
   measured: load + optimise + compile of the forward definition.
 - **bigdef**: one def of N one-line statements; measured: `dsl check` (parse + elaborate + verify).
 - **defchain**: N defs, each calling the previous one; measured: `dsl check`.
@@ -51,13 +51,23 @@ _BINARY = ("+", "-", "*")
 
 
 def dag_source(n: int, seed: int = 0) -> str:
-    """A random DAG of n operations; each reads one or two of the 8 most recent wires or a random
-    earlier one (so it is deep and wide at once), and the output sums the last few."""
+    """A random DAG of n operations, every one of them live (the output depends on it, so the size
+    is the work). Each operand is one of the 8 most recent wires (so it is deep), or, one time in
+    five, the oldest wire nobody has read yet (so it is wide, with long edges); the output sums the
+    few wires left unread.
+
+    >>> src = dag_source(50)
+    >>> sum(line.startswith("    v") for line in src.splitlines())  # v0, v1 and 50 operations
+    52
+    """
     rng = random.Random(seed)
     lines = ["dim n", "def f(x: f64[n], y: f64[n]) -> f64 {", "    v0 = x", "    v1 = y"]
+    unread = dict.fromkeys([0, 1])  # insertion-ordered: the oldest first
 
     def pick(k: int) -> str:
-        return f"v{rng.randrange(max(0, k - 8), k) if rng.random() < 0.8 else rng.randrange(k)}"
+        j = rng.randrange(max(0, k - 8), k) if rng.random() < 0.8 or not unread else next(iter(unread))
+        unread.pop(j, None)
+        return f"v{j}"
 
     for k in range(2, n + 2):
         if rng.random() < 0.4:
@@ -66,9 +76,9 @@ def dag_source(n: int, seed: int = 0) -> str:
             rhs = f"-{arg}" if op == "neg" else f"{op}(0.5 * {arg})" if op == "exp" else f"{op}({arg})"
         else:
             rhs = f"{pick(k)} {rng.choice(_BINARY)} {pick(k)}"
+        unread[k] = None
         lines.append(f"    v{k} = {rhs}")
-    tail = " + ".join(f"v{k}" for k in range(max(2, n - 3), n + 2))
-    lines += [f"    return sum({tail})", "}"]
+    lines += [f"    return sum({' + '.join(f'v{k}' for k in unread)})", "}"]
     return "\n".join(lines) + "\n"
 
 

@@ -4,8 +4,10 @@ cheapest equivalent with sharing preserved, check it, and report what happened.
 
 It never raises and never hangs on a bad rule: every stage runs in small steps (one iteration of
 one rule set, under a back-off match limit that bounds the matches any step applies) against an
-iteration, node and time budget; a limit returns the best diagram so far (the input at worst),
-records the stop reason in the report and warns with `OptimizerLimitWarning`.
+iteration and an e-node budget; a limit returns the best diagram so far (the input at worst),
+records the stop reason in the report and warns with `OptimizerLimitWarning`. The budgets are
+counts, so a definition is optimised the same way on any machine and under any load (generated
+code never depends on how busy the machine was); the wall clock is only a far-off backstop.
 
 IEEE safety: by default only rules that hold in IEEE arithmetic run (rewrite/rules.py);
 `fast_math=True` adds those that change results on NaN, ±inf, ±0 or out-of-domain inputs.
@@ -38,46 +40,79 @@ from rewrite.rules import STAGES, rules_for
 from semantics.diagram import Box, Diagram
 from semantics.verify import verify
 
+# the wall clock, read through this name so that tests can replace it (a loaded machine, a fake clock)
+clock = time.perf_counter
+
 
 @dataclass(frozen=True)
 class Limits:
-    """Budgets: iterations per stage, e-nodes in the e-graph, wall-clock seconds for all stages, and
-    the back-off match limit (the most matches one rule applies in one step; doubled for a rule set
-    whose rules all sit out, as egg's BackoffScheduler does)."""
+    """Budgets, in counts: iterations per stage; e-nodes in the e-graph (`nodes`, or `growth` times
+    the loaded e-graph when that is more, so a large model is optimised too); and the back-off match
+    limit (the most matches one rule applies in one step; doubled for a rule set whose rules all sit
+    out, as egg's BackoffScheduler does). `seconds` of wall clock for all stages is only a safety
+    backstop, far beyond what the counts allow on a working machine: within it, the result does not
+    depend on the machine's speed or load.
+
+    >>> Limits().node_limit(1_000), Limits().node_limit(100_000)
+    (50000, 400000)
+    """
 
     iterations: int = 20
     nodes: int = 50_000
-    seconds: float = 2.0
+    growth: float = 4.0
     matches: int = 1_000
+    seconds: float = 60.0
+
+    def node_limit(self, loaded: int) -> int:
+        """The e-node budget of an e-graph that held `loaded` e-nodes after loading."""
+        return max(self.nodes, int(self.growth * loaded))
 
 
-def run_stage(eg: EGraph, name: str, rulesets: tuple[str, ...], limits: Limits, deadline: float,
-              fired: dict[str, int], until: Callable[[], bool] | None = None) -> StageReport:
+@dataclass(frozen=True)
+class Budget:
+    """What one optimisation may spend: `limits`, the e-node limit they give the loaded e-graph, and
+    the wall-clock deadline of the backstop."""
+
+    limits: Limits
+    nodes: int
+    deadline: float
+
+    @staticmethod
+    def start(limits: Limits, loaded: int) -> Budget:
+        return Budget(limits, limits.node_limit(loaded), clock() + limits.seconds)
+
+    def out_of_time(self) -> bool:
+        return clock() > self.deadline
+
+
+def run_stage(eg: EGraph, name: str, rulesets: tuple[str, ...], budget: Budget, fired: dict[str, int],
+              until: Callable[[], bool] | None = None) -> StageReport:
     """Run one stage to saturation or a limit. An iteration is one small step per rule set, then
-    constant folding; the clock and the size are checked after every step, and the iteration that
-    crosses the node limit is rolled back."""
-    start = time.perf_counter()
+    constant folding; the size (and the backstop clock) are checked after every step, and the
+    iteration that crosses the node limit is rolled back when a snapshot was taken."""
+    start = clock()
     size0 = size = eg.size()
     reason = "iteration limit"
     its = 0
-    match_limit = limits.matches
+    match_limit = budget.limits.matches
     sig = eg.sizes()
-    for _ in range(limits.iterations):
-        if time.perf_counter() > deadline:
+    for _ in range(budget.limits.iterations):
+        if budget.out_of_time():
             reason = "time limit"
             break
-        if size > limits.nodes:
+        if size > budget.nodes:
             reason = "node limit"
             break
-        # a snapshot costs a few ms (and memory: egglog keeps it), so take one only when this
-        # iteration could cross the limit: within 16x of it (the safe rules grow far less per
-        # iteration), or once a raised match limit lets an explosive rule apply more
-        snapshot = size * 16 > limits.nodes or match_limit > limits.matches
+        # a snapshot costs about 1 ms per 1,000 e-nodes (and memory: egglog keeps it), so take one
+        # only when this iteration could cross the limit: within 2x of it (crossing from further
+        # below takes more than limit/2 new e-nodes in one bounded step), or once a raised match
+        # limit lets an explosive rule apply more; otherwise an iteration that crosses is kept
+        snapshot = size * 2 > budget.nodes or match_limit > budget.limits.matches
         if snapshot:
             eg.push()
-        step = _iteration(eg, rulesets, match_limit, limits, deadline, fired)
+        step = _iteration(eg, rulesets, match_limit, budget, fired)
         new_size = eg.size()
-        if new_size > limits.nodes:
+        if new_size > budget.nodes:
             if snapshot:
                 eg.pop()  # keep the last e-graph within the limit
             else:
@@ -100,7 +135,7 @@ def run_stage(eg: EGraph, name: str, rulesets: tuple[str, ...], limits: Limits, 
         if until is not None and until():
             reason = "saturated"  # proved: nothing more to learn
             break
-    return StageReport(name, its, reason, size0, size, time.perf_counter() - start)
+    return StageReport(name, its, reason, size0, size, clock() - start)
 
 
 @dataclass(frozen=True)
@@ -110,7 +145,7 @@ class _Step:
     stopped: bool  # by the clock or the node limit, before the iteration ended
 
 
-def _iteration(eg: EGraph, rulesets: tuple[str, ...], match_limit: int, limits: Limits, deadline: float,
+def _iteration(eg: EGraph, rulesets: tuple[str, ...], match_limit: int, budget: Budget,
                fired: dict[str, int]) -> _Step:
     """One iteration: each rule set one step, then folding."""
     banned = False
@@ -120,7 +155,7 @@ def _iteration(eg: EGraph, rulesets: tuple[str, ...], match_limit: int, limits: 
         if changed:
             for rule, k in matches.items():
                 fired[rule] = fired.get(rule, 0) + k
-        if time.perf_counter() > deadline or eg.size() > limits.nodes:
+        if budget.out_of_time() or eg.size() > budget.nodes:
             return _Step(banned, False, True)
     folds = eg.fold()
     for rule, k in folds.items():
@@ -128,10 +163,12 @@ def _iteration(eg: EGraph, rulesets: tuple[str, ...], match_limit: int, limits: 
     return _Step(banned, bool(folds), False)
 
 
-def run_stages(eg: EGraph, limits: Limits, deadline: float, fired: dict[str, int], has_matmul: bool,
+def run_stages(eg: EGraph, limits: Limits, fired: dict[str, int], has_matmul: bool,
                until: Callable[[], bool] | None = None) -> list[StageReport]:
-    """The stages of rules.STAGES in order; after a node or time limit the rest are skipped, and a
-    stage none of whose own rule sets has an enabled rule is skipped."""
+    """The stages of rules.STAGES in order, under one budget for them all (see `Limits`); after a
+    node or time limit the rest are skipped, and a stage none of whose own rule sets has an enabled
+    rule is skipped."""
+    budget = Budget.start(limits, eg.size())
     reports: list[StageReport] = []
     enabled = eg.rule_sets
     done: set[str] = set()
@@ -143,7 +180,7 @@ def run_stages(eg: EGraph, limits: Limits, deadline: float, fired: dict[str, int
             reports.append(StageReport(name, 0, "skipped", s, s, 0.0))
             continue
         ran = tuple(rs for rs in rulesets if rs in enabled)
-        reports.append(run_stage(eg, name, ran, limits, deadline, fired, until))
+        reports.append(run_stage(eg, name, ran, budget, fired, until))
         done.update(ran)
     return reports
 
@@ -156,7 +193,7 @@ def optimize(d: Diagram, limits: Limits | None = None, fast_math: bool = False) 
     says which limit (also in `report.stop_reason`).
     """
     limits = limits or Limits()
-    t0 = time.perf_counter()
+    t0 = clock()
     fired: dict[str, int] = {}
     notes: list[str] = []
     stages: list[StageReport] = []
@@ -167,7 +204,7 @@ def optimize(d: Diagram, limits: Limits | None = None, fast_math: bool = False) 
         eg = EGraph(rules_for(fast_math))
         (outs,) = eg.load([d])
         has_matmul = any(n.box.name == "matmul" for n in d.nodes)
-        stages = run_stages(eg, limits, t0 + limits.seconds, fired, has_matmul)
+        stages = run_stages(eg, limits, fired, has_matmul)
         unsound = eg.unsound()
         if unsound:
             notes.append(f"{unsound} unsound merges: kept the input")
@@ -177,7 +214,7 @@ def optimize(d: Diagram, limits: Limits | None = None, fast_math: bool = False) 
         notes.append(f"optimiser failed ({type(err).__name__}: {err}); returned the best diagram so far")
     top = sorted(fired.items(), key=lambda kv: (-kv[1], kv[0]))[:8]
     report = RewriteReport(tuple(stages), ops0, len(best.nodes), cost0, best_cost, tuple(top), tuple(notes),
-                           unsound, time.perf_counter() - t0)
+                           unsound, clock() - t0)
     if report.stop_reason in LIMIT_REASONS:
         warnings.warn(OptimizerLimitWarning(report, d.name), stacklevel=2)
     return best, report

@@ -70,6 +70,9 @@ KEEP = "(HasTy x t)"  # the kept operand already has the node's type (no broadca
 # it (0.5 * 2, 2 * 0.5, ...), and reassociating through those minted constants without end
 # (5.3 M matches in one iteration, measured) — and never through 0 or 1 (the zero class absorbs
 # every `y * 0` with fast_math; `x * 1` is x), which match again and again without making anything.
+# The factor next to x is a scalar `(Num a s)` of t's dtype: then x has the node's type t (no
+# implicit promotion, and a scalar broadcasts to nothing), the fact KEEP states, which egglog joins
+# with `(Var x)` about 10x slower (measured: 20 ms against 2 ms per step on a 10,000-op model).
 SCALE = "(Var x) (F64T t) (= s (ScalarOf t)) (!= a 0.0) (!= a 1.0) (!= b 0.0) (!= b 1.0)"
 NAN_INF = "NaN at x = ±inf or NaN"
 SIGNED_ZERO = "-0 + 0 is +0 and 0 - (+0) is +0, not -0 (1 / the result differs: -inf vs inf)"
@@ -139,16 +142,22 @@ RULES: tuple[Rule, ...] = (
       for side, lhs in (("r", 'a (Op1 "broadcast_to" q t b)'), ("l", '(Op1 "broadcast_to" q t a) b'))),
     # linear shape operations commute with negation, so a - pad(x) replaces a + pad(-x)
     _r("pad-neg", '(Op1 "pad" p t (Op1 "neg" q u x))', '(Op1 "neg" {neg} t (Op1 "pad" p t x))'),
-    # constant reassociation: (x * a) * b -> x * (a * b); the kept x has the node's type, so no
-    # broadcasting is lost, and the folder turns the scalar product a * b into one constant
+    # a filled constant as a factor is the scalar constant (broadcasting fills it), the form the
+    # reassociation rules below match
+    *(_r(f"mul-filled-{side}", f'(Op2 "mul" p t {lhs})', f'(Op2 "mul" p t {rhs})',
+         f"{KEEP} (F64T t) (= s (ScalarOf t)) (!= s t)", "scale")
+      for side, lhs, rhs in (("r", "x (Num a t)", "x (Num a s)"), ("l", "(Num a t) x", "(Num a s) x"))),
+    # constant reassociation: (x * a) * b -> x * (a * b); x has the node's type, so no broadcasting
+    # is lost, and the folder turns the scalar product a * b into one constant
     *(_r(f"mul-assoc-const-{i}", f'(Op2 "mul" p t {inner})', '(Op2 "mul" {mul} t x (Op2 "mul" {mul} s (Num a s) (Num b s)))',
-         f"{KEEP} {SCALE}", "scale")
-      for i, inner in enumerate(['(Op2 "mul" q t x (Num a ta)) (Num b tb)', '(Op2 "mul" q t (Num a ta) x) (Num b tb)',
-                                 '(Num b tb) (Op2 "mul" q t x (Num a ta))', '(Num b tb) (Op2 "mul" q t (Num a ta) x)'])),
-    _r("neg-mul-const", '(Op1 "neg" p t (Op2 "mul" q t x (Num a ta)))', '(Op2 "mul" {mul} t x (Op1 "neg" {neg} s (Num a s)))',
-       f"{KEEP} (Var x) (F64T t) (= s (ScalarOf t))", "scale"),
+         SCALE, "scale")
+      for i, inner in enumerate(['(Op2 "mul" q t x (Num a s)) (Num b tb)', '(Op2 "mul" q t (Num a s) x) (Num b tb)',
+                                 '(Num b tb) (Op2 "mul" q t x (Num a s))', '(Num b tb) (Op2 "mul" q t (Num a s) x)'])),
+    _r("neg-mul-const", '(Op1 "neg" p t (Op2 "mul" q t x (Num a s)))', '(Op2 "mul" {mul} t x (Op1 "neg" {neg} s (Num a s)))',
+       "(Var x) (F64T t) (= s (ScalarOf t))", "scale"),
+    # x has type t: neg keeps its operand's type
     _r("mul-const-neg", '(Op2 "mul" p t (Op1 "neg" q t x) (Num a ta))', '(Op2 "mul" {mul} t x (Op1 "neg" {neg} s (Num a s)))',
-       f"{KEEP} (Var x) (F64T t) (= s (ScalarOf t))", "scale"),
+       "(Var x) (F64T t) (= s (ScalarOf t))", "scale"),
     # factoring (distributivity, one direction only: it removes a multiplication)
     _r("factor-ll", '(Op2 "add" p t (Op2 "mul" q u a b) (Op2 "mul" r v a c))',
        '(Op2 "mul" {mul} t a (Op2 "add" {add} w b c))', "(HasTy b w) (HasTy c w)", "factor", DISTRIBUTE),

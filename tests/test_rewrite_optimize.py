@@ -155,7 +155,7 @@ def test_random_1000_ops() -> None:
 def test_tiny_node_limit() -> None:
     d = random_diagram(3, 40)
     with pytest.warns(OptimizerLimitWarning, match="node limit"):
-        out, report = optimize(d, Limits(nodes=1))
+        out, report = optimize(d, Limits(nodes=1, growth=0.0))
     check(d, out, report)
     assert report.stages[0].stop_reason == "node limit"
     assert report.stop_reason == "node limit"
@@ -333,3 +333,26 @@ def test_one_cse_for_cleanup_scheduler_and_egraph() -> None:
     assert sched.shared == share.shared and sched.dropped == share.dropped
     for e in (cse(d), optimize(d)[0]):
         assert [n.box.name for n in e.nodes].count("f") == 1 and "cos" not in [n.box.name for n in e.nodes]
+
+
+def test_the_result_does_not_depend_on_how_busy_the_machine_is(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The budgets are counts: on a machine so loaded that every read of the clock is a second later,
+    the same definition optimises to the same diagram (a 2 s wall-clock budget, as the optimiser
+    once had, stops it early there: that is what made generated code depend on the load)."""
+    import importlib
+    import itertools
+
+    opt = importlib.import_module("rewrite.optimize")
+    d = random_diagram(1, 120)
+    quick, report = optimize(d, fast_math=True)
+    assert report.stop_reason == "saturated" and sum(s.iterations for s in report.stages) >= 4, report
+    ticks = itertools.count()
+    monkeypatch.setattr(opt, "clock", lambda: float(next(ticks)))  # one second per read
+    slow, slow_report = optimize(d, fast_math=True)
+    assert slow_report.stop_reason == "saturated", slow_report
+    assert slow.show() == quick.show()
+    with pytest.warns(OptimizerLimitWarning, match="time limit"):  # the backstop still stops a run
+        cut, cut_report = optimize(d, Limits(seconds=2.0), fast_math=True)
+    assert cut_report.stop_reason == "time limit" and cut.show() != quick.show()
+    check(d, cut, cut_report)
+    run_both(d, cut)

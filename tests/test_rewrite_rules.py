@@ -100,6 +100,10 @@ CASES: list[tuple[str, Any, Any]] = [
     ("neg-mul-const", ("neg", ("mul", "x", 3.0)), ("mul", "x", -3.0)),
     ("mul-const-neg", ("mul", ("neg", "x"), 3.0), ("mul", "x", -3.0)),
     ("fold-assoc-to-identity", ("mul", ("mul", "x", 0.5), 2.0), "x"),
+    ("mul-filled-r", ("mul", "x", ("broadcast_to", 2.0, {"shape": (Dim.sym("n"),)})), ("mul", "x", 2.0)),
+    ("mul-filled-l", ("mul", ("broadcast_to", 2.0, {"shape": (Dim.sym("n"),)}), "x"), ("mul", 2.0, "x")),
+    # a filled factor reassociates too (the gradient of 0.5 * x^2 is full of them)
+    ("mul-filled-assoc", ("mul", ("mul", ("broadcast_to", 0.5, {"shape": (Dim.sym("n"),)}), "x"), 4.0), ("mul", "x", 2.0)),
     ("sum-scale-r", ("sum", ("mul", "x", 0.5)), ("mul", ("sum", "x"), 0.5)),
     ("sum-scale-l", ("sum", ("mul", 0.5, "x")), ("mul", ("sum", "x"), 0.5)),
     ("sum-sub", ("sum", ("sub", ("mul", 0.25, "x"), ("mul", 0.5, "y"))),

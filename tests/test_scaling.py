@@ -83,6 +83,10 @@ def test_benchmark_sources_load():
     # the benchmark generators stay valid programs (benchmarks are not run by the suite)
     assert dsl.loads(chain_source(3)).signature("df") == "f64[n] -> f64[n]"
     assert dsl.loads(dag_source(30))["f"].stats()["ops"] >= 30
+    # every operation of the DAG is live, so its size is the optimiser's work (dead code is dropped)
+    from rewrite.cleanup import tidy
+
+    assert len(tidy(dsl.loads(dag_source(300))["f"]).nodes) >= 300
 
 
 def test_derivative_templates_are_elaborated_once_per_kind_of_node():
