@@ -191,11 +191,11 @@ def release_output_variables(d: Diagram) -> Diagram:
 
 
 def _flatten_output_lifts(d: Diagram) -> Diagram:
-    """Each function-valued output whose lambda reads a lifted value of fewer variables, rebuilt on
-    its own variables (see the module doc): a function input, integral, `nabla` or `divergence` of
-    fewer variables is applied at the first of ours, `ct(x0)`."""
+    """Each function-valued output whose lambda reads a lifted value of fewer variables or the
+    variables of an integral, rebuilt on its own variables (see the module doc): a function input,
+    integral, `nabla` or `divergence` of fewer variables is applied at the first of ours, `ct(x0)`."""
     prod = {w: n for n in d.nodes for w in n.outputs}
-    targets = [w for w in d.outputs if isinstance(d.types[w], FunType) and _reads_lift(w, d, prod)]
+    targets = [w for w in d.outputs if isinstance(d.types[w], FunType) and _not_own(w, d, prod)]
     if not targets:
         return d
     b = Builder()
@@ -225,8 +225,10 @@ def _level_inputs(node: Node) -> tuple[int, ...]:
     return node.inputs
 
 
-def _reads_lift(w: int, d: Diagram, prod: Mapping[int, Node]) -> bool:
-    """Whether the lambda of output w reads a lift of a value of some of its variables."""
+def _not_own(w: int, d: Diagram, prod: Mapping[int, Node]) -> bool:
+    """Whether the lambda of output w reads a lift of a value of some of its variables, or variables
+    (constant functions) that carry an integral's region: shared with a top-level integral, whose
+    variables they are (the lambda's own have none)."""
     seen: set[int] = set()
     stack = [w]
     while stack:
@@ -235,7 +237,10 @@ def _reads_lift(w: int, d: Diagram, prod: Mapping[int, Node]) -> bool:
         if x in seen or node is None or not isinstance(d.types[x], FunType):
             continue
         seen.add(x)
-        if node.box.name == "lift" and node.box.param_dict.get("dom_from"):
+        params = node.box.param_dict
+        if node.box.name == "lift" and (params.get("dom_from") or params.get("region") is not None):
+            return True
+        if node.box.name == "coord" and params.get("region") is not None:
             return True
         stack.extend(_level_inputs(node))
     return False

@@ -10,13 +10,14 @@ cotangent of a function evaluated at the points p) depends on what p is, so it r
 * p = φ(x), a chain of elementwise rows with literal operands, each one-to-one on the interval x
   ranges over (the row's `inverse` field says so and gives the inverse): u ↦ ct(φ⁻¹(u)) ·
   |dφ⁻¹/du|, the change of variables; |dφ⁻¹/du| = Π 1/|φₖ'| with φₖ' from the row's own JVP rule.
+* p = stack((φ₀(s₀), ..., φₖ₋₁(sₖ₋₁))), a point f64[k] whose coordinates are such chains of distinct
+  scalar variables or coordinates `x[c]` (`k(stack((u, v)))` over (u, v)): the same, coordinate by
+  coordinate; the Jacobian is diagonal, |det dφ⁻¹/du| = Π_i |dφᵢ⁻¹/duᵢ|. (rewrite/point_maps.py
+  analyses the points.)
 * Either way the result is zero outside the image of the region (F does not depend on f there).
 * p does not depend on the bound variables (`f(0.5)`): the derivative is a Dirac delta, not a
   function — a DerivativeError at the application. Anything else: a DerivativeError naming the map.
 
->>> from semantics.types import scalar
->>> var_region((((0.0, 1.0, 8),), ((2.0, 3.0, 4),)), (scalar("f64"), scalar("f64")), 1)
-((2.0, 3.0, 4),)
 """
 
 from __future__ import annotations
@@ -26,17 +27,29 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from grammar.errors import Span
+from rewrite.point_maps import (
+    Constant,
+    Interval,
+    NotInvertible,
+    Point,
+    PointMap,
+    Region,
+    StackedPoint,
+    Step,
+    check,
+    inverses,
+    map_text,
+    point_map,
+    point_text,
+    sources,
+    var_region,
+)
 from semantics.diagram import Builder, Diagram, Node, make_box
 from semantics.errors import DerivativeError
-from semantics.primitives import INFIX_LEVEL, PRIMITIVES
+from semantics.primitives import PRIMITIVES
 from semantics.types import FunType, TensorType, Type, WireType, flatten, product
 from semantics.values import Pending, Value, WireVal
-
-Interval = tuple[float, float]
-Region = tuple[tuple[float, float, int], ...]
 
 
 def domain(t: WireType) -> tuple[WireType, ...]:
@@ -53,180 +66,6 @@ def constant_function(b: Builder, w: int, t: FunType, span: Span | None = None) 
     """The function of t's variables that is `w` everywhere (the zero function from a zero)."""
     (o,) = b.add(make_box("lift", {"dom_from": (), "dom_to": domain(t), "region": None}), [w], [t], span)
     return o
-
-
-# --------------------------------------------------------------- the points an application reads
-
-
-@dataclass(frozen=True)
-class Step:
-    """One elementwise map on the way from a bound variable to the point: `prim` applied with the
-    variable in argument `arg` and literal values for the others (`consts`, by argument name)."""
-
-    node: Node
-    arg: str
-    consts: tuple[tuple[str, float], ...]
-
-
-@dataclass(frozen=True)
-class PointMap:
-    """p = φ(x_var): the bound variable (its index in the domain, its type and its region, one
-    (lo, hi, n) per coordinate, None where unknown) and the chain of maps, innermost first."""
-
-    var: int
-    var_type: WireType
-    region: Region | None
-    steps: tuple[Step, ...]
-
-
-class NotInvertible(Exception):
-    """The point is a function of the bound variables that the table cannot invert (message: why)."""
-
-
-class Constant(Exception):
-    """The point does not depend on the bound variables (message: the point, when it is a literal)."""
-
-
-def _producers(d: Diagram) -> dict[int, Node]:
-    return {w: n for n in d.nodes for w in n.outputs}
-
-
-def literal_value(w: int, prod: Mapping[int, Node]) -> float | None:
-    """The value of a wire that is a literal (through broadcasts, casts and constant functions)."""
-    node = prod.get(w)
-    while node is not None and node.box.name in ("broadcast_to", "cast", "lift") and len(node.inputs) == 1:
-        if node.box.name == "lift" and node.box.param_dict.get("dom_from"):
-            return None
-        node = prod.get(node.inputs[0])
-    if node is None or node.box.name != "const":
-        return None
-    v = node.box.param_dict.get("value")
-    return float(v) if isinstance(v, (int, float)) else None
-
-
-def _depends(w: int, prod: Mapping[int, Node], seen: dict[int, bool]) -> bool:
-    """Does wire w depend on a bound variable (a `coord`)?"""
-    stack = [w]
-    order: list[int] = []
-    while stack:
-        x = stack.pop()
-        if x in seen:
-            continue
-        node = prod.get(x)
-        if node is None:
-            seen[x] = False
-            continue
-        if node.box.name == "coord":
-            seen[x] = True
-            continue
-        pending = [i for i in node.inputs if i not in seen]
-        if pending:
-            stack.append(x)
-            stack.extend(pending)
-            continue
-        seen[x] = any(seen[i] for i in node.inputs)
-        order.append(x)
-    return seen[w]
-
-
-def point_map(p: int, d: Diagram) -> PointMap:
-    """Analyse the point wire p of an application (see the module doc); raises Constant or
-    NotInvertible."""
-    prod = _producers(d)
-    seen: dict[int, bool] = {}
-    if not _depends(p, prod, seen):
-        v = literal_value(p, prod)
-        raise Constant(_fmt(v) if v is not None else "")
-    steps: list[Step] = []
-    w = p
-    while True:
-        node = prod[w]
-        name = node.box.name
-        if name == "coord":
-            i = node.box.param_dict["i"]
-            dom = node.box.param_dict["dom"]
-            region = var_region(node.box.param_dict.get("region"), dom, i)
-            return PointMap(i, dom[i], region, tuple(reversed(steps)))
-        if name == "lift" and node.box.param_dict.get("dom_from"):
-            w = node.inputs[0]  # the outer variables keep their positions (dom_from is a prefix)
-            continue
-        prim = PRIMITIVES.get(name)
-        live = [k for k, i in enumerate(node.inputs) if seen.get(i, _depends(i, prod, seen))]
-        if prim is None or not prim.elementwise:
-            raise NotInvertible(f"'{name}' is not an elementwise map with a known inverse")
-        if len(live) != 1:
-            raise NotInvertible(f"{name} reads the variable {len(live)} times")
-        args = prim.wire_args
-        consts = []
-        for k, i in enumerate(node.inputs):
-            if k != live[0]:
-                v = literal_value(i, prod)
-                if v is None:
-                    raise NotInvertible(f"{name} (its other operand is not a literal)")
-                consts.append((args[k], v))
-        steps.append(Step(node, args[live[0]], tuple(consts)))
-        w = node.inputs[live[0]]
-
-
-def var_region(region: Any, dom: Sequence[WireType], i: int) -> Region | None:
-    """The (lo, hi, n) of each coordinate of variable i, from a coord box's region: one entry per
-    variable (each a tuple of (lo, hi, n) per coordinate, or None where unknown), or flat, one
-    (lo, hi, n) per scalar coordinate of every variable."""
-    if region is None:
-        return None
-    if len(region) == len(dom) and all(r is None or (r and isinstance(r[0], tuple)) for r in region):
-        return tuple(region[i]) if region[i] is not None else None
-    sizes = [t.shape[0].value if isinstance(t, TensorType) and t.rank else 1 for t in dom]
-    start = sum(sizes[:i])
-    if len(region) != sum(sizes):
-        return None
-    return tuple(region[start:start + sizes[i]])
-
-
-def _fmt(v: float) -> str:
-    return repr(int(v)) if float(v).is_integer() and abs(v) < 1e15 else repr(v)
-
-
-# --------------------------------------------------------------- inverting a chain
-
-
-def _image(step: Step, iv: Interval) -> Interval:
-    """The image of an interval under one (monotone) step, from the row's NumPy meaning."""
-    prim = PRIMITIVES[step.node.box.name]
-    consts = dict(step.consts)
-    out = []
-    with np.errstate(all="ignore"):
-        for end in iv:
-            args = [np.float64(end) if a == step.arg else np.float64(consts[a]) for a in prim.wire_args]
-            out.append(float(prim.impl(np, step.node.box.param_dict, *args)))
-    lo, hi = min(out), max(out)
-    if math.isnan(lo) or math.isnan(hi):
-        raise NotInvertible(prim.name)
-    return lo, hi
-
-
-def inverses(pm: PointMap) -> tuple[list[str], list[Interval]]:
-    """Each step's inverse (DSL text in `u` and the literal operands) and the interval after it,
-    checked against the row's `inverse` field on the interval the step sees."""
-    regions = pm.region or ()
-    ivs: list[Interval] = []
-    texts: list[str] = []
-    ncoord = max(1, len(regions))
-    for c in range(ncoord):  # vector variables: every coordinate's interval must pass
-        iv = (regions[c][0], regions[c][1]) if regions else (-math.inf, math.inf)
-        for k, s in enumerate(pm.steps):
-            prim = PRIMITIVES[s.node.box.name]
-            rule = prim.inverse.get(s.arg)
-            text = rule(iv[0], iv[1], dict(s.consts)) if rule is not None else None
-            if text is None:
-                raise NotInvertible(f"{prim.name} has no inverse on [{_fmt(iv[0])}, {_fmt(iv[1])}]")
-            if c == 0:
-                texts.append(text)
-            elif texts[k] != text:
-                raise NotInvertible(f"{prim.name} (different inverses on different coordinates)")
-            iv = _image(s, iv)
-        ivs.append(iv)
-    return texts, ivs
 
 
 # --------------------------------------------------------------- the transpose of apply w.r.t. f
@@ -269,37 +108,20 @@ def transpose_apply(b: Builder, node: Node, d: Diagram, primal: Mapping[int, int
     assert isinstance(f_t, FunType)
     args = domain(f_t)
     points = node.inputs[1:]
-    maps: list[PointMap] = []
-    for p in points:
-        try:
-            maps.append(point_map(p, d))
-            inverses(maps[-1])  # raises NotInvertible where a step has no inverse on its interval
-        except Constant as err:
-            pts = [str(_point_text(q, d)) for q in points]
-            at = ", ".join(pts) if all(pts) else "a point that does not depend on the integration variable"
-            raise DerivativeError(f"the functional derivative of {fname}({', '.join(x or '…' for x in pts)}) with "
-                                  f"respect to {fname} is a Dirac delta at {at}, not a function: {fname} is "
-                                  f"evaluated at a fixed point, not at the integration variable", node.span) from err
-        except NotInvertible as err:
-            raise DerivativeError(f"cannot take the functional derivative of {fname}(φ(x)) with respect to "
-                                  f"{fname}: the map φ = {_map_text(p, d)} must be invertible on the domain "
-                                  f"with a known inverse ({err})", node.span) from err
-    vars_used = [m.var for m in maps]
-    if len(set(vars_used)) != len(vars_used):
-        raise DerivativeError(f"cannot take the functional derivative of {fname} with respect to {fname}: its "
-                              "arguments depend on the same variable (the derivative is concentrated on a "
-                              "diagonal, not a function)", node.span)
+    maps = [_point(p, d, node, points, fname) for p in points]
     ct_t = d.types[node.outputs[0]]
     if not isinstance(ct_t, FunType):
         raise DerivativeError(f"the functional derivative of {fname} at a point is a Dirac delta, not a function",
                               node.span)
     dom = domain(ct_t)
+    _check_sources(maps, dom, fname, node)
     ev = _Eval(b, node.span)
-    identity = all(not m.steps for m in maps) and vars_used == list(range(len(dom)))
+    identity = all(isinstance(m, PointMap) and not m.steps for m in maps) \
+        and [m.var for m in maps] == list(range(len(dom)))  # type: ignore[union-attr]
     if identity:
         val = WireVal(ct, ct_t)
         us = [WireVal(primal[p], d.types[p]) for p in points]
-        ivs = [[(r[0], r[1]) for r in (m.region or ())] for m in maps]
+        ivs = [[(r[0], r[1]) for r in (m.region or ())] for m in maps]  # type: ignore[union-attr]
         jac: WireVal | None = None
     else:
         val, us, ivs, jac = _changed_variables(b, ev, d, maps, ct, ct_t, args)
@@ -314,40 +136,78 @@ def transpose_apply(b: Builder, node: Node, d: Diagram, primal: Mapping[int, int
     return out.wire
 
 
-def _changed_variables(b: Builder, ev: _Eval, d: Diagram, maps: Sequence[PointMap], ct: int, ct_t: FunType,
+def _point(p: int, d: Diagram, node: Node, points: Sequence[int], fname: str) -> Point:
+    """The analysis of one point of the application, or the DerivativeError that says why not."""
+    try:
+        m = point_map(p, d)
+        check(m)  # raises NotInvertible where a step has no inverse on its interval
+        return m
+    except Constant as err:
+        pts = [str(point_text(q, d)) for q in points]
+        at = ", ".join(pts) if all(pts) else "a point that does not depend on the integration variable"
+        raise DerivativeError(f"the functional derivative of {fname}({', '.join(x or '…' for x in pts)}) with "
+                              f"respect to {fname} is a Dirac delta at {at}, not a function: {fname} is "
+                              f"evaluated at a fixed point, not at the integration variable", node.span) from err
+    except NotInvertible as err:
+        point_t = d.types[p]
+        value = point_t.res if isinstance(point_t, FunType) else point_t
+        vector = isinstance(value, TensorType) and value.rank == 1
+        hint = (" Write each coordinate of the point as an invertible elementwise map of an integration variable "
+                "of its own (stack((2 * x + 1, exp(y))) over (x, y), or p[1], p[0] of a point p), or give "
+                f"{fname} one argument per coordinate ({fname}: (f64, f64) -> f64, {fname}(x, y))") if vector else ""
+        raise DerivativeError(f"cannot take the functional derivative of {fname}(φ(x)) with respect to "
+                              f"{fname}: the map φ = {map_text(p, d, node.span)} must be invertible on the domain "
+                              f"with a known inverse ({err}).{hint}", node.span) from err
+
+
+def _check_sources(maps: Sequence[Point], dom: Sequence[WireType], fname: str, node: Node) -> None:
+    """The points read distinct variables (a point variable read by coordinates: each one once, all
+    of them): else the derivative is concentrated on a lower-dimensional set, not a function."""
+    by_var: dict[int, list[int | None]] = {}
+    for m in maps:
+        for var, c in sources(m):
+            by_var.setdefault(var, []).append(c)
+    for var, coords in by_var.items():
+        if len(coords) > 1 and (None in coords or len(set(coords)) != len(coords)):
+            raise DerivativeError(f"cannot take the functional derivative of {fname} with respect to {fname}: its "
+                                  "arguments depend on the same variable (the derivative is concentrated on a "
+                                  "diagonal, not a function)", node.span)
+        t = dom[var]
+        k = t.shape[0].value if isinstance(t, TensorType) and t.rank == 1 and t.shape[0].is_const else 1
+        if None not in coords and sorted(coords) != list(range(k)):  # type: ignore[type-var]
+            missing = sorted(set(range(k)) - set(coords))  # type: ignore[arg-type]
+            raise DerivativeError(f"cannot take the functional derivative of {fname} with respect to {fname}: its "
+                                  f"point reads coordinate(s) {sorted(coords)} of a variable {t} but not "  # type: ignore[type-var]
+                                  f"{missing}; read every coordinate of it once (or integrate over a variable "
+                                  "per coordinate)", node.span)
+
+
+def _changed_variables(b: Builder, ev: _Eval, d: Diagram, maps: Sequence[Point], ct: int, ct_t: FunType,
                        args: Sequence[WireType]) -> tuple[WireVal, list[WireVal], list[list[Interval]], WireVal | None]:
-    """u ↦ ∫ ct(x) dx_other with x_var(j) = φ_j⁻¹(u_j), over the domain (f's arguments..., other
-    variables), and |det dφ⁻¹/du|; returns (value, u_j wires, their intervals, jacobian)."""
+    """u ↦ ∫ ct(x) dx_other with the variables x read by the points x = φ⁻¹(u) (u: f's arguments),
+    over the domain (f's arguments..., other variables), and |det dφ⁻¹/du|; returns (value, u_j
+    wires, their intervals, jacobian)."""
     dom = domain(ct_t)
-    others = [k for k in range(len(dom)) if k not in {m.var for m in maps}]
+    read = {var for m in maps for var, _ in sources(m)}
+    others = [k for k in range(len(dom)) if k not in read]
     small = tuple(args)
     big = small + tuple(dom[k] for k in others)
-    inv = [inverses(m) for m in maps]
-    ivs = [iv if m.region else [] for m, (_, iv) in zip(maps, inv)]
+    parts = [_Inverted.of(m) for m in maps]
     region: tuple[Region, ...] | None = None  # per variable of f's domain, as coord boxes carry it
-    if all(m.region for m in maps):
-        region = tuple(tuple((lo, hi, r[2]) for (lo, hi), r in zip(iv, m.region or ())) for m, iv in zip(maps, ivs))
-    us, xs = [], []
+    if all(p.region is not None for p in parts):
+        region = tuple(p.region for p in parts)  # type: ignore[misc]
+    other_regions = tuple(_region_of(d, dom, k) for k in others)
+    us: list[WireVal] = []
+    values: dict[tuple[int, int | None], WireVal] = {}  # (variable, coordinate) -> its value in u
     jac: WireVal | None = None
-    for j, (m, (texts, _)) in enumerate(zip(maps, inv)):
+    for j, part in enumerate(parts):
         (u,) = b.add(make_box("coord", {"i": j, "dom": small, "region": region}), [], [fun(small, args[j])])
-        v = WireVal(u, fun(small, args[j]))
-        us.append(v)
-        jac_j: WireVal | None = None
-        for s, text in zip(reversed(m.steps), reversed(texts)):
-            prev = ev(text, u=v, **dict(s.consts))
-            factor = ev("1 / abs(g)", g=_slope(ev, s, prev, v))
-            jac_j = factor if jac_j is None else ev("a * b", a=jac_j, b=factor)
-            v = prev
-        if jac_j is not None and _rank(args[j]):  # a point f64[k] maps componentwise: |det| = Π over k
-            k = args[j].shape[0].value  # type: ignore[union-attr]
-            jac_j = ev("prod(j, axis=-1)", j=jac_j) if _rank(jac_j.type) else ev("j ^ k", j=jac_j, k=k)
+        us.append(WireVal(u, fun(small, args[j])))
+        jac_j = part.build(ev, us[-1], args[j], {} if others else values)
+        if others:  # inside the integral over the other variables u is a captured variable, as written
+            part.build(ev, _lift(b, us[-1], small, big, other_regions), args[j], values)
         if jac_j is not None:
             jac = jac_j if jac is None else ev("a * b", a=jac, b=jac_j)
-        xs.append(v)
-    other_regions = tuple(_region_of(d, dom, k) for k in others)
-    if others:
-        xs = [_lift(b, v, small, big, other_regions) for v in xs]
     points: list[int] = []
     for k in range(len(dom)):
         if k in others:
@@ -355,8 +215,13 @@ def _changed_variables(b: Builder, ev: _Eval, d: Diagram, maps: Sequence[PointMa
             (c,) = b.add(make_box("coord", {"i": len(small) + others.index(k), "dom": big, "region": big_region}),
                          [], [fun(big, dom[k])])
             points.append(c)
-        else:
-            points.append(xs[[m.var for m in maps].index(k)].wire)
+            continue
+        if (k, None) in values:
+            x = values[(k, None)]
+        else:  # a point variable read coordinate by coordinate: its coordinates stacked back
+            comps = {f"c{c}": values[(k, c)] for c in range(dom[k].shape[0].value)}  # type: ignore[union-attr]
+            x = ev(f"stack(({', '.join(comps)},))", **comps)
+        points.append(x.wire)
     target = fun(big, ct_t.res)
     (val,) = b.add(make_box("apply"), [ct, *points], [target])
     value = WireVal(val, target)
@@ -364,7 +229,58 @@ def _changed_variables(b: Builder, ev: _Eval, d: Diagram, maps: Sequence[PointMa
         reg = tuple(r for per_var in other_regions for r in per_var)
         (g,) = b.add(make_box("integrate", {"region": reg, "vars": len(others)}), [val], [fun(small, ct_t.res)])
         value = WireVal(g, fun(small, ct_t.res))
-    return value, us, ivs, jac
+    return value, us, [p.intervals for p in parts], jac
+
+
+@dataclass(frozen=True)
+class _Inverted:
+    """One point of the application inverted: its components (one map of a whole variable, or one per
+    coordinate of a stacked point), each with its inverse steps, and the intervals and region of u."""
+
+    point: Point
+    inverses: tuple[tuple[list[str], list[Interval]], ...]
+    intervals: list[Interval]  # per coordinate of u ([] where the region is unknown)
+    region: Region | None  # u's region, one (lo, hi, n) per coordinate
+
+    @staticmethod
+    def of(m: Point) -> _Inverted:
+        comps = m.components if isinstance(m, StackedPoint) else (m,)
+        inv = tuple(inverses(c) for c in comps)
+        if any(c.region is None for c in comps):
+            return _Inverted(m, inv, [], None)
+        ivs = [iv for _, civ in inv for iv in civ]
+        ns = [r[2] for c in comps for r in c.region]  # type: ignore[union-attr]
+        return _Inverted(m, inv, ivs, tuple((lo, hi, n) for (lo, hi), n in zip(ivs, ns)))
+
+    def build(self, ev: _Eval, u: WireVal, arg: WireType, values: dict[tuple[int, int | None], WireVal]) -> WireVal | None:
+        """The value of each variable (coordinate) the point reads, in u, into `values`; returns
+        |det dφ⁻¹/du| (None: 1)."""
+        if isinstance(self.point, PointMap):
+            (texts, _), = self.inverses
+            x, jac = _invert_chain(ev, self.point, texts, u)
+            if jac is not None and _rank(arg):  # a point f64[k] maps componentwise: |det| = Π over k
+                k = arg.shape[0].value  # type: ignore[union-attr]
+                jac = ev("prod(j, axis=-1)", j=jac) if _rank(jac.type) else ev("j ^ k", j=jac, k=k)
+            values[(self.point.var, None)] = x
+            return jac
+        total: WireVal | None = None
+        for i, (c, (texts, _)) in enumerate(zip(self.point.components, self.inverses)):
+            x, jac = _invert_chain(ev, c, texts, ev(f"u[{i}]", u=u))
+            values[(c.var, c.coord)] = x
+            if jac is not None:
+                total = jac if total is None else ev("a * b", a=total, b=jac)
+        return total
+
+
+def _invert_chain(ev: _Eval, m: PointMap, texts: Sequence[str], u: WireVal) -> tuple[WireVal, WireVal | None]:
+    """x = φ⁻¹(u) step by step (outermost first), with Π 1/|φₖ'| (None: no step)."""
+    v, jac = u, None
+    for s, text in zip(reversed(m.steps), reversed(texts)):
+        prev = ev(text, u=v, **dict(s.consts))
+        factor = ev("1 / abs(g)", g=_slope(ev, s, prev, v))
+        jac = factor if jac is None else ev("a * b", a=jac, b=factor)
+        v = prev
+    return v, jac
 
 
 def _lift(b: Builder, v: WireVal, small: tuple[WireType, ...], big: tuple[WireType, ...],
@@ -437,37 +353,3 @@ def _mask(ev: _Eval, val: WireVal, u: WireVal, ivs: Sequence[Interval]) -> WireV
                 m = ev(text, x=uc, b=bound)
                 inside = m if inside is None else ev("a * b", a=inside, b=m)
     return val if inside is None else ev("where(m > 0, v, 0)", m=inside, v=val)
-
-
-def _point_text(p: int, d: Diagram) -> str:
-    v = literal_value(p, _producers(d))
-    return _fmt(v) if v is not None else ""
-
-
-def _map_text(p: int, d: Diagram) -> str:
-    """The map from the bound variable to the point as DSL text (`x ↦ sin(x)`, `x ↦ g(x)`)."""
-    text = _expr_text(p, d, _producers(d), 0)
-    return "x ↦ " + (text[1:-1] if text.startswith("(") and text.endswith(")") else text)
-
-
-def _expr_text(w: int, d: Diagram, prod: Mapping[int, Node], depth: int) -> str:
-    node = prod.get(w)
-    if node is None:
-        return d.param_names()[d.inputs.index(w)] if w in d.inputs else "…"
-    name = node.box.name
-    v = literal_value(w, prod)
-    if v is not None:
-        return _fmt(v)
-    if depth > 6:
-        return "…"
-    if name == "coord":
-        return "x"
-    if name == "lift" and node.box.param_dict.get("dom_from"):
-        return _expr_text(node.inputs[0], d, prod, depth)
-    args = [_expr_text(i, d, prod, depth + 1) for i in node.inputs]
-    if name == "apply":
-        return f"{args[0]}({', '.join(args[1:])})"
-    prim = PRIMITIVES.get(name)
-    if prim is not None and prim.syntax in INFIX_LEVEL and len(args) == 2:
-        return f"({args[0]} {prim.syntax} {args[1]})"
-    return f"{name}({', '.join(args)})"

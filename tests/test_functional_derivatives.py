@@ -20,6 +20,7 @@ from semantics.primitives import PRIMITIVES
 from semantics.types import Dim, TensorType
 from semantics.values import WireVal
 from tests.helpers import raises_at
+from tests.test_show_roundtrip import assert_reloads
 
 INTERVALS = ((0.1, 0.9), (-0.9, -0.1), (0.2, 3.0), (-1.2, 1.2))
 CONSTANTS = (2.5, -0.75)
@@ -579,3 +580,74 @@ def test_functional_derivative_of_a_deep_chain_grows_linearly():
     per_level = (ops[20][1] - ops[10][1]) / 10
     assert ops[40][1] - ops[20][1] == 20 * per_level
     assert per_level <= 4 * (ops[20][0] - ops[10][0]) / 10  # a constant multiple of the primal's boxes per level
+
+
+# --------------------------------------------------------------- a point f64[k] stacked from its coordinates
+
+STACKED = """
+def sperm(k: f64[2] -> f64) -> f64 {
+    return integrate(p => k(stack((2 * p[1] + 1, p[0]))) ^ 2 * (1 + p[0]), over=((0, 1), (0, 2)), n=16)
+}
+g_sperm = grad(sperm)
+def smaps(k: f64[2] -> f64) -> f64 {
+    return integrate((x, y, z) => exp(k(stack((exp(z), 1 - 3 * x)))) * (1 + y * z), over=((0, 1), (0, 2), (0, 1)), n=12)
+}
+g_smaps = grad(smaps)
+def l_stack(k: f64[2] -> f64) -> (f64[2] -> f64) {
+    return p => k(stack((2 * p[1] + 1, p[0])))
+}
+t_l_stack = vjp(l_stack)
+"""
+
+
+@pytest.fixture(scope="module")
+def stacked() -> Any:
+    return dsl.loads(STACKED, filename="stacked.dsl")
+
+
+def test_every_derived_functional_here_reloads_from_its_text(local, composed, multi, stacked):
+    """show() of δF/δf is the DSL text of the same diagram (LANGUAGE.md §7 results print in the form
+    a user writes): masks, changes of variables, integrated-out variables, mixed results."""
+    for mod in (local, composed, multi, stacked):
+        for name in mod.names:
+            assert_reloads(mod[name])
+
+
+@pytest.mark.parametrize("backend", CHECKED)
+def test_a_stacked_point_is_a_componentwise_change_of_variables(stacked, backend):
+    """δ/δk ∫ g(k(stack((φ₀(s₀), φ₁(s₁))))) with each coordinate an invertible map of its own variable:
+    coordinates of a point p (swapped, one mapped), or scalar variables (mapped, the third integrated
+    out). |det dφ⁻¹/du| = Π |dφᵢ⁻¹/duᵢ|; the pairing runs over the image of the region."""
+    k, h = "u => sin(u[0]) + u[1] * u[0] / 3", "u => exp(-u[0] / 2) * (1 + u[1] ^ 2)"
+    gateaux_check(stacked, "sperm", {"k": k}, "k", h, ((1, 5), (0, 1)), backend, point=True)
+    gateaux_check(stacked, "smaps", {"k": k}, "k", h, ((1, math.e), (-2, 1)), backend, point=True)
+
+
+@pytest.mark.parametrize("backend", CHECKED)
+def test_the_stacked_transpose_passes_the_dot_product_test(stacked, backend):
+    """⟨L v, ct⟩ = ⟨v, Lᵀ ct⟩ for L v = p ↦ v(2 p₁ + 1, p₀) over the plane (Lᵀ ct = ct(φ⁻¹(u)) / 2)."""
+    v, ct = "u => exp(-sum(u * u) / 3) * (1 + u[0])", "p => exp(-(p[0] - 0.5) ^ 2 - p[1] ^ 2) * (2 - p[1])"
+    L = stacked.compile("l_stack", backend=backend)(dsl.fn(v))
+    back = stacked.compile("t_l_stack", backend=backend)(dsl.fn(v), dsl.fn(ct))
+    nodes, w = _gl(((-9, 9), (-9, 9)), 128)  # L v is narrower than v in p[1]: more nodes than _pair's
+    lhs = float(np.sum(w * L(nodes) * _values(dsl.fn(ct), nodes)))
+    assert lhs == pytest.approx(float(np.sum(w * _values(dsl.fn(v), nodes) * back(nodes))), rel=1e-12)
+
+
+@pytest.mark.parametrize("point, why", [
+    ("stack((u(x), v(x)))", "component 1 of the point: it is a function value"),
+    ("stack((x, 2 * x))", "depend on the same variable"),
+])
+def test_a_stacked_point_that_is_not_a_change_of_variables_names_the_map(point, why):
+    src = ("def F(k: f64[2] -> f64, u: f64 -> f64, v: f64 -> f64) -> f64 {\n"
+           f"    return integrate(x => k({point}) ^ 2, over=(0, 1))\n"
+           "}\n"
+           "g = grad(F, wrt=k)\n")
+    err = raises_at(dsl.DerivativeError, src, 2, why, col=27)
+    if "u(x)" in point:
+        assert f"x ↦ {point}" in str(err) and "k: (f64, f64) -> f64, k(x, y)" in str(err)
+    src = ("def F(k: f64[2] -> f64) -> f64 {\n"
+           "    return integrate(p => k(stack((p[0], p[1]))), over=((0, 1), (0, 1), (0, 1)), n=4)\n"
+           "}\n"
+           "g = grad(F)\n")
+    raises_at(dsl.DerivativeError, src, 2, "reads coordinate(s) [0, 1] of a variable f64[3] but not [2]", col=27)
