@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,6 +20,38 @@ SLOW = "--slow" in sys.argv or os.environ.get("DSL_SLOW_TESTS") == "1"
 def examples(n: int) -> int:
     """Hypothesis `max_examples`: n under --slow, else n // 3 (at least 10)."""
     return n if SLOW else max(10, n // 3)
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def load_shared(path: str | os.PathLike[str]) -> dsl.Module:
+    """`dsl.load(path)`, once per test process for each file: for tests that only read the module.
+
+    A Module caches the definitions it derives, optimises and compiles, so the ~15 test files that
+    check every example (snapshots, drawings, the verifier, round trips, finite differences, kernels)
+    derive each example's gradients once instead of once per file and parametrised case. A file
+    inside the repository is loaded by its path relative to the root (as `dsl check examples/mlp.dsl`
+    run there), so the `# examples/mlp.dsl:5` comments of generated code, and the snapshots, do not
+    depend on the folder pytest runs in. Tests that check loading itself, pass `boxes` or
+    `fast_math`, or change a module, call `dsl.load`.
+
+    >>> load_shared(ROOT / "examples" / "mlp.dsl") is load_shared("examples/mlp.dsl")
+    True
+    """
+    full = Path(path) if Path(path).is_absolute() else ROOT / path
+    full = Path(os.path.normpath(full))
+    return _load_shared(str(full.relative_to(ROOT)) if full.is_relative_to(ROOT) else str(full))
+
+
+@functools.cache
+def _load_shared(path: str) -> dsl.Module:
+    cwd = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        return dsl.load(path)
+    finally:
+        os.chdir(cwd)
 
 
 def raises_at(exc: type, source: str, line: int, *fragments: str, col: int | None = None) -> dsl.DslError:

@@ -15,6 +15,7 @@ from rewrite import grad, prove_equal, simplify
 from semantics.interpret import interpret
 from semantics.program import DerivedDef
 from semantics.types import FunType
+from tests.helpers import load_shared
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODELS = sorted(glob.glob(os.path.join(ROOT, "examples", "*.dsl"))
@@ -24,7 +25,7 @@ MODELS = sorted(glob.glob(os.path.join(ROOT, "examples", "*.dsl"))
 
 def _gradients():
     for path in MODELS:
-        mod = dsl.load(path)
+        mod = load_shared(path)
         for name in mod.names:
             d = mod.definition(name)
             # A functional derivative (w.r.t. a function-typed parameter) is a pointwise formula
@@ -38,7 +39,7 @@ def _gradients():
 
 @pytest.mark.parametrize(("path", "name"), list(_gradients()))
 def test_gradient_is_at_most_four_times_the_function(path, name):
-    mod = dsl.load(path)
+    mod = load_shared(path)
     g = mod[name]
     f = mod[mod.definition(name).target]
     assert g.stats()["ops"] <= 4 * f.stats()["ops"], (g.stats(), f.stats())

@@ -20,6 +20,7 @@ from codegen.kernel_plan import plan_kernels
 from codegen.renderer import _helpers, render_kernel
 from codegen.targets import CUDA
 from semantics.types import TensorType
+from tests.helpers import load_shared
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = ROOT.parent / "shared" / "conformance" / "cases"
@@ -32,7 +33,7 @@ def _diagrams() -> list[tuple[str, bool, object]]:
     files = [(p, True) for p in sorted((ROOT / "examples").glob("*.dsl"))]
     files += [(p, False) for p in sorted(CASES.glob("*.dsl")) if not p.stem.startswith(("err_", "functional"))]
     for path, is_example in files:
-        mod = dsl.load(path)
+        mod = load_shared(path)
         for name in mod.names:
             d = mod.optimized(name)
             out.append((f"{path.stem}.{name}", is_example, d))

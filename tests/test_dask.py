@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 import dsl
+from tests.helpers import load_shared
 
 da = pytest.importorskip("dask.array")
 dask = pytest.importorskip("dask")
@@ -80,7 +81,7 @@ def test_mlp_loss_and_gradient_on_a_chunked_batch(weights: str) -> None:
 
 
 def test_mlp_example_in_f32() -> None:
-    mod = dsl.load(EXAMPLES / "mlp.dsl")
+    mod = load_shared(EXAMPLES / "mlp.dsl")
     x, y, W1, b1, W2 = mlp_data(4_000, "float32")
     xs, ys = da.from_array(x, chunks=(500, -1)), da.from_array(y, chunks=(500, -1))
     with nothing_computed():
@@ -92,7 +93,7 @@ def test_mlp_example_in_f32() -> None:
 
 
 def test_stencil_energy_and_gradient_on_a_chunked_vector() -> None:
-    mod = dsl.load(EXAMPLES / "stencil_energy.dsl")
+    mod = load_shared(EXAMPLES / "stencil_energy.dsl")
     energy, gradient, laplacian = mod.compile("energy"), mod.compile("gradient"), mod.compile("laplacian")
     u = np.random.default_rng(1).uniform(-1.5, 1.5, 100_000)
     us = da.from_array(u, chunks=10_000)
@@ -107,7 +108,7 @@ def test_stencil_energy_and_gradient_on_a_chunked_vector() -> None:
 
 
 def test_reaction_fit_gradient_chunked_over_states() -> None:
-    mod = dsl.load(EXAMPLES / "reactions.dsl")
+    mod = load_shared(EXAMPLES / "reactions.dsl")
     rng = np.random.default_rng(2)
     N, S = 4_000, 6
     T, c, obs = rng.uniform(300, 1500, N), rng.uniform(0, 1, (N, S)), rng.uniform(-1, 0, (N, S))

@@ -19,6 +19,7 @@ from semantics.draw import draw, to_dot, to_png, to_svg
 from semantics.layout import DUMMY_BUDGET, MIN_DUMMIES, layout
 from semantics.program import DerivedDef, DiagramDef
 from semantics.types import scalar
+from tests.helpers import load_shared
 from tests.strategies import VEC, diagrams
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,7 +29,7 @@ SNAPSHOTS = Path(__file__).parent / "snapshots" / "draw"
 
 def _all_definitions():
     for path in EXAMPLES:
-        mod = dsl.load(path)
+        mod = load_shared(path)
         for name in mod.names:
             yield pytest.param(path, name, id=f"{path.stem}:{name}")
 
@@ -89,7 +90,7 @@ def _wires_avoid_boxes(svg: str) -> None:
 
 @pytest.mark.parametrize(("path", "name"), list(_all_definitions()))
 def test_every_example_draws_with_wires_around_boxes(path, name):
-    d = dsl.load(path)[name]
+    d = load_shared(path)[name]
     svg = to_svg(d)
     assert svg.startswith("<svg") and svg.rstrip().endswith("</svg>")
     assert len(_boxes(svg)) == len(d.nodes)  # one box (or constant) per node, none hidden
@@ -114,7 +115,7 @@ def _forward_definitions():
 def test_snapshot_of_example_drawings(path, name):
     """Forward definitions only: their diagrams come from elaboration alone (a derived one changes
     whenever the optimiser improves, which is not a drawing change)."""
-    svg = to_svg(dsl.load(path)[name])
+    svg = to_svg(load_shared(path)[name])
     snap = SNAPSHOTS / f"{path.stem}.{name}.svg"
     if os.environ.get("DSL_UPDATE_SNAPSHOTS") == "1" or not snap.exists():
         snap.parent.mkdir(parents=True, exist_ok=True)
@@ -123,7 +124,7 @@ def test_snapshot_of_example_drawings(path, name):
 
 
 def test_derived_definitions_draw_too():
-    mod = dsl.load(ROOT / "examples" / "mlp.dsl")
+    mod = load_shared(ROOT / "examples" / "mlp.dsl")
     assert isinstance(mod.definition("dloss"), DerivedDef)
     svg = mod["dloss"].draw()
     assert "dloss : " in svg and ">matmul</text>" in svg

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import dsl
+from tests.helpers import load_shared
 from tests.test_cli import EX, ROOT, cli
 
 A = 1.0  # the README's density: ρ(r) = exp(−|r|²)
@@ -35,7 +36,7 @@ def v_w(p):
 
 @pytest.fixture(scope="module")
 def dft():
-    return dsl.load(os.path.join(EX, "dft.dsl"))
+    return load_shared(os.path.join(EX, "dft.dsl"))
 
 
 @pytest.mark.parametrize("backend", ["numpy", "interpret"])
@@ -84,7 +85,7 @@ def test_euler_lagrange_descent_drives_the_residual_to_zero():
 
 @pytest.mark.parametrize("backend", ["numpy", "interpret"])
 def test_neural_operator_gradients(backend):
-    mod = dsl.load(os.path.join(EX, "neural_operator.dsl"))
+    mod = load_shared(os.path.join(EX, "neural_operator.dsl"))
     k, b = dsl.fn("(u, v) => exp(-(u - v) ^ 2)"), dsl.fn("u => 0.1 * u")
     f, t = dsl.fn("v => sin(pi * v)"), dsl.fn("u => u")
     # o(u) = ∫₀¹ e^{−(u−v)²} sin(πv) dv + 0.1 u, by an independent 64-node Gauss–Legendre rule

@@ -23,6 +23,7 @@ from codegen.targets import TARGETS
 from semantics.diagram import Builder, make_box
 from semantics.primitives import PRIMITIVES
 from semantics.types import Dim, TensorType
+from tests.helpers import load_shared
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECIAL = np.array([0.0, -0.0, 0.5, -0.7, 1.5, -2.5, 30.0, -30.0, np.inf, -np.inf, np.nan, 1e-300])
@@ -186,7 +187,7 @@ def test_missing_cupy_is_a_clear_error() -> None:
 
 
 def test_emit_targets_are_deterministic() -> None:
-    mod = dsl.load(ROOT / "examples" / "mlp.dsl")
+    mod = load_shared(ROOT / "examples" / "mlp.dsl")
     for target in ("c", "cuda"):
         a = emit(mod.optimized("dloss"), target)
         assert a == emit(mod.optimized("dloss"), target)

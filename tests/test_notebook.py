@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 import dsl
+from tests.helpers import load_shared
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = ROOT / "examples" / "tutorial.ipynb"
@@ -65,7 +66,7 @@ def test_tutorial_notebook_runs_and_every_cell_shows_something(monkeypatch):
 
 
 def test_diagram_and_module_reprs():
-    mod = dsl.load(ROOT / "examples" / "mlp.dsl")
+    mod = load_shared(ROOT / "examples" / "mlp.dsl")
     html = mod._repr_html_()
     assert "<table>" in html and "<code>dloss</code>" in html and "grad(loss)" in html and "-&gt;" in html
     assert mod["loss"]._repr_svg_().startswith("<svg")
@@ -79,6 +80,6 @@ def test_diagram_and_module_reprs():
 
 @pytest.mark.parametrize("name", ["sincos", "twist", "dsincos"])
 def test_pointfree_definitions_render_as_formulas(name):
-    d = dsl.load(os.path.join(ROOT, "examples", "pointfree.dsl"))[name]
+    d = load_shared(os.path.join(ROOT, "examples", "pointfree.dsl"))[name]
     latex = d._repr_latex_()
     assert latex is not None and latex.startswith(r"$\displaystyle \mathrm{" + name + "}(")

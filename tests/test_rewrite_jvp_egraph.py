@@ -26,7 +26,7 @@ from semantics.interpret import interpret
 from semantics.primitives import PRIMITIVES
 from semantics.types import NUMPY_DTYPE, Dim, TensorType, scalar
 from semantics.verify import verify
-from tests.helpers import examples
+from tests.helpers import examples, load_shared
 from tests.strategies import VEC, diagrams
 from tests.test_derivatives import _case, _differentiable, _inputs, _source
 
@@ -93,7 +93,7 @@ def _arrays(types, rng, size=4):
 
 @pytest.mark.parametrize("example", sorted(f for f in os.listdir(EX) if f.endswith(".dsl")))
 def test_examples_against_finite_differences(example):
-    mod = dsl.load(os.path.join(EX, example))
+    mod = load_shared(os.path.join(EX, example))
     rng = np.random.default_rng(0)
     for name in mod.names:
         d = mod[name]

@@ -17,7 +17,7 @@ from semantics.primitives import PRIMITIVES
 from semantics.program import GeneratorDef, GenericDef
 from semantics.types import Dim, TensorType
 from tests.differential_programs import programs
-from tests.helpers import examples, share_constants
+from tests.helpers import examples, load_shared, share_constants
 from tests.strategies import diagrams
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -36,7 +36,7 @@ def _definitions() -> list[tuple[str, str]]:
     out = []
     for path in FILES:
         try:
-            mod = dsl.load(path)
+            mod = load_shared(path)
         except dsl.DslError:
             continue  # the error cases of the conformance suite
         out += [(path, n) for n in mod.names if not isinstance(mod.definition(n), (GenericDef, GeneratorDef))]
@@ -46,7 +46,7 @@ def _definitions() -> list[tuple[str, str]]:
 @pytest.mark.parametrize(("path", "name"), _definitions(), ids=lambda v: os.path.basename(str(v)))
 def test_every_example_and_conformance_definition_reloads(path, name):
     try:
-        d = dsl.load(path)[name]
+        d = load_shared(path)[name]
     except dsl.DslError:
         pytest.skip("a conformance case that expects this definition to fail")
     assert_reloads(d)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-import dsl
+from tests.helpers import load_shared
 
 EXAMPLES = sorted((Path(__file__).parent.parent / "examples").glob("*.dsl"))
 # Lines that compute nothing of the model: the array namespace, dims read from argument shapes, the return.
@@ -17,7 +17,7 @@ COMMENT = re.compile(r"  # (\S+):(\d+)$")
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
 def test_every_computing_line_points_to_its_source_line(path: Path) -> None:
-    mod = dsl.load(path)
+    mod = load_shared(path)
     sources = {str(path): path.read_text().split("\n"), "<stdlib>": None}
     for name in mod.names:
         if mod.signature(name) == "(generic: typed at each call)":

@@ -7,10 +7,10 @@ import os
 
 import pytest
 
-import dsl
 from semantics.diagram import Builder, Diagram, Node, make_box
 from semantics.types import Dim, TensorType
 from semantics.verify import verify
+from tests.helpers import load_shared
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VEC = TensorType("f64", (Dim.sym("n"),))
@@ -30,6 +30,6 @@ def test_verifier_reports_ssa_violations():
 
 @pytest.mark.parametrize("path", sorted(glob.glob(os.path.join(ROOT, "examples", "*.dsl"))))
 def test_every_definition_and_derivative_of_the_examples_verifies(path):
-    mod = dsl.load(path)
+    mod = load_shared(path)
     for name in mod.names:
         assert verify(mod[name]) == []
