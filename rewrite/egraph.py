@@ -240,6 +240,7 @@ class EGraph:
         self._eg = _acquire(self._base)
         self._pushes = 1  # ours over the declared state, the pool's own included
         self._closed = False
+        self._sizes: tuple[tuple[str, int], ...] | None = None
         self.rule_names = set(self._base.rule_names)
         self.rule_sets = set(self._base.rule_sets)
         self._counted = set(self._base.counted)  # the constructors freeze exports
@@ -274,6 +275,7 @@ class EGraph:
     def _run(self, text: str) -> list[Any]:
         if self._closed:
             raise RuntimeError("this EGraph was closed: its egglog instance is back in the pool")
+        self._sizes = None  # any command may change them
         return self._eg.run_program(*_parse(self._eg, text))
 
     # ----------------------------------------------------------- loading
@@ -375,8 +377,10 @@ class EGraph:
     def sizes(self) -> tuple[tuple[str, int], ...]:
         """Rows per function and relation: a fingerprint that changes with every new e-node and with
         every merge of two classes (their `HasTy` rows become one)."""
-        (out,) = self._run("(print-size)")
-        return tuple(sorted(out.sizes))
+        if self._sizes is None:  # asked again and again between steps: kept until the next command
+            (out,) = self._run("(print-size)")
+            self._sizes = tuple(sorted(out.sizes))
+        return self._sizes
 
     def push(self) -> None:
         """Save the e-graph (egglog copies it) for a later `pop`."""
@@ -403,8 +407,7 @@ class EGraph:
     def unsound(self) -> int:
         """Herbie's check: merges of two different constants (or two types) in one e-class."""
         self._run("(run-schedule (saturate (run typing)) (run check))")
-        (out,) = self._run("(print-size)")
-        sizes = dict(out.sizes)
+        sizes = dict(self.sizes())
         return sizes.get("Unsound", 0) + sizes.get("TyClash", 0)
 
     # ----------------------------------------------------------- export
@@ -485,7 +488,9 @@ def _row_files(rows: Rows) -> Iterator[list[tuple[str, str]]]:
         for rel, rs in rows.items():
             if not rs:
                 continue
-            data = "".join(["\t".join(map(str, r)) + "\n" for r in rs]).encode()  # str(float) is repr
+            # one %-format over all the cells (2x faster than joining each row); `%s` of a float is its repr
+            line = "\t".join(["%s"] * len(rs[0])) + "\n"
+            data = ((line * len(rs)) % tuple(itertools.chain.from_iterable(rs))).encode()
             if _MEMFD:
                 fd = os.memfd_create(rel, os.MFD_CLOEXEC)
                 stack.callback(os.close, fd)

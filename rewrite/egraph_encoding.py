@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from rewrite.rules import RULE_BOXES
 from semantics.diagram import Box, Diagram, make_box
@@ -43,10 +43,11 @@ ROW_RELATIONS = ("RLeaf", "RNum", "R1", "R2", "R3", "RN", "RNil", "RCons", "RMul
 Rows = dict[str, list[tuple[Any, ...]]]
 
 
-@dataclass(frozen=True)
-class ENode:
+class ENode(NamedTuple):
     """One e-node as plain data. `op`: leaf | num | op | proj | nil | cons | multi.
-    `a`: input index (leaf), box id (op, multi), output index (proj). `t`: type id (-1 if none)."""
+    `a`: input index (leaf), box id (op, multi), output index (proj). `t`: type id (-1 if none).
+    A NamedTuple rather than a frozen dataclass: the export makes one per e-node, and it is built
+    ~4x faster (0.66 vs 2.55 us measured; 111k rows for the JVP of a random 8,000-op DAG)."""
 
     op: str
     a: int
