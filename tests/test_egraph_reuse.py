@@ -13,7 +13,7 @@ import threading
 import pytest
 
 import dsl
-from rewrite import egraph
+from rewrite import egraph_encoding
 from rewrite.egraph import EGraph, pool_counts
 from rewrite.rules import RULES
 from semantics.diagram import Builder, Diagram, make_box
@@ -115,7 +115,7 @@ def test_rows_load_the_same_through_temporary_files(monkeypatch):
     with EGraph(RULES) as eg:
         eg.load([d])
         want = eg.sizes()
-    monkeypatch.setattr(egraph, "_MEMFD", False)
+    monkeypatch.setattr(egraph_encoding, "_MEMFD", False)
     with EGraph(RULES) as eg:
         eg.load([d])
         assert eg.sizes() == want
