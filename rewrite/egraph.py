@@ -120,6 +120,8 @@ SCHEMA = """
 (rule ((RCons l h r)) ((union (NA l) (ACons (N h) (NA r)))) :ruleset load :name "load-cons")
 (rule ((RMulti m n p l)) ((union (NT m) (Multi n p (NA l)))) :ruleset load :name "load-multi")
 (rule ((RProj w k t m)) ((union (N w) (Proj k t (NT m)))) :ruleset load :name "load-proj")
+(relation RNumel (i64 f64))
+(rule ((RNumel t n)) ((set (Numel t) n)) :ruleset load :name "load-numel")
 (ruleset typing)
 (rule ((= e (Leaf k t))) ((HasTy e t)) :ruleset typing :name "ty-leaf")
 (rule ((= e (Num v t))) ((HasTy e t)) :ruleset typing :name "ty-num")
@@ -295,10 +297,7 @@ class EGraph:
         """Insert diagrams (inputs identified positionally: input k is `(Leaf k t)` in every one).
         Returns, per diagram, the global wire name of each output."""
         rows, outputs = encode(diagrams, self.tables)
-        facts = type_facts(self.tables)
-        if facts:
-            self._run(facts)
-        self.input_rows(rows, "load")
+        self.input_rows({**rows, **type_facts(self.tables)}, "load")
         self._run("(run-schedule (saturate (run typing)))")
         return outputs
 

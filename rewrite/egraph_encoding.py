@@ -178,32 +178,34 @@ def _arg_list(ins: Sequence[int], lists: list[int], rows: Rows) -> int:
     return first + len(ins)
 
 
-def type_facts(tab: Tables) -> str:
-    """Type facts the rules consult, as egglog text (computed in Python, so rules never compute
-    types): `ScalarOf`, `F64T`, `ScalarT`, `Mat2`, `Numel`, `MatTy` and `InvPerm`. Interns the
-    scalar type of every tensor type first."""
+def type_facts(tab: Tables) -> Rows:
+    """Type facts the rules consult, as rows loaded with the diagram (computed in Python, so rules
+    never compute types): `ScalarOf`, `F64T`, `ScalarT`, `Mat2`, `Numel` (through `RNumel`: egglog
+    cannot `input` a function with an f64 value), `MatTy` and `InvPerm`. Interns the scalar type of
+    every tensor type first. Rows, not `set` commands: a top-level egglog action costs 0.1-0.5 ms,
+    and the `MatTy` facts alone are quadratic in the rank-2 types."""
     for t in list(tab.types):
         if isinstance(t, TensorType):
             tab.type(TensorType(t.dtype, ()))
-    lines = []
+    rows: Rows = {k: [] for k in ("ScalarOf", "F64T", "ScalarT", "Mat2", "RNumel")}
     for i, t in enumerate(tab.types):
         if not isinstance(t, TensorType):
             continue
-        lines.append(f"(set (ScalarOf {i}) {tab.type(TensorType(t.dtype, ()))})")
+        rows["ScalarOf"].append((i, tab.type(TensorType(t.dtype, ()))))
         if t.dtype == "f64":
-            lines.append(f"(F64T {i})")
+            rows["F64T"].append((i,))
         if t.rank == 0:
-            lines.append(f"(ScalarT {i})")
+            rows["ScalarT"].append((i,))
         if t.rank == 2:
-            lines.append(f"(Mat2 {i})")
+            rows["Mat2"].append((i,))
         if all(d.is_const for d in t.shape):
             n = 1
             for d in t.shape:
                 n *= d.value
-            lines.append(f"(set (Numel {i}) {float(n)!r})")
-    lines += [f"(set (MatTy {a} {b}) {c})" for a, b, c in _matmul_types(tab)]
-    lines += [f"(InvPerm {p} {q})" for p, q in _inverse_transposes(tab.boxes)]
-    return "\n".join(lines)
+            rows["RNumel"].append((i, float(n)))
+    rows["MatTy"] = _matmul_types(tab)
+    rows["InvPerm"] = _inverse_transposes(tab.boxes)
+    return rows
 
 
 def _matmul_types(tab: Tables) -> list[tuple[int, int, int]]:
