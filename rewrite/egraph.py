@@ -198,7 +198,7 @@ class _Pool(threading.local):
 
 
 _POOL = _Pool()
-_POOL_SIZE = 4  # instances kept per base and thread (more are alive at once only when nested)
+_POOL_SIZE = 2  # instances kept per base and thread (~25 MB each with the safe rules; more are alive at once only when nested)
 _COUNTS = {"declared": 0, "taken": 0}
 
 
