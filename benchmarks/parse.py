@@ -70,7 +70,7 @@ def measure(workload: str, n: int, engine: str, repeat: int) -> dict[str, float]
         assert len(module.decls) == (n + 1 if workload == "defs" else 2)
         del module
         best = {"cpu": min(best["cpu"], cpu), "wall": min(best["wall"], wall)}
-    tokens = len(parser._lexicon().tokenize(text)[0]) - 1  # (without the end marker)
+    tokens = len(parser._lexicon().tokenize(text).kinds) - 1  # (without the end marker)
     return {"lines": lines, "tokens": tokens, **best, "lines_per_s": lines / best["cpu"],
             "tokens_per_s": tokens / best["cpu"], "tables_cpu": tables}
 

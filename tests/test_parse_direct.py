@@ -13,7 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from grammar import ParseError, direct, parse, parse_expr
-from grammar.parser import MAX_DEPTH, _lark, _lexicon, _parse_with_lark, parse_with_lark
+from grammar.parser import MAX_DEPTH, _lex, _lexicon, _parse_with_lark, parse_with_lark
+from grammar.transformer import SpanMaker
 from tests.test_fuzz import SOURCES, mutated_sources
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -65,11 +66,15 @@ def test_the_direct_parser_covers_every_rule():
     assert direct_decls(EVERYTHING) == parse_with_lark(EVERYTHING, "t.dsl").decls
 
 
-def test_tokens_are_larks_tokens():
-    text = EVERYTHING + "".join(SOURCES) + "\r\n x.5e3 .5 5. defx def_ ∇x ∫ a**b >>= <<< -> => == >= ≥ ∘ ⊗ | → \n"
-    kinds, values, starts, lines, cols = _lexicon().tokenize(text)
-    lark = [(t.type, str(t), t.start_pos, t.line, t.column) for t in _lark().lex(text)]
-    assert list(zip(kinds, values, starts, lines, cols))[:-1] == lark
+@pytest.mark.parametrize("text", [
+    EVERYTHING + "".join(SOURCES) + "\r\n x.5e3 .5 5. defx def_ ∇x ∫ a**b >>= <<< -> => == >= ≥ ∘ ⊗ | → \n",
+    "", "  \n\t", "# only a comment", "x # a comment at the end", "\n\n  x\n# c\n  # d\ny  z\n\n", "x\r\n\ry\r\n"])
+def test_tokens_are_larks_tokens(text):
+    tokens = _lexicon().tokenize(text)
+    lark = [(t.type, str(t), t.line, t.column, t.end_column) for t in _lex(text, SpanMaker("t.dsl", text))]
+    assert list(zip(tokens.kinds, tokens.values, tokens.lines, tokens.cols, tokens.ends))[:-1] == lark
+    lines = text.split("\n")  # the end marker is at the end of the text
+    assert (tokens.kinds[-1], tokens.lines[-1], tokens.cols[-1]) == ("$END", len(lines), len(lines[-1]) + 1)
 
 
 @pytest.mark.parametrize("text", ["x $ y", '"open', "def f(x) { return x } }", "def f(a) { return a < a < a }",

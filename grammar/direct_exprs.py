@@ -1,0 +1,437 @@
+"""The expression layer of the direct parser: types, dims, expressions and point-free morphisms.
+
+`ExprParser` walks the token lists of `grammar.lexicon.Tokens` (`i` is the next token) by
+recursive descent over the rules of `dsl.lark` (each method names its rule) and builds every node
+the way `grammar.build` and the Lark path build it (spans included); `grammar.direct` adds the
+declarations and statements on top. Anything it does not accept raises `Unparsed`.
+
+Why it is shaped this way: the binary operators are parsed by precedence climbing (one loop for
+all levels), and a unary/postfix/atom operand by one method, so that an operand costs one or two
+Python calls instead of one per grammar level; nodes are made with `ast.constructor`,
+spans as the tuples they are.
+
+>>> from grammar.parser import _lexicon
+>>> p = ExprParser("x * 2 + f(y)[0]", "e.dsl", _lexicon())
+>>> e = p.expr()
+>>> e.op, e.left.op, type(e.right).__name__, e.right.span.col, e.span.end_col
+('+', '*', 'Index', 9, 16)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from grammar import ast, build
+from grammar.errors import Span
+from grammar.lexicon import Lexicon, Unparsed
+
+# Recursion of the parser's own methods is bounded so that it cannot overflow Python's stack: deeper
+# nesting (rare in real models) goes to the Lark path, which is iterative and reports what is too deep.
+MAX_NESTING = 60
+
+# Binding power of the binary operators: compare < arith < term; 0 ends an operand chain.
+_LEVELS = {"COMP": 1, "PLUS": 2, "MINUS": 2, "STAR": 3, "SLASH": 3, "AT": 3}
+_POSTFIX = frozenset(("LPAR", "LSQB", "DOT", "POW"))  # what may follow an atom within an operand
+_DIM_END = ("COMMA", "RSQB")
+_NO_EXPR = ("COLON", "COMMA", "RSQB")
+_alias = build.NAME_ALIASES.get  # (build.name_of without a Python call, for the frequent names)
+
+_new_tuple = tuple.__new__  # a Span from a tuple of its fields, without the call through `Span.__new__`
+_Name = ast.constructor(ast.Name)
+_BinOp = ast.constructor(ast.BinOp)
+_Call = ast.constructor(ast.Call)
+_Index = ast.constructor(ast.Index)
+_DimRef = ast.constructor(ast.DimRef)
+_TensorType = ast.constructor(ast.TensorTypeExpr)
+
+
+class ExprParser:
+    """Recursive descent over the token lists, from types up to expressions and morphisms."""
+
+    def __init__(self, text: str, filename: str, lexicon: Lexicon):
+        self.text, self.filename = text, filename
+        tokens = lexicon.tokenize(text)
+        self.kinds, self.values, self.lines, self.cols, self.ends = (
+            tokens.kinds, tokens.values, tokens.lines, tokens.cols, tokens.ends)
+        # Lark counts lines by "\n" only, so split the same way (as `SpanMaker`)
+        self.text_lines = [line.rstrip("\r") for line in text.split("\n")]
+        self.i = 0
+        self.depth = 0
+        self.extent = (0, 0)
+
+    # ------------------------------------------------------------ helpers
+
+    def span(self, first: int) -> Span:
+        """From token `first` to the last token consumed."""
+        last = self.i - 1
+        line = self.lines[first]
+        return _new_tuple(Span, (self.filename, line, self.cols[first], self.lines[last], self.ends[last],
+                                 self.text_lines[line - 1]))
+
+    def span_of(self, first: int, last: int) -> Span:
+        """From token `first` to token `last`."""
+        line = self.lines[first]
+        return _new_tuple(Span, (self.filename, line, self.cols[first], self.lines[last], self.ends[last],
+                                 self.text_lines[line - 1]))
+
+    def expect(self, kind: str) -> str:
+        if self.kinds[self.i] != kind:
+            raise Unparsed
+        self.i += 1
+        return self.values[self.i - 1]
+
+    def name_span(self) -> Span:
+        self.expect("NAME")
+        return self.span(self.i - 1)
+
+    def enter(self) -> None:
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise Unparsed
+
+    def tail(self, item: Any, parse: Any) -> tuple[Any, ...]:
+        """The rest of a parenthesised tuple after its first item: ("," item)* ","? ")"."""
+        items = [item]
+        while self.kinds[self.i] == "COMMA":
+            self.i += 1
+            if self.kinds[self.i] == "RPAR":
+                break
+            items.append(parse())
+        self.expect("RPAR")
+        return tuple(items)
+
+    # ------------------------------------------------------------ types
+
+    def type(self) -> ast.TypeExpr:
+        """?type: prod_type | prod_type _ARROW type -> fun_type,
+        ?prod_type: type_atom | type_atom (_TENSOR type_atom)+ -> tensor_type."""
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise Unparsed
+        first = self.i
+        t = self.type_atom()
+        kinds = self.kinds
+        if kinds[self.i] == "_TENSOR":
+            items = [t]
+            while kinds[self.i] == "_TENSOR":
+                self.i += 1
+                items.append(self.type_atom())
+            t = ast.TupleTypeExpr(tuple(items), self.span(first))
+        if kinds[self.i] == "_ARROW":
+            self.i += 1
+            t = ast.FunTypeExpr(t, self.type(), self.span(first))
+        self.depth -= 1
+        return t
+
+    def type_atom(self) -> ast.TypeExpr:
+        first = self.i
+        kinds = self.kinds
+        if kinds[first] == "NAME":  # NAME [dims] -> named_type
+            self.i += 1
+            name = self.values[first]
+            name = _alias(name, name)
+            if kinds[self.i] != "LSQB":
+                return build.make_named_type(name, None, self.span(first))
+            dims = self.dims()
+            if name in build.DTYPES:  # (the common case of `build.make_named_type`)
+                return _TensorType(name, dims, self.span(first))
+            return build.make_named_type(name, dims, self.span(first))
+        self.expect("LPAR")
+        if kinds[self.i] == "RPAR":  # "(" ")" -> unit_type
+            self.i += 1
+            return ast.TupleTypeExpr((), self.span(first))
+        t = self.type()
+        if kinds[self.i] == "RPAR":  # "(" type ")"
+            self.i += 1
+            return t
+        items = self.tail(t, self.type)  # "(" type ("," type)* ","? ")" -> tuple_type
+        return ast.TupleTypeExpr(items, self.span(first))
+
+    def dims(self) -> tuple[ast.DimRef, ...]:  # dims: "[" dim ("," dim)* "]"
+        kinds, values = self.kinds, self.values
+        out = []
+        while True:
+            self.i += 1  # "[" or ","
+            i = self.i
+            if kinds[i] == "NAME" and kinds[i + 1] in _DIM_END:  # (the common case of `dim`)
+                self.i += 1
+                value = values[i]
+                out.append(_DimRef(_alias(value, value), self.span(i)))
+            else:
+                out.append(self.dim())
+            if kinds[self.i] != "COMMA":
+                break
+        if kinds[self.i] != "RSQB":
+            raise Unparsed
+        self.i += 1
+        return tuple(out)
+
+    def dim(self) -> ast.DimRef:  # dim: dim_sum
+        first = self.i
+        e = self.dim_sum()
+        span = self.span(first)
+        if self.i - 1 == first:  # one token
+            return build.make_dim(e, span, self.values[first])
+        if span.end_line != span.line:
+            raise Unparsed  # (a dim written over several lines: the Lark path keeps its source text)
+        return build.make_dim(e, span, self.text_lines[span.line - 1][span.col - 1:span.end_col - 1])
+
+    def dim_sum(self) -> ast.Expr:  # ?dim_sum: dim_prod | dim_sum (PLUS | MINUS) dim_prod -> dim_binop
+        self.enter()
+        first = self.i
+        e = self.dim_prod()
+        while self.kinds[self.i] in ("PLUS", "MINUS"):
+            op = self.values[self.i]
+            self.i += 1
+            e = ast.BinOp(op, e, self.dim_prod(), self.span(first))
+        self.depth -= 1
+        return e
+
+    def dim_prod(self) -> ast.Expr:  # ?dim_prod: dim_atom | dim_prod STAR dim_atom -> dim_binop
+        first = self.i
+        e = self.dim_atom()
+        while self.kinds[self.i] == "STAR":
+            self.i += 1
+            e = ast.BinOp("*", e, self.dim_atom(), self.span(first))
+        return e
+
+    def dim_atom(self) -> ast.Expr:  # ?dim_atom: NUMBER -> num | NAME -> name | "(" dim_sum ")"
+        first = self.i
+        kind = self.kinds[first]
+        if kind == "NUMBER" or kind == "NAME":
+            self.i += 1
+            value = self.values[first]
+            if kind == "NUMBER":
+                return build.make_num(value, self.span(first))
+            return _Name(build.name_of(value), self.span(first))
+        self.expect("LPAR")
+        e = self.dim_sum()
+        self.expect("RPAR")
+        return e
+
+    # ------------------------------------------------------------ expressions
+
+    def expr(self) -> ast.Expr:
+        """?expr: cond | cond _LAMBDA expr -> lambda_,
+        ?cond: compare | compare "?" expr ":" cond -> conditional."""
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise Unparsed
+        first = self.i
+        e = self.binary(1)
+        kind = self.kinds[self.i]
+        if kind == "QMARK":
+            e = self.cond_rest(e, first)
+            kind = self.kinds[self.i]
+        if kind == "_LAMBDA":
+            self.i += 1
+            e = build.make_lambda(e, self.expr(), self.span(first))
+        self.depth -= 1
+        return e
+
+    def cond(self) -> ast.Expr:
+        first = self.i
+        e = self.binary(1)
+        return self.cond_rest(e, first) if self.kinds[self.i] == "QMARK" else e
+
+    def cond_rest(self, e: ast.Expr, first: int) -> ast.Expr:
+        """`? expr : cond` after the condition `e` (tokens from `first`)."""
+        self.enter()
+        self.i += 1
+        then = self.expr()
+        self.expect("COLON")
+        e = ast.Cond(e, then, self.cond(), self.span(first))
+        self.depth -= 1
+        return e
+
+    def binary(self, min_level: int) -> ast.Expr:
+        """The binary levels by precedence climbing (`_LEVELS`): ?compare: arith | arith COMP arith,
+        ?arith: term ((PLUS | MINUS) term)*, ?term: unary ((STAR | SLASH | AT) unary)*. A chain folds
+        to the left, each partial result spanning from the chain's first operand."""
+        first = self.i
+        e = self.unary()
+        kinds = self.kinds
+        level = _LEVELS.get(kinds[self.i], 0)
+        while level >= min_level:
+            op = self.values[self.i]
+            self.i += 1
+            e = _BinOp(build.OP_ALIASES.get(op, op), e, self.binary(level + 1), self.span(first))
+            if level == 1 and kinds[self.i] == "COMP":  # not associative: `a < b < c` is an error
+                raise Unparsed
+            level = _LEVELS.get(kinds[self.i], 0)
+        return e
+
+    def unary(self) -> ast.Expr:
+        """?unary: power | (PLUS | MINUS) unary -> unary, ?power: postfix | postfix POW unary -> power
+        (the exponent is a unary expression: `2 ^ -1`, and `a ^ b ^ c` is a ^ (b ^ c)),
+        ?postfix: atom | postfix "(" [args] ")" -> call | postfix "[" subscripts "]" -> index
+        | postfix "." NAME -> attr."""
+        first = self.i
+        kinds = self.kinds
+        kind = kinds[first]
+        if kind == "NAME":  # (the common atom, without the call)
+            self.i += 1
+            value = self.values[first]
+            e: ast.Expr = _Name(_alias(value, value), self.span(first))
+        elif kind == "PLUS" or kind == "MINUS":
+            self.enter()
+            self.i += 1
+            e = ast.UnaryOp(self.values[first], self.unary(), self.span(first))
+            self.depth -= 1
+            return e
+        else:
+            e = self.atom()
+        while kinds[self.i] in _POSTFIX:
+            kind = kinds[self.i]
+            self.i += 1
+            if kind == "LPAR":  # call
+                items = self.args() if kinds[self.i] != "RPAR" else ()
+                self.expect("RPAR")
+                e = build.make_call(e, items, self.span(first))
+            elif kind == "LSQB":  # index
+                subs = self.subscripts()
+                self.expect("RSQB")
+                e = _Index(e, subs, self.span(first))
+            elif kind == "DOT":  # attr
+                e = ast.Attr(e, build.name_of(self.expect("NAME")), self.span(first))
+            else:  # power: the end of the operand
+                self.enter()
+                e = _BinOp("^", e, self.unary(), self.span(first))
+                self.depth -= 1
+                return e
+        return e
+
+    def args(self) -> tuple[Any, ...]:  # args: _arg ("," _arg)* ","?   _arg: expr | kwarg
+        items = [self.arg()]
+        kinds = self.kinds
+        while kinds[self.i] == "COMMA":
+            self.i += 1
+            if kinds[self.i] == "RPAR":
+                break
+            items.append(self.arg())
+        return tuple(items)
+
+    def arg(self) -> Any:
+        if self.kinds[self.i] == "NAME" and self.kinds[self.i + 1] == "EQUAL":
+            return self.kwarg()
+        return self.expr()
+
+    def kwarg(self) -> ast.Keyword:  # kwarg: NAME "=" expr
+        first = self.i
+        name = build.name_of(self.expect("NAME"))
+        self.expect("EQUAL")
+        return ast.Keyword(name, self.expr(), self.span(first))
+
+    def subscripts(self) -> tuple[Any, ...]:  # subscripts: _subscript ("," _subscript)* ","?
+        items = [self.subscript()]
+        while self.kinds[self.i] == "COMMA":
+            self.i += 1
+            if self.kinds[self.i] == "RSQB":
+                break
+            items.append(self.subscript())
+        return tuple(items)
+
+    def subscript(self) -> Any:  # _subscript: expr | slice   slice: [expr] COLON [expr] [COLON [expr]]
+        first = self.i
+        lo = hi = step = None
+        if self.kinds[self.i] != "COLON":
+            lo = self.expr()
+            if self.kinds[self.i] != "COLON":
+                return lo
+        self.i += 1
+        if self.kinds[self.i] not in _NO_EXPR:
+            hi = self.expr()
+        if self.kinds[self.i] == "COLON":
+            self.i += 1
+            if self.kinds[self.i] not in _NO_EXPR[1:]:
+                step = self.expr()
+        return ast.Slice(lo, hi, step, self.span(first))
+
+    def atom(self) -> ast.Expr:
+        """?atom: NUMBER | STRING | TRUE | FALSE | NAME | "(" expr ")" | a tuple."""
+        first = self.i
+        kind = self.kinds[first]
+        value = self.values[first]
+        self.i += 1
+        if kind == "NUMBER":
+            return build.make_num(value, self.span(first))
+        if kind == "NAME":
+            return _Name(build.name_of(value), self.span(first))
+        if kind == "STRING":
+            return ast.Str(build.unescape(value), self.span(first))
+        if kind == "TRUE" or kind == "FALSE":
+            return ast.Bool(kind == "TRUE", self.span(first))
+        if kind != "LPAR":
+            raise Unparsed
+        if self.kinds[self.i] == "RPAR":  # "(" ")" -> tuple
+            self.i += 1
+            return ast.TupleExpr((), self.span(first))
+        e = self.expr()
+        if self.kinds[self.i] == "RPAR":  # "(" expr ")" -> paren
+            self.i += 1
+            return e
+        return ast.TupleExpr(self.tail(e, self.expr), self.span(first))
+
+    # ------------------------------------------------------------ morphisms
+
+    # A chain's partial results span from its first operand to the current one, each operand taken
+    # without the parentheses around it (the AstBuilder sees an inlined `"(" morphism ")"` as the
+    # tree inside): `extent` holds the token indices of the last operand parsed, parentheses stripped.
+
+    def morphism(self) -> ast.Morphism:  # ?morphism: mtensor (MSEQ mtensor)*
+        self.enter()
+        first_token = self.i
+        m = self.mtensor()
+        first = self.extent[0]
+        while self.kinds[self.i] == "MSEQ":
+            op = self.values[self.i]
+            self.i += 1
+            right = self.mtensor()
+            m = build.make_compose(op, m, right, self.span_of(first, self.extent[1]))
+            self.extent = (first_token, self.i - 1)
+        self.depth -= 1
+        return m
+
+    def mtensor(self) -> ast.Morphism:  # ?mtensor: matom (_TENSOR matom)*
+        first_token = self.i
+        m = self.matom()
+        first = self.extent[0]
+        while self.kinds[self.i] == "_TENSOR":
+            self.i += 1
+            right = self.matom()
+            m = ast.MTensor(m, right, self.span_of(first, self.extent[1]))
+            self.extent = (first_token, self.i - 1)
+        return m
+
+    def matom(self) -> ast.Morphism:
+        first = self.i
+        if self.kinds[first] == "LPAR":  # "(" morphism ")": the extent stays the one inside
+            self.i += 1
+            m = self.morphism()
+            self.expect("RPAR")
+            return m
+        m = self.named_matom(first)
+        self.extent = (first, self.i - 1)
+        return m
+
+    def named_matom(self, first: int) -> ast.Morphism:
+        name = build.name_of(self.expect("NAME"))
+        if self.kinds[self.i] == "LPAR":  # NAME "(" type ("," type)* ","? ")" -> mstruct
+            self.i += 1
+            types = self.tail(self.type(), self.type)
+            return build.make_structural(name, types, self.span(first))
+        parts = [name]  # mname: NAME ("." NAME)*
+        while self.kinds[self.i] == "DOT":
+            self.i += 1
+            parts.append(build.name_of(self.expect("NAME")))
+        if self.kinds[self.i] != "LSQB":  # mname -> mbox
+            return ast.MBox(".".join(parts), (), self.span(first))
+        self.i += 1  # mname "[" [kwargs] "]" -> mbox_params
+        kwargs: list[ast.Keyword] = []
+        while self.kinds[self.i] != "RSQB":  # kwargs: kwarg ("," kwarg)* ","?
+            kwargs.append(self.kwarg())
+            if self.kinds[self.i] != "COMMA":
+                break
+            self.i += 1
+        self.expect("RSQB")
+        return ast.MBox(".".join(parts), tuple(kwargs), self.span(first))
