@@ -88,6 +88,11 @@ def emit(diagram: Diagram, target: str = "numpy") -> str:
     if is_functional(diagram):  # the sampled array programs: one per array result set / function output
         sampled = sample_diagram(diagram)
         parts = ([sampled.arrays] if sampled.arrays is not None else []) + list(sampled.functions)
+        if target in ("c", "cuda"):  # what the kernel backends run: see codegen.functional
+            from codegen.functional import KERNEL_BACKENDS, kernel_note
+
+            backend = next(b for b, t in KERNEL_BACKENDS.items() if t == target)
+            return f"# {kernel_note(backend)}\n\n" + "\n\n".join(emit(p, "numpy") for p in parts)
         return "\n\n".join(emit(p, target) for p in parts)
     if target == "numpy":
         return emit_numpy(diagram)

@@ -31,6 +31,19 @@ from semantics.prims.functional import domain
 from semantics.types import FunType, TensorType
 from semantics.validate import bind_inputs
 
+KERNEL_BACKENDS = {"c": "c", "cupy": "cuda"}  # backend -> its emit target
+
+
+def kernel_note(backend: str) -> str:
+    """What a kernel backend does with a definition on function-typed wires (said by `dsl run`,
+    `dsl emit --target c|cuda` and the compiled function's repr).
+
+    >>> kernel_note("c").split(" (")[0]
+    "note: backend 'c' runs definitions with function-typed wires"
+    """
+    return (f"note: backend '{backend}' runs definitions with function-typed wires (LANGUAGE.md §7) through "
+            "the generated NumPy code of their sampled array programs; fused kernels for them are not built")
+
 
 class FunctionalFunction:
     """A compiled definition with function-typed inputs or outputs (see the module doc)."""
@@ -41,7 +54,8 @@ class FunctionalFunction:
         self.diagram = diagram
         self.backend = backend
         self.__name__ = diagram.name or "diagram"
-        inner = "numpy" if backend in ("c", "cupy") else backend
+        inner = "numpy" if backend in KERNEL_BACKENDS else backend
+        self.note = kernel_note(backend) if backend in KERNEL_BACKENDS else None
         self._compile = lambda d: compile_diagram(d, inner, boxes, cache)
         self.sampled = sample_diagram(diagram)
         self.arrays = self._compile(self.sampled.arrays) if self.sampled.arrays is not None else None
@@ -69,7 +83,8 @@ class FunctionalFunction:
         return self._compile(f)
 
     def __repr__(self) -> str:
-        return f"<compiled {self.backend} {self.__name__} : {self.diagram.signature}>"
+        through = " (through numpy)" if self.note else ""
+        return f"<compiled {self.backend}{through} {self.__name__} : {self.diagram.signature}>"
 
 
 class OutputFunction:

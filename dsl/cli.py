@@ -70,6 +70,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.output:
         check_writable(args.output)  # before the run, which may be long
     fn = mod.compile(args.name, backend=args.backend)
+    note = getattr(fn, "note", None)
+    if note:  # a kernel backend running a functional through NumPy says so
+        print(note, file=sys.stderr)
     t0 = time.perf_counter()
     out = fn(*arrays)  # running out of memory is an InputError saying how much the shapes need
     outs = list(out) if isinstance(out, tuple) else [out]

@@ -237,3 +237,14 @@ def test_repl_function_value_errors(line, expect):
     with pytest.raises(DslError) as err:
         s.submit(line)
     assert expect in str(err.value)
+
+
+@pytest.mark.parametrize("backend, target", [("c", "c"), ("cupy", "cuda")])
+def test_kernel_backends_say_they_run_functionals_through_numpy(capsys, model, backend, target):
+    """`--backend c|cupy` on a functional runs its sampled programs' NumPy code (no compiler or GPU
+    needed) and says so on stderr; `emit --target c|cuda` shows that code under the same note."""
+    code, out, err = cli(capsys, "run", model, "lda", "--fn", f"rho={RHO}", "--backend", backend)
+    assert code == 0 and "-1.07088217" in out
+    assert f"note: backend '{backend}' runs definitions with function-typed wires" in err
+    code, out, _ = cli(capsys, "emit", model, "v", "--target", target)
+    assert code == 0 and out.startswith(f"# note: backend '{backend}'") and "def v_fn(" in out

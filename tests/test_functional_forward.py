@@ -294,6 +294,7 @@ def test_integrals_are_one_vectorised_call_per_application(mod: dsl.Module) -> N
 def test_kernel_backends_run_functionals_through_the_numpy_path(mod: dsl.Module) -> None:
     f = mod.compile("lda", backend="c")
     assert abs(float(f(dsl.fn("x => 1 + 0.5 * sin(pi * x)"))) + 1.070882170630954) < 1e-10
+    assert "(through numpy)" in repr(f) and "through the generated NumPy code" in f.note
 
 
 def test_lambdas_typed_by_their_use() -> None:
