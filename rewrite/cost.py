@@ -126,11 +126,11 @@ def cost(d: Diagram, sizes: Mapping[str, int] | None = None) -> float:
 
     Every symbolic dim is given the size `sizes.get(name, 64)`.
     """
-    types = d.types
+    type_of = d.types.__getitem__
     memo: dict[tuple[Box, tuple[WireType, ...], tuple[WireType, ...]], float] = {}  # nodes repeat (box, types)
     total = 0.0
     for n in d.nodes:
-        key = (n.box, tuple(types[w] for w in n.inputs), tuple(types[w] for w in n.outputs))
+        key = (n.box, tuple(map(type_of, n.inputs)), tuple(map(type_of, n.outputs)))
         c = memo.get(key)
         if c is None:
             c = memo[key] = node_cost(n.box, key[1], key[2], sizes)

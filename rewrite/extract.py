@@ -76,55 +76,82 @@ def enode_cost(n: ENode, fz: Frozen, tab: Tables, types: Mapping[int, int],
 
 
 def _is_list(fz: Frozen, c: int) -> bool:
-    return any(n.op in ("cons", "nil") for n in fz.classes.get(c, []))
+    return any(n.op in _LIST_OPS for n in fz.classes.get(c, []))
+
+
+_LIST_OPS = ("cons", "nil")
+_FREE_OPS = frozenset(("leaf", "proj", "nil", "cons"))  # priced 0 by enode_cost, whatever their types
+_NODE_OPS = frozenset(("op", "multi", "num"))  # a node in the diagram: +1, so ties go to fewer nodes
 
 
 def choose(fz: Frozen, tab: Tables, sizes: Mapping[str, int] | None = None) -> dict[int, ENode]:
     """The cheapest e-node of every class that has a finite-cost term."""
     types = class_types(fz)
-    flat: list[tuple[int, ENode, int, tuple[int, ...]]] = []  # class, node, own cost, distinct children
+    lists = {c for c, nodes in fz.classes.items() if any(n.op in _LIST_OPS for n in nodes)}
+    # the e-nodes with a finite cost, as parallel lists: class, node, price, distinct children
+    cls: list[int] = []
+    enodes: list[ENode] = []
+    price: list[int] = []
+    kids_of: list[tuple[int, ...]] = []
     parents: dict[int, list[int]] = {}
-    memo: dict[tuple[object, ...], float] = {}  # many e-nodes share (op, box, type, child types)
+    memo: dict[tuple[object, ...], int] = {}  # many e-nodes share (op, box, type, child types)
     for c, nodes in fz.classes.items():
         for n in nodes:
-            children = n.children
-            listy = len(children) == 1 and n.op in ("op", "multi") and _is_list(fz, children[0])
-            key = None if listy else (n.op, n.a, n.t, tuple([types.get(k, -2) for k in children]))
-            own = memo.get(key) if key is not None else None
-            if own is None:
-                own = enode_cost(n, fz, tab, types, sizes)
-                if key is not None:
-                    memo[key] = own
-            if own == math.inf:
+            op, children = n.op, n.children
+            if op in _FREE_OPS:
+                own = 0
+            elif len(children) == 1 and op in ("op", "multi") and children[0] in lists:  # priced by its list
+                own = _price(n, fz, tab, types, sizes)
+            else:
+                key = (op, n.a, n.t, *[types.get(k, -2) for k in children])
+                cached = memo.get(key)
+                if cached is None:
+                    cached = memo[key] = _price(n, fz, tab, types, sizes)
+                own = cached
+            if own < 0:  # never extract it
                 continue
             kids = children if len(children) < 2 else tuple(dict.fromkeys(children))
-            # +1 per node: among equal estimates prefer fewer nodes
-            idx = len(flat)
-            flat.append((c, n, int(own * 4) + (1 if n.op in ("op", "multi", "num") else 0), kids))
+            idx = len(cls)
+            cls.append(c)
+            enodes.append(n)
+            price.append(own)
+            kids_of.append(kids)
             for k in kids:
                 readers = parents.get(k)
                 if readers is None:
                     parents[k] = [idx]
                 else:
                     readers.append(idx)
-    pending = [len(k) for _, _, _, k in flat]
+    return _dijkstra(cls, enodes, price, kids_of, parents)
+
+
+def _price(n: ENode, fz: Frozen, tab: Tables, types: Mapping[int, int], sizes: Mapping[str, int] | None) -> int:
+    """`enode_cost` in the extractor's exact integer units (-1: never extract), +1 per diagram node."""
+    own = enode_cost(n, fz, tab, types, sizes)
+    return -1 if own == math.inf else int(own * 4) + (1 if n.op in _NODE_OPS else 0)
+
+
+def _dijkstra(cls: list[int], enodes: list[ENode], price: list[int], kids_of: list[tuple[int, ...]],
+              parents: Mapping[int, list[int]]) -> dict[int, ENode]:
+    """Knuth's generalisation of Dijkstra: an e-node is priced once all its children are final, and
+    the cheapest priced e-node finalises its class (ties: the e-node listed first)."""
+    pending = [len(k) for k in kids_of]
     best: dict[int, int] = {}
     choice: dict[int, ENode] = {}
-    heap: list[tuple[int, int]] = [(own, i) for i, (_, _, own, k) in enumerate(flat) if not k]
+    heap: list[tuple[int, int]] = [(own, i) for i, own in enumerate(price) if not kids_of[i]]
     heapq.heapify(heap)
+    pop, push, get = heapq.heappop, heapq.heappush, best.__getitem__
     while heap:
-        total, i = heapq.heappop(heap)
-        c, n, _, _ = flat[i]
+        total, i = pop(heap)
+        c = cls[i]
         if c in best:
             continue
         best[c] = total
-        choice[c] = n
+        choice[c] = enodes[i]
         for p in parents.get(c, ()):
             pending[p] -= 1
-            if pending[p] == 0:
-                pc, _, pown, pkids = flat[p]
-                if pc not in best:
-                    heapq.heappush(heap, (pown + sum(best[k] for k in pkids), p))
+            if pending[p] == 0 and cls[p] not in best:
+                push(heap, (price[p] + sum(map(get, kids_of[p])), p))
     return choice
 
 
@@ -154,7 +181,7 @@ def rebuild(fz: Frozen, choice: Mapping[int, ENode], tab: Tables, d: Diagram, ro
     """A Diagram computing the root classes from d's inputs, one node per chosen class (iterative)."""
     originals = originals or {}
     b = Builder()
-    ins = [b.input(d.types[w]) for w in d.inputs]
+    ins_of = [b.input(d.types[w]) for w in d.inputs]
     wire: dict[int, int] = {}
     tuples: dict[int, tuple[int, ...]] = {}
 
@@ -208,36 +235,41 @@ def rebuild(fz: Frozen, choice: Mapping[int, ENode], tab: Tables, d: Diagram, ro
                 pass
         return [full(k) for k in kids]
 
+    span_of = (spans or {}).get
     for root in roots:
-        stack: list[tuple[int, bool]] = [(root, False)]
+        # depth first; a class's entry comes back with its dependencies (None: not expanded yet)
+        stack: list[tuple[int, list[int] | None]] = [(root, None)]
         while stack:
-            c, expanded = stack.pop()
+            c, kids = stack.pop()
             if c in wire or c in tuples:
                 continue
             n = choice.get(c)
             if n is None:
                 raise ExtractionError(f"e-class {c} has no finite-cost term")
-            if not expanded:
-                stack.append((c, True))
-                stack.extend((k, False) for k in reversed(deps(n)) if k not in wire and k not in tuples)
+            if kids is None:
+                kids = deps(n)
+                stack.append((c, kids))
+                stack.extend([(k, None) for k in reversed(kids) if k not in wire and k not in tuples])
                 continue
-            if n.op == "leaf":
-                wire[c] = ins[n.a]
-            elif n.op == "num":
-                t = tab.types[n.t]
-                vt = _value_type(t)
-                (w,) = b.add(_scalar_const(n.value, vt, originals), [], [TensorType(vt.dtype, ())])
-                wire[c] = w
-                if t != TensorType(vt.dtype, ()):  # a filled tensor or function: expanded where a reader needs it
-                    filled[c] = t
-            elif n.op == "op":
+            op = n.op
+            if op == "op":
                 box, _ = tab.boxes[n.a]
                 out_t = tab.types[n.t]
-                (wire[c],) = b.add(box, _operands(box, [k for k in deps(n)], out_t), [out_t], (spans or {}).get(c))
-            elif n.op == "multi":
+                ins = _operands(box, kids, out_t) if filled else [wire[k] for k in kids]
+                (wire[c],) = b.add(box, ins, (out_t,), span_of(c))
+            elif op == "leaf":
+                wire[c] = ins_of[n.a]
+            elif op == "num":
+                t = tab.types[n.t]
+                vt = _value_type(t)
+                st = TensorType(vt.dtype, ())
+                (wire[c],) = b.add(_scalar_const(n.value, vt, originals), [], (st,))
+                if t != st:  # a filled tensor or function: expanded where a reader needs it
+                    filled[c] = t
+            elif op == "multi":
                 box, outs = tab.boxes[n.a]
-                tuples[c] = b.add(box, [wire[k] for k in deps(n)], list(outs), (spans or {}).get(c))
-            elif n.op == "proj":
+                tuples[c] = b.add(box, [wire[k] for k in kids], list(outs), span_of(c))
+            elif op == "proj":
                 wire[c] = tuples[n.children[0]][n.a]
             else:
                 raise ExtractionError(f"unexpected {n.op} node in a term position")
