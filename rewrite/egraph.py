@@ -49,7 +49,7 @@ import functools
 import itertools
 import operator
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,6 +57,7 @@ from egglog import bindings
 
 from rewrite.egraph_encoding import (
     LOWERING,
+    DenseIds,
     ENode,
     Frozen,
     Lowering,
@@ -277,8 +278,11 @@ class EGraph:
         self.close()
 
     def __del__(self) -> None:
-        if not getattr(self, "_closed", True):
-            self.close()
+        try:
+            if not getattr(self, "_closed", True):
+                self.close()
+        except Exception:  # at interpreter exit the pool may be gone already: nothing to hand back
+            pass
 
     def declare(self, program: str, constructors: Iterable[str] = (), rules: Iterable[str] = ()) -> None:
         """Add egglog declarations, rules or facts written by another module (the JVP rule compiler):
@@ -439,15 +443,15 @@ class EGraph:
         table = {**LOWERING, **(extra or {})}
         decode: dict[str, Callable[[Any], Any]] = {"i": eg.value_to_i64, "f": eg.value_to_f64, "-": lambda v: v}
         counter = itertools.count()
-        ids: dict[str, _Ids] = {}  # per sort: egglog value -> dense class id (all C-level lookups on a hit)
+        ids: dict[str, DenseIds] = {}  # per sort: egglog value -> dense class id (all C-level lookups on a hit)
         classes: dict[int, list[ENode]] = {}
         names: dict[str, dict[Any, int]] = {}
         for fname, fn in fz.functions.items():
             low = table.get(fname)
             if low is None:
                 continue
-            own = ids.setdefault(low.sort, _Ids(counter))
-            readers = [decode.get(s) or ids.setdefault(s, _Ids(counter)).__getitem__ for s in low.inputs]
+            own = ids.setdefault(low.sort, DenseIds(counter))
+            readers = [decode.get(s) or ids.setdefault(s, DenseIds(counter)).__getitem__ for s in low.inputs]
             named = names.setdefault(fname, {}) if low.names else None
             for row in fn.rows:
                 if row.subsumed:
@@ -486,15 +490,3 @@ def _parse(eg: bindings.EGraph, text: str) -> list[Any]:
             if _SEEN[h] >= 2:
                 _PARSED[text] = cmds
     return cmds
-
-
-class _Ids(dict[Any, int]):
-    """Dense ids drawn from a shared counter, assigned on first lookup."""
-
-    def __init__(self, counter: Iterator[int]) -> None:
-        super().__init__()
-        self.counter = counter
-
-    def __missing__(self, key: Any) -> int:
-        i = self[key] = next(self.counter)
-        return i

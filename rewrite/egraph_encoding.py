@@ -304,3 +304,15 @@ LOWERING: dict[str, Lowering] = {
     "ACons": Lowering("A", "TA", lambda x: ENode("cons", 0, -1, 0.0, x)),
     "Multi": Lowering("U", "-iA", lambda x: ENode("multi", x[1], -1, 0.0, (x[2],))),
 }
+
+
+class DenseIds(dict[Any, int]):
+    """Dense ids drawn from a shared counter, assigned on first lookup."""
+
+    def __init__(self, counter: Iterator[int]) -> None:
+        super().__init__()
+        self.counter = counter
+
+    def __missing__(self, key: Any) -> int:
+        i = self[key] = next(self.counter)
+        return i
