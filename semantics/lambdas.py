@@ -292,9 +292,9 @@ class LambdaElaboration:
             raise TypeCheckError(f"integrate takes one integrand (a function), got {len(e.args)} argument(s)", e.span)
         if "over" not in kw:
             raise TypeCheckError("integrate needs over=(a, b) or over=((a0, b0), (a1, b1)[, (a2, b2)])", e.span)
-        n = self._quadrature_order(kw.get("n"))
         bounds = self._bounds(kw["over"])
-        region = tuple((lo, hi, n) for lo, hi in bounds)
+        ns = self._quadrature_orders(kw.get("n"), len(bounds))
+        region = tuple((lo, hi, n) for (lo, hi), n in zip(bounds, ns))
         g = e.args[0]
         if isinstance(g, ast.Lambda):
             k = len(bounds)
@@ -316,13 +316,22 @@ class LambdaElaboration:
         assert isinstance(f.type, FunType)
         return self._box("integrate", [f], {"region": region, "vars": len(domain(f.type))}, e.span)
 
-    def _quadrature_order(self, k: ast.Keyword | None) -> int:
+    def _quadrature_orders(self, k: ast.Keyword | None, dims: int) -> tuple[int, ...]:
+        """The Gauss–Legendre order of each dimension of the box: `n=32` for all of them, or one per
+        dimension, `n=(32, 8)` (a direction the integrand varies little in needs fewer nodes)."""
         if k is None:
-            return MAX_POINTS
-        n = convert_static("int", k.value, self.statics, "'n' of integrate")
-        if not isinstance(n, int) or not 1 <= n <= MAX_N:
-            raise TypeCheckError(f"'n' of integrate must be a positive integer up to {MAX_N}, got {n}", k.span)
-        return n
+            return (MAX_POINTS,) * dims
+        v = convert_static("any" if isinstance(k.value, ast.TupleExpr) else "int", k.value, self.statics,
+                           "'n' of integrate")
+        ns = v if isinstance(v, tuple) else (v,) * dims
+        if len(ns) != dims:
+            raise TypeCheckError(f"'n' of integrate gives {len(ns)} order(s) but over= has {dims} dimension(s): "
+                                 f"write one n for all or one per dimension", k.span)
+        for n in ns:
+            if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_N:
+                raise TypeCheckError(f"'n' of integrate must be a positive integer up to {MAX_N} (or one per "
+                                     f"dimension), got {_show(v)}", k.span)
+        return ns
 
     def _bounds(self, k: ast.Keyword) -> tuple[tuple[float, float], ...]:
         v = convert_static("any", k.value, self.statics, "'over' of integrate")

@@ -218,7 +218,9 @@ class Printer:
         body = self.lambda_text(g, first) if lam else self.function(g)
         bounds = [f"({format_number(float(a))}, {format_number(float(b))})" for a, b, _ in region]
         over = bounds[0] if len(bounds) == 1 else "(" + ", ".join(bounds) + ")"
-        return f"integrate({body}, over={over}, n={region[0][2]})", ATOM
+        ns = [n for _, _, n in region]
+        n = str(ns[0]) if len(set(ns)) == 1 else "(" + ", ".join(map(str, ns)) + ")"
+        return f"integrate({body}, over={over}, n={n})", ATOM
 
     def _rank(self, w: int) -> int:
         t = self.d.types[w]

@@ -202,6 +202,8 @@ def test_every_row_on_function_wires_is_exercised(mod: dsl.Module) -> None:
     ("return integrate((x, y) => rho(x), over=(0, 1))", "(x, y)", ("2 parameter(s)", "1 dimension")),
     ("return integrate(x => rho(x, x), over=(0, 1))", "rho(x, x)", ("takes 1 argument",)),
     ("return integrate(x => rho(x), over=(0, 1), n=0)", "n=0", ("positive integer",)),
+    ("return integrate(p => rho(p[0]), over=((0, 1), (0, 1)), n=(4, 4, 4))", "n=(4", ("3 order(s)", "2 dimension")),
+    ("return integrate(p => rho(p[0]), over=((0, 1), (0, 1)), n=(4, 0))", "n=(4", ("positive integer", "(4, 0)")),
     ("return integrate(x => x(1), over=(0, 1))", "x(1)", ("variable of the lambda",)),
     ("return integrate(x => rho(x), over=(0, 1), m=3)", "m=3", ("no parameter 'm'",)),
     ("return integrate(p => rho(p), over=((0, 1), (0, 1)))", "rho(p)", ("must be f64", "f64[2]")),
@@ -324,3 +326,24 @@ def test_a_value_named_outside_a_lambda_is_broadcast_by_the_row_that_reads_it():
     assert not any(n.box.name == "broadcast_to" for n in values.nodes)
     got = mod.compile("h")(dsl.fn("x => x + 1"), np.float64(3.0))(np.array([0.5, 2.0]))
     np.testing.assert_allclose(got, [13.5, 27.0])
+
+
+def test_each_dimension_of_a_box_has_its_own_order() -> None:
+    """`n=(3, 24)`: 3 nodes along x (exact for the quadratic in x), 24 along y, one call on 72 points;
+    show() prints the orders back and reloads."""
+    from tests.test_show_roundtrip import assert_reloads
+
+    mod = dsl.loads("def F(u: f64[2] -> f64) -> f64 {\n"
+                    "    return integrate(p => u(p) ^ 2 * exp(p[1]), over=((0, 1), (0, 2)), n=(3, 24))\n}\n")
+    calls: list[tuple[int, ...]] = []
+
+    def u(p: np.ndarray) -> np.ndarray:
+        calls.append(p.shape)
+        return p[:, 0] + p[:, 1]
+
+    for be in BACKENDS:
+        calls.clear()
+        close({be: mod.compile("F", backend=be)(u)}, (10 * math.e ** 2 - 4) / 3)  # ∫∫ (x + y)² eʸ
+        assert calls == [(72, 2)], (be, calls)
+    assert "n=(3, 24)" in mod["F"].show()
+    assert_reloads(mod["F"])
