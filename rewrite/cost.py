@@ -126,13 +126,21 @@ def cost(d: Diagram, sizes: Mapping[str, int] | None = None) -> float:
 
     Every symbolic dim is given the size `sizes.get(name, 64)`.
     """
-    type_of = d.types.__getitem__
-    memo: dict[tuple[Box, tuple[WireType, ...], tuple[WireType, ...]], float] = {}  # nodes repeat (box, types)
+    types = d.types
+    # memo by object identity first (a diagram's nodes share their box and type objects, and ints hash
+    # at C speed), then by value (equal boxes and types that are distinct objects)
+    by_id: dict[tuple[int, ...], float] = {}
+    by_value: dict[tuple[Box, tuple[WireType, ...], tuple[WireType, ...]], float] = {}
     total = 0.0
     for n in d.nodes:
-        key = (n.box, tuple(map(type_of, n.inputs)), tuple(map(type_of, n.outputs)))
-        c = memo.get(key)
+        ins, outs = n.inputs, n.outputs
+        key = (id(n.box), len(ins), *[id(types[w]) for w in ins], *[id(types[w]) for w in outs])
+        c = by_id.get(key)
         if c is None:
-            c = memo[key] = node_cost(n.box, key[1], key[2], sizes)
+            vkey = (n.box, tuple([types[w] for w in ins]), tuple([types[w] for w in outs]))
+            c = by_value.get(vkey)
+            if c is None:
+                c = by_value[vkey] = node_cost(n.box, vkey[1], vkey[2], sizes)
+            by_id[key] = c
         total += c
     return total

@@ -87,7 +87,8 @@ _NODE_OPS = frozenset(("op", "multi", "num"))  # a node in the diagram: +1, so t
 def choose(fz: Frozen, tab: Tables, sizes: Mapping[str, int] | None = None) -> dict[int, ENode]:
     """The cheapest e-node of every class that has a finite-cost term."""
     types = class_types(fz)
-    lists = {c for c, nodes in fz.classes.items() if any(n.op in _LIST_OPS for n in nodes)}
+    # argument-list classes (a class holds e-nodes of one sort: a list class only cons and nil)
+    lists = {c for c, nodes in fz.classes.items() if nodes and nodes[0].op in _LIST_OPS}
     # the e-nodes with a finite cost, as parallel lists: class, node, price, distinct children
     cls: list[int] = []
     enodes: list[ENode] = []
