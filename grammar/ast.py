@@ -9,14 +9,10 @@ plain data: no behaviour beyond construction, so every later pass is a pure func
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar, Union
+from typing import Union
 
 from grammar.errors import Span
-
-T = TypeVar("T")
 
 # ---------------------------------------------------------------- types (objects of the category)
 
@@ -355,41 +351,3 @@ class Module:
     decls: tuple[Decl, ...]
     source: str = ""
 
-
-def constructor(cls: type[T]) -> Callable[..., T]:
-    """A function that builds `cls` (a frozen dataclass of this module) exactly as
-    `cls(...)` does, with the same parameters and defaults, in about 40% of the time.
-
-    Why: the parser builds one node per construct of the source, and a frozen
-    dataclass's `__init__` sets each field through `object.__setattr__` (it must get past the
-    frozen `__setattr__`), after a class call that cannot be inlined. The function made here fills
-    the new instance's `__dict__` directly, which is what those calls end up doing; the instance is
-    as frozen as any other (assigning an attribute raises). Generated from the dataclass fields,
-    as `dataclasses` generates `__init__`, so it follows any change to a node's fields.
-
-    >>> make_name = constructor(Name)
-    >>> make_name("x", None) == Name("x", None), type(make_name("x", None)).__name__
-    (True, 'Name')
-    >>> constructor(Param)("p", None, None) == Param("p", None, None)
-    True
-    """
-    fields = dataclasses.fields(cls)  # type: ignore[arg-type]
-    if hasattr(cls, "__post_init__") or hasattr(cls, "__slots__") or not all(f.init for f in fields):
-        raise TypeError(f"{cls.__name__}: only plain frozen dataclasses are supported")
-    defaults: dict[str, Any] = {}
-    params = []
-    for f in fields:
-        if f.default is not dataclasses.MISSING:
-            defaults[f"_default_{f.name}"] = f.default
-            params.append(f"{f.name}=_default_{f.name}")
-        elif f.default_factory is not dataclasses.MISSING:
-            raise TypeError(f"{cls.__name__}.{f.name}: default factories are not supported")
-        else:
-            params.append(f.name)
-    stores = "".join(f"    d[{f.name!r}] = {f.name}\n" for f in fields)
-    source = f"def make({', '.join(params)}):\n    o = new(cls)\n    d = o.__dict__\n{stores}    return o\n"
-    namespace: dict[str, Any] = {"new": object.__new__, "cls": cls, **defaults}
-    exec(source, namespace)  # (as `dataclasses` builds `__init__`)
-    make: Callable[..., T] = namespace["make"]
-    make.__qualname__ = make.__name__ = f"make_{cls.__name__}"
-    return make

@@ -21,6 +21,7 @@ from typing import Any
 
 from grammar import ast
 from grammar.errors import ParseError, Span
+from grammar.frozen import constructor
 
 DTYPES = ("f32", "f64", "i32", "i64", "bool")
 DERIVED_OPS = ("grad", "value_and_grad", "vjp", "jvp", "hessian", "jacobian", "simplify")
@@ -143,14 +144,21 @@ def make_dim(e: ast.Expr, span: Span | None, source: str) -> ast.DimRef:
 
 
 def make_num(text: str, span: Span | None) -> ast.Num:
-    is_int = text.isdigit()
     # A literal beyond the largest f64 (about 1.8e308, 309 digits) has no value in any dtype:
     # an error here, not inf silently (write `inf`) or a Python limit deep in elaboration.
-    if (is_int and len(text.lstrip("0")) > 309) or (not is_int and math.isinf(float(text))):
-        shown = text if len(text) <= 20 else f"{text[:8]}...{text[-4:]} ({len(text)} characters)"
-        raise ParseError(f"the number {shown} is too large: the largest f64 is about 1.8e308 "
-                         "(write inf for infinity)", span)
-    return ast.Num(int(text) if is_int else float(text), is_int, span)
+    if text.isdigit():
+        if len(text) <= 309 or len(text.lstrip("0")) <= 309:
+            return _Num(int(text), True, span)
+    else:
+        value = float(text)
+        if not math.isinf(value):
+            return _Num(value, False, span)
+    shown = text if len(text) <= 20 else f"{text[:8]}...{text[-4:]} ({len(text)} characters)"
+    raise ParseError(f"the number {shown} is too large: the largest f64 is about 1.8e308 "
+                     "(write inf for infinity)", span)
+
+
+_Num = constructor(ast.Num)  # (one per number literal parsed: see grammar/frozen.py)
 
 
 def make_lambda(head: ast.Expr, body: ast.Expr, span: Span | None) -> ast.Lambda:

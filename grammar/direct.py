@@ -15,7 +15,7 @@ It has three layers, one module each:
 
 `dsl.lark` stays the one definition of the language: the parser is a recursive descent over the
 same rules (each method names its rule), and every node is built by `grammar.build`, the
-constructors the Lark path uses too (or, for the common nodes, by `ast.constructor` with what those
+constructors the Lark path uses too (or, for the common nodes, by `grammar.frozen.constructor` with what those
 constructors would do); a differential test checks that both paths give equal ASTs (spans included)
 on every example, test and fuzz program. Anything outside what it handles (a syntax error, a check
 in `grammar.build` that fails, nesting deeper than `MAX_NESTING`) raises `Unparsed`, and the Lark
@@ -36,6 +36,7 @@ from typing import Any
 
 from grammar import ast, build
 from grammar.direct_exprs import MAX_NESTING, ExprParser
+from grammar.frozen import constructor
 from grammar.lexicon import Lexicon, Unparsed
 
 __all__ = ["MAX_NESTING", "SAFE_TOKENS", "Lexicon", "Unparsed", "parse_expression", "parse_tokens"]
@@ -47,8 +48,8 @@ SAFE_TOKENS = 150
 
 _DECL_STARTS = ("DIM", "TYPE", "BOX", "DEF", "DIAGRAM", "IMPORT", "NAME")
 _alias = build.NAME_ALIASES.get
-_Assign = ast.constructor(ast.Assign)
-_Param = ast.constructor(ast.Param)
+_Assign = constructor(ast.Assign)
+_Param = constructor(ast.Param)
 
 
 def parse_tokens(text: str, filename: str, lexicon: Lexicon) -> tuple[tuple[Any, ...], list[Any]]:

@@ -7,7 +7,7 @@ declarations and statements on top. Anything it does not accept raises `Unparsed
 
 Why it is shaped this way: the binary operators are parsed by precedence climbing (one loop for
 all levels), and a unary/postfix/atom operand by one method, so that an operand costs one or two
-Python calls instead of one per grammar level; nodes are made with `ast.constructor`,
+Python calls instead of one per grammar level; nodes are made with `grammar.frozen.constructor`,
 spans as the tuples they are.
 
 >>> from grammar.parser import _lexicon
@@ -23,6 +23,7 @@ from typing import Any
 
 from grammar import ast, build
 from grammar.errors import Span
+from grammar.frozen import constructor
 from grammar.lexicon import Lexicon, Unparsed
 
 # Recursion of the parser's own methods is bounded so that it cannot overflow Python's stack: deeper
@@ -37,12 +38,12 @@ _NO_EXPR = ("COLON", "COMMA", "RSQB")
 _alias = build.NAME_ALIASES.get  # (build.name_of without a Python call, for the frequent names)
 
 _new_tuple = tuple.__new__  # a Span from a tuple of its fields, without the call through `Span.__new__`
-_Name = ast.constructor(ast.Name)
-_BinOp = ast.constructor(ast.BinOp)
-_Call = ast.constructor(ast.Call)
-_Index = ast.constructor(ast.Index)
-_DimRef = ast.constructor(ast.DimRef)
-_TensorType = ast.constructor(ast.TensorTypeExpr)
+_Name = constructor(ast.Name)
+_BinOp = constructor(ast.BinOp)
+_Call = constructor(ast.Call)
+_Index = constructor(ast.Index)
+_DimRef = constructor(ast.DimRef)
+_TensorType = constructor(ast.TensorTypeExpr)
 
 
 class ExprParser:

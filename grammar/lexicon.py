@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from itertools import accumulate, compress
+from itertools import accumulate, compress, repeat
 from operator import sub
 
 from lark.lexer import PatternStr, TerminalDef
@@ -89,20 +89,20 @@ class Lexicon:
         """The tokens of `text` (ignored terminals dropped), then `$END`; `Unparsed` if a character
         is no terminal's (the Lark path reports it)."""
         lexemes = self.lexemes.findall(text)
-        kind_of: dict[str, str] = {}
-        value_of: dict[str, str] = {}
-        newlines_of: dict[str, int] = {}
-        kind_of_value: dict[str, str] = {}  # (`x` is met as ` x` and `    x`: classified once)
-        gap_end = self.gap.match
-        for lexeme in set(lexemes):
-            gap = gap_end(lexeme).end()  # type: ignore[union-attr]  # (it matches the empty text)
-            if gap == len(lexeme):  # blanks alone (at the end of the text): an ignored token
-                gap = 0
-            value = lexeme[gap:]
-            kind = kind_of_value.get(value)
-            if kind is None:
-                kind = kind_of_value[value] = self._kind(value)
-            kind_of[lexeme], value_of[lexeme], newlines_of[lexeme] = kind, value, lexeme.count("\n", 0, gap)
+        distinct = list(set(lexemes))
+        # each distinct lexeme's token text: what follows the gap (all of it for blanks alone, at
+        # the end of the text: an ignored token), found in C when the gap is plain whitespace
+        if self.gap.pattern == r"\s*":  # (`str.lstrip` strips what `\s` matches)
+            texts = list(map(str.lstrip, distinct))
+        else:
+            gap_end = self.gap.match
+            texts = [lexeme[gap_end(lexeme).end():] for lexeme in distinct]  # type: ignore[union-attr]
+        texts = [text or lexeme for text, lexeme in zip(texts, distinct)] if "" in texts else texts
+        kind_of_text = {text: self._kind(text) for text in set(texts)}
+        kind_of = dict(zip(distinct, map(kind_of_text.__getitem__, texts)))
+        value_of = dict(zip(distinct, texts))
+        # (a kept token has no newline: a lexeme's newlines are in its gap)
+        newlines_of = dict(zip(distinct, map(str.count, distinct, repeat("\n"))))
         offsets = list(accumulate(map(len, lexemes)))  # of each lexeme's end
         if (offsets[-1] if offsets else 0) != len(text):
             raise Unparsed  # findall skipped a character that no terminal matches

@@ -25,6 +25,7 @@ from functools import cached_property
 from typing import Any
 
 from grammar.errors import Span
+from grammar.frozen import constructor
 from semantics.errors import TypeCheckError
 from semantics.types import WireType, type_str, without_hash
 
@@ -85,10 +86,11 @@ def make_box(name: str, params: dict[str, ParamValue] | None = None, kind: str =
         if box is None:
             box = _PLAIN_BOXES[(name, kind)] = Box(name, (), kind)
         return box
-    return Box(name, tuple(sorted(params.items())), kind)
+    return _Box(name, tuple(sorted(params.items())), kind)
 
 
 _PLAIN_BOXES: dict[tuple[str, str], Box] = {}
+_Box = constructor(Box)  # (one per parameterised node built: see grammar/frozen.py)
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,9 @@ class Node:
     inputs: tuple[int, ...]
     outputs: tuple[int, ...]
     span: Span | None = field(default=None, compare=False)
+
+
+_Node = constructor(Node)  # (one per node built: see grammar/frozen.py)
 
 
 @dataclass(frozen=True, eq=False)
@@ -271,7 +276,7 @@ class Builder:
         first = len(types)
         types.extend(out_types)
         outs = tuple(range(first, len(types)))
-        self.nodes.append(Node(box, tuple(inputs), outs, span))
+        self.nodes.append(_Node(box, tuple(inputs), outs, span))
         if not inputs and box.name in LITERAL_BOXES:
             self.literals[first] = (box, repr(box.params))  # repr: -0.0 is not 0.0
         return outs

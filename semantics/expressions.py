@@ -14,6 +14,7 @@ import numpy as np
 
 from grammar import ast
 from grammar.errors import DslError, Span
+from grammar.frozen import constructor
 from semantics.diagram import Box, Builder, make_box
 from semantics.errors import RebindError, ShapeError, TypeCheckError, UnboundNameError
 from semantics.fold import fold
@@ -35,6 +36,9 @@ from semantics.types import (
 from semantics.values import Pending, StaticVal, TupleVal, Value, WireVal
 
 BINOPS = INFIX_PRIMS  # operator -> primitive, from the rows' `syntax`
+# (made for every operation elaborated: see grammar/frozen.py)
+_WireVal = constructor(WireVal)
+_Pending = constructor(Pending)
 FUNCTIONAL = ("integrate", "nabla", "divergence", "compose")  # LANGUAGE.md §7: semantics/lambdas.py
 MAX_DEPTH = 400  # expression nesting accepted before a clear error (Python's stack is the limit)
 
@@ -116,9 +120,9 @@ class BodyElaborator(LambdaElaboration):
             value = bool(number) if dtype == "bool" else (int(number) if dtype in ("i32", "i64") else float(number))
             t = scalar(dtype)
             (w,) = self.b.add(make_box("const", {"value": value, "dtype": dtype}), (), (t,), span)
-            return WireVal(w, t, span)
+            return _WireVal(w, t, span)
 
-        return Pending(build, number, is_int, span)
+        return _Pending(build, number, is_int, span)
 
     def dim_value(self, dim: Dim, span: Span | None) -> Pending:
         if dim.is_const:
@@ -143,14 +147,15 @@ class BodyElaborator(LambdaElaboration):
             self.depth -= 1
 
     def _expr(self, e: ast.Expr) -> Value:
-        if isinstance(e, ast.Num):
-            return self.literal(e.value, e.span, e.is_int)
-        if isinstance(e, ast.Bool):
-            return self.literal(e.value, e.span)
+        # (the node classes are disjoint: the most frequent are tested first)
         if isinstance(e, ast.Name):
             return self.name(e)
         if isinstance(e, ast.BinOp):
             return self.call_primitive(PRIMITIVES[BINOPS[e.op]], [self.expr(e.left), self.expr(e.right)], {}, e.span)
+        if isinstance(e, ast.Num):
+            return self.literal(e.value, e.span, e.is_int)
+        if isinstance(e, ast.Bool):
+            return self.literal(e.value, e.span)
         if isinstance(e, ast.UnaryOp):
             v = self.expr(e.operand)
             return v if e.op == "+" else self.call_primitive(PRIMITIVES["neg"], [v], {}, e.span)
@@ -175,8 +180,10 @@ class BodyElaborator(LambdaElaboration):
         raise AssertionError(f"unknown expression {e!r}")
 
     def name(self, e: ast.Name) -> Value:
-        if e.id in self.env:
-            v = self.env[e.id]
+        v = self.env.get(e.id)
+        if v is not None:
+            if isinstance(v, WireVal) and len(self.levels) == 1:  # (the common case: a wire outside lambdas)
+                return _WireVal(v.wire, v.type, e.span)
             return v if isinstance(v, TupleVal) else self.lifted(e.id, _respan(v, e.span), e.span)
         if e.id in self.statics.statics:
             value = self.statics.statics[e.id]
@@ -263,37 +270,50 @@ class BodyElaborator(LambdaElaboration):
                 raise TypeCheckError(f"{prim.name} takes {expected} argument(s), got {len(args)}", span)
         untyped = 0  # pending literals and static values among the arguments
         for a in args:
+            if isinstance(a, WireVal):
+                continue
             if isinstance(a, TupleVal):
                 raise TypeCheckError(f"{prim.name} got a tuple of {len(a.items)} values where one value is expected",
                                      a.span or span)
-            if isinstance(a, (Pending, StaticVal)):
-                untyped += 1
+            untyped += 1  # (a Pending or a StaticVal)
         if prim.name == "cast" and len(args) == 1 and untyped:
             direct = self.typed_literal(args[0], params["dtype"])  # type: ignore[arg-type]
             if direct is not None:
                 return direct
         if untyped and untyped == len(args) and prim.elementwise:
             return self.pending_call(prim, list(args), params, span)
-        args = self.lift_plain_args(list(args))
-        dtype = self.context_dtype(prim, args)
-        wires = [self.typed(a, dtype if not (prim.name == "where" and i == 0) else "bool") for i, a in enumerate(args)]
+        if self.levels[-1].domain:  # inside a lambda
+            args = self.lift_plain_args(list(args))
+        if untyped:
+            dtype = self.context_dtype(prim, args)
+            wires = [self.typed(a, dtype if not (prim.name == "where" and i == 0) else "bool") for i, a in enumerate(args)]
+        else:
+            wires = args  # type: ignore[assignment]  # (all WireVals)
         try:
-            out_types = prim.infer(tuple(w.type for w in wires), params)
+            out_types = prim.infer(tuple([w.type for w in wires]), params)
         except DslError as err:
             raise err.with_span(span) from None
         # a node on function-typed wires (a lambda's body) is hash-consed: `rho(x) * rho(x)` is one
         # apply read twice, as printed text reloads (lambda bodies have no statements to name it)
-        add = self.b.add_shared if any(isinstance(t, FunType) for t in out_types) else self.b.add
+        add = self.b.add
+        for t in out_types:
+            if isinstance(t, FunType):
+                add = self.b.add_shared
         outs = add(make_box(prim.name, params), [w.wire for w in wires], out_types, span)
+        if len(outs) == 1:
+            return _WireVal(outs[0], out_types[0], span)
         return _result(outs, out_types, span)
 
     def context_dtype(self, prim: Primitive, args: Sequence[Value]) -> str | None:
-        typed = [a for a in args if isinstance(a, WireVal)]
-        if prim.name == "where":
-            typed = [a for a in typed[0:] if a is not args[0]]
-        values = [a.type.res if isinstance(a.type, FunType) else a.type for a in typed]
-        dtypes = [v.dtype for v in values if isinstance(v, TensorType)]
-        return dtypes[0] if dtypes else None
+        """The dtype of the first typed wire among the arguments (a function's result's dtype;
+        the condition of `where` does not count)."""
+        skip = args[0] if prim.name == "where" else None
+        for a in args:
+            if isinstance(a, WireVal) and a is not skip:
+                t = a.type.res if isinstance(a.type, FunType) else a.type
+                if isinstance(t, TensorType):
+                    return t.dtype
+        return None
 
     def pending_call(self, prim: Primitive, args: list[Value], params: dict[str, Any], span: Span | None) -> Value:
         pend = [a if isinstance(a, Pending) else self.literal(a.value, a.span) for a in args]  # type: ignore[union-attr]
@@ -388,13 +408,13 @@ def _call_box(d: DerivedDef) -> Box:
 
 
 def _result(outs: Sequence[int], types: Sequence[WireType], span: Span | None) -> Value:
-    vals = [WireVal(w, t, span) for w, t in zip(outs, types)]
+    vals = [_WireVal(w, t, span) for w, t in zip(outs, types)]
     return vals[0] if len(vals) == 1 else TupleVal(tuple(vals), span)
 
 
 def _respan(v: Value, span: Span | None) -> Value:
     if isinstance(v, WireVal):
-        return WireVal(v.wire, v.type, span)
+        return _WireVal(v.wire, v.type, span)
     if isinstance(v, Pending):
         return Pending(v.build, v.number, v.is_int, span, v.dim)
     return v

@@ -84,9 +84,11 @@ def _binders(stmts: Sequence[ast.Assign], bound: Collection[str]) -> dict[str, i
 def dependency_order(stmts: Sequence[ast.Assign], bound: Collection[str] = ()) -> list[ast.Assign]:
     """The statements sorted so each follows those it reads from; ties keep the source order."""
     owner = _binders(stmts, bound)
-    deps = [{owner[n] for n in free_names(s.value) if n in owner} for s in stmts]
-    if all(j < i for i, ds in enumerate(deps) for j in ds):
-        return list(stmts)  # already in order: the common case costs one pass
+    reads = [free_names(s.value) for s in stmts]
+    get = owner.get
+    if all(get(n, -1) < i for i, names in enumerate(reads) for n in names):
+        return list(stmts)  # already in order: the common case costs one pass (and no set per statement)
+    deps = [{owner[n] for n in names if n in owner} for names in reads]
     readers: list[list[int]] = [[] for _ in stmts]
     waiting = [len(ds) for ds in deps]
     for i, ds in enumerate(deps):
