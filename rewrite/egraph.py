@@ -57,113 +57,28 @@ from egglog import bindings
 
 from rewrite.egraph_encoding import (
     LOWERING,
+    SCHEMA,
     DenseIds,
     ENode,
     Frozen,
     Lowering,
     Rows,
+    RuleOps,
     Tables,
     encode,
     num_value,
     op_name,
+    relevant_rules,
     row_files,
     type_facts,
 )
-from rewrite.rules import Rule
+from rewrite.rules import STAGES, Rule
 from semantics.diagram import Diagram
 from semantics.fold import fold, foldable
 from semantics.types import TensorType
 
 __all__ = ["EGraph", "ENode", "Extension", "Frozen", "Lowering", "Tables", "num_value", "op_name", "pool_counts"]
 
-SCHEMA = """
-(sort Term)
-(sort Args)
-(sort Tup)
-(constructor Leaf (i64 i64) Term)
-(constructor Num (f64 i64) Term)
-(constructor N (i64) Term)
-(constructor Op1 (String i64 i64 Term) Term)
-(constructor Op2 (String i64 i64 Term Term) Term)
-(constructor Op3 (String i64 i64 Term Term Term) Term)
-(constructor OpN (String i64 i64 Args) Term)
-(constructor Proj (i64 i64 Tup) Term)
-(constructor ANil () Args)
-(constructor ACons (Term Args) Args)
-(constructor NA (i64) Args)
-(constructor Multi (String i64 Args) Tup)
-(constructor NT (i64) Tup)
-(relation HasTy (Term i64))
-(relation F64T (i64))
-(relation ScalarT (i64))
-(relation Mat2 (i64))
-(relation InvPerm (i64 i64))
-(function ScalarOf (i64) i64 :merge old)
-(function Numel (i64) f64 :merge old)
-(function MatTy (i64 i64) i64 :merge old)
-(relation RLeaf (i64 i64 i64))
-(relation RNum (i64 f64 i64))
-(relation R1 (i64 String i64 i64 i64))
-(relation R2 (i64 String i64 i64 i64 i64))
-(relation R3 (i64 String i64 i64 i64 i64 i64))
-(relation RN (i64 String i64 i64 i64))
-(relation RNil (i64))
-(relation RCons (i64 i64 i64))
-(relation RMulti (i64 String i64 i64))
-(relation RProj (i64 i64 i64 i64))
-(relation Unsound (f64 f64))
-(relation TyClash (i64 i64))
-(ruleset load)
-(rule ((RLeaf w k t)) ((union (N w) (Leaf k t))) :ruleset load :name "load-leaf")
-(rule ((RNum w v t)) ((union (N w) (Num v t))) :ruleset load :name "load-num")
-(rule ((R1 w n p t a)) ((union (N w) (Op1 n p t (N a)))) :ruleset load :name "load-1")
-(rule ((R2 w n p t a b)) ((union (N w) (Op2 n p t (N a) (N b)))) :ruleset load :name "load-2")
-(rule ((R3 w n p t a b c)) ((union (N w) (Op3 n p t (N a) (N b) (N c)))) :ruleset load :name "load-3")
-(rule ((RN w n p t l)) ((union (N w) (OpN n p t (NA l)))) :ruleset load :name "load-n")
-(rule ((RNil l)) ((union (NA l) (ANil))) :ruleset load :name "load-nil")
-(rule ((RCons l h r)) ((union (NA l) (ACons (N h) (NA r)))) :ruleset load :name "load-cons")
-(rule ((RMulti m n p l)) ((union (NT m) (Multi n p (NA l)))) :ruleset load :name "load-multi")
-(rule ((RProj w k t m)) ((union (N w) (Proj k t (NT m)))) :ruleset load :name "load-proj")
-(relation RNumel (i64 f64))
-(rule ((RNumel t n)) ((set (Numel t) n)) :ruleset load :name "load-numel")
-(ruleset typing)
-(rule ((= e (Leaf k t))) ((HasTy e t)) :ruleset typing :name "ty-leaf")
-(rule ((= e (Num v t))) ((HasTy e t)) :ruleset typing :name "ty-num")
-(rule ((= e (Op1 n p t a))) ((HasTy e t)) :ruleset typing :name "ty-1")
-(rule ((= e (Op2 n p t a b))) ((HasTy e t)) :ruleset typing :name "ty-2")
-(rule ((= e (Op3 n p t a b c))) ((HasTy e t)) :ruleset typing :name "ty-3")
-(rule ((= e (OpN n p t l))) ((HasTy e t)) :ruleset typing :name "ty-n")
-(rule ((= e (Proj k t m))) ((HasTy e t)) :ruleset typing :name "ty-proj")
-(relation Var (Term))
-(relation RVar (i64))
-(rule ((RVar w)) ((Var (N w))) :ruleset load :name "load-var")
-(rule ((= e (Leaf k t))) ((Var e)) :ruleset typing :name "var-leaf")
-(rule ((= e (Proj k t m))) ((Var e)) :ruleset typing :name "var-proj")
-(rule ((= e (OpN n p t l))) ((Var e)) :ruleset typing :name "var-n")
-(rule ((= e (Op1 n p t a)) (Var a)) ((Var e)) :ruleset typing :name "var-1")
-(rule ((= e (Op2 n p t a b)) (Var a)) ((Var e)) :ruleset typing :name "var-2a")
-(rule ((= e (Op2 n p t a b)) (Var b)) ((Var e)) :ruleset typing :name "var-2b")
-(rule ((= e (Op3 n p t a b c)) (Var a)) ((Var e)) :ruleset typing :name "var-3a")
-(rule ((= e (Op3 n p t a b c)) (Var b)) ((Var e)) :ruleset typing :name "var-3b")
-(rule ((= e (Op3 n p t a b c)) (Var c)) ((Var e)) :ruleset typing :name "var-3c")
-(ruleset check)
-(rule ((= e (Num a t)) (= e (Num b u)) (!= a b)) ((Unsound a b)) :ruleset check :name "check-consts")
-(rule ((HasTy e a) (HasTy e b) (!= a b)) ((TyClash a b)) :ruleset check :name "check-types")
-(relation Q1 (String i64 i64 f64 i64))
-(relation Q2 (String i64 i64 f64 i64 f64 i64))
-(relation Fold1 (String i64 i64 f64 i64 f64))
-(relation Fold2 (String i64 i64 f64 i64 f64 i64 f64))
-(ruleset foldscan)
-(rule ((= e (Op1 n p t (Num a ta)))) ((Q1 n p t a ta)) :ruleset foldscan :name "fold-scan-1")
-(rule ((= e (Op2 n p t (Num a ta) (Num b tb)))) ((Q2 n p t a ta b tb)) :ruleset foldscan :name "fold-scan-2")
-(ruleset foldapply)
-(rule ((Fold1 n p t a ta r)) ((union (Op1 n p t (Num a ta)) (Num r t))) :ruleset foldapply :name "fold-1")
-(rule ((Fold2 n p t a ta b tb r)) ((union (Op2 n p t (Num a ta) (Num b tb)) (Num r t))) :ruleset foldapply :name "fold-2")
-(ruleset algebra)
-(ruleset factor)
-(ruleset assoc)
-(ruleset scale)
-"""
 
 
 @dataclass(frozen=True)
@@ -185,13 +100,25 @@ class _Base:
     rule_names: frozenset[str]
     rule_sets: frozenset[str]
     counted: frozenset[str]
+    ops: tuple[RuleOps, ...]  # per rule of the table, in order (rule k is alone in rule set rs-k)
+    stages: tuple[tuple[str, tuple[int, ...]], ...]  # stage rule set -> its rules (indices)
 
 
 @functools.lru_cache(maxsize=16)
 def _base(rules: tuple[Rule, ...], ext: Extension, boxes: tuple[tuple[str, int], ...]) -> _Base:
-    program = "\n".join([SCHEMA, *(r.egglog(dict(boxes)) for r in rules), ext.program])
-    return _Base(program, frozenset(r.name for r in rules) | frozenset(ext.rules),
-                 frozenset(r.stage for r in rules), frozenset(LOWERING) | frozenset(ext.constructors))
+    """Each rule of the table goes alone in a rule set `rs-k`, and a stage rule set (`algebra`, ...)
+    combines its rules, so a step can run the subset of a stage that can match (`_stage_ruleset`)."""
+    texts = []
+    for k, r in enumerate(rules):
+        text, tail = r.egglog(dict(boxes)), f':ruleset {r.stage} :name "{r.name}")'
+        assert text.endswith(tail), text
+        texts.append(f"(ruleset rs-{k})\n{text[:-len(tail)]}:ruleset rs-{k} :name \"{r.name}\")")
+    names = sorted({r.stage for r in rules} | {rs for _, sets in STAGES for rs in sets})
+    stages = tuple((rs, tuple(k for k, r in enumerate(rules) if r.stage == rs)) for rs in names)
+    texts += [f"(unstable-combined-ruleset {rs} {' '.join(f'rs-{k}' for k in ks)})" for rs, ks in stages]
+    return _Base("\n".join([SCHEMA, *texts, ext.program]), frozenset(r.name for r in rules) | frozenset(ext.rules),
+                 frozenset(r.stage for r in rules), frozenset(LOWERING) | frozenset(ext.constructors),
+                 tuple(RuleOps.of(r) for r in rules), stages)
 
 
 class _Pool(threading.local):
@@ -258,6 +185,9 @@ class EGraph:
         self._pushes = 1  # ours over the declared state, the pool's own included
         self._closed = False
         self._sizes: tuple[tuple[str, int], ...] | None = None
+        self._ops: set[str] | None = set()  # op names loaded (None: unknown, after a `declare`)
+        self._subsets: dict[tuple[str, frozenset[str]], tuple[str, int]] = {}  # -> (rule set, pushes)
+        self._subset_ids = itertools.count()
         self.rule_names = set(self._base.rule_names)
         self.rule_sets = set(self._base.rule_sets)
         self._counted = set(self._base.counted)  # the constructors freeze exports
@@ -290,6 +220,7 @@ class EGraph:
         self._counted.update(constructors)
         self.rule_names.update(rules)
         if program:
+            self._ops = None  # its rules may make any op: every rule of a stage stays in its steps
             self._run(program)
 
     def _run(self, text: str) -> list[Any]:
@@ -304,6 +235,8 @@ class EGraph:
         """Insert diagrams (inputs identified positionally: input k is `(Leaf k t)` in every one).
         Returns, per diagram, the global wire name of each output."""
         rows, outputs = encode(diagrams, self.tables)
+        if self._ops is not None:
+            self._ops.update(r[1] for rel in ("R1", "R2", "R3", "RN", "RMulti") for r in rows[rel])
         self.input_rows({**rows, **type_facts(self.tables)}, "load")
         self._run("(run-schedule (saturate (run typing)))")
         return outputs
@@ -330,7 +263,7 @@ class EGraph:
         matches. Returns (updated, matches applied per rule, matches of the rules that sat out). A
         back-off run re-applies old matches, so `updated` can be True without any change: compare
         `sizes()` before and after."""
-        names = [rulesets] if isinstance(rulesets, str) else list(rulesets)
+        names = [self._stage_ruleset(r) for r in ([rulesets] if isinstance(rulesets, str) else rulesets)]
         body = " ".join(f"(run-with bo {r})" if match_limit else f"(run {r})" for r in names)
         sched = f"(let-scheduler bo (back-off :match-limit {match_limit})) " if match_limit else ""
         (out,) = self._run(f"(run-schedule {sched}(seq (saturate (run typing)) {body}))")
@@ -344,6 +277,33 @@ class EGraph:
                     if rule in self.rule_names and n > match_limit and rule not in matches:
                         banned[rule] = max(n, banned.get(rule, 0))
         return bool(rep.updated), matches, banned
+
+    def step_rules(self, rs: str) -> tuple[str, ...]:
+        """The rules a step of rule set `rs` runs: for a stage rule set of the table (`algebra`, ...),
+        only those that can ever match here (`relevant_rules` of the ops loaded); a back-off step
+        costs ~0.13 ms per rule it runs, matched or not. Empty for other rule sets (all of theirs)."""
+        stage = dict(self._base.stages).get(rs, ())
+        if self._ops is None:
+            return tuple(self._base.ops[k].name for k in stage)
+        relevant = relevant_rules(self._base.ops, self._ops)
+        return tuple(self._base.ops[k].name for k in stage if self._base.ops[k].name in relevant)
+
+    def _stage_ruleset(self, rs: str) -> str:
+        """The rule set that runs `step_rules(rs)`: `rs` itself when that is all of it, else a
+        combination declared once per e-graph (and per set of ops loaded)."""
+        stage = dict(self._base.stages).get(rs)
+        if stage is None or self._ops is None:
+            return rs
+        members = set(self.step_rules(rs))
+        if len(members) == len(stage):
+            return rs
+        key = (rs, frozenset(self._ops))
+        if key not in self._subsets:
+            name = f"{rs}-only-{next(self._subset_ids)}"
+            ids = " ".join(f"rs-{k}" for k in stage if self._base.ops[k].name in members)
+            self._run(f"(unstable-combined-ruleset {name} {ids})")
+            self._subsets[key] = (name, self._pushes)  # a pop below that depth takes it away
+        return self._subsets[key][0]
 
     def fold(self, limit: int = 1_000_000) -> dict[str, int]:
         """Fold every new operation on constants (see the module doc). Returns folds per primitive
@@ -410,6 +370,7 @@ class EGraph:
             raise RuntimeError("pop without a matching push")
         self._run("(pop)")
         self._pushes -= 1
+        self._subsets = {k: v for k, v in self._subsets.items() if v[1] <= self._pushes}
 
     def same(self, w1: int, w2: int) -> bool:
         """Are two wire names in one e-class?"""

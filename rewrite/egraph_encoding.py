@@ -32,17 +32,106 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from rewrite.rules import RULE_BOXES
+from rewrite.rules import RULE_BOXES, Rule
 from semantics.diagram import Box, Diagram, make_box
 from semantics.primitives import PRIMITIVES
 from semantics.types import TensorType, WireType
 
-# the loader relations, in the order their rows are loaded (see `SCHEMA` in rewrite/egraph.py)
+# The sorts, constructors, loader relations and the rules every e-graph has (rewrite/egraph.py
+# declares them, with a rule table whose stage rule sets it declares itself).
+SCHEMA = """
+(sort Term)
+(sort Args)
+(sort Tup)
+(constructor Leaf (i64 i64) Term)
+(constructor Num (f64 i64) Term)
+(constructor N (i64) Term)
+(constructor Op1 (String i64 i64 Term) Term)
+(constructor Op2 (String i64 i64 Term Term) Term)
+(constructor Op3 (String i64 i64 Term Term Term) Term)
+(constructor OpN (String i64 i64 Args) Term)
+(constructor Proj (i64 i64 Tup) Term)
+(constructor ANil () Args)
+(constructor ACons (Term Args) Args)
+(constructor NA (i64) Args)
+(constructor Multi (String i64 Args) Tup)
+(constructor NT (i64) Tup)
+(relation HasTy (Term i64))
+(relation F64T (i64))
+(relation ScalarT (i64))
+(relation Mat2 (i64))
+(relation InvPerm (i64 i64))
+(function ScalarOf (i64) i64 :merge old)
+(function Numel (i64) f64 :merge old)
+(function MatTy (i64 i64) i64 :merge old)
+(relation RLeaf (i64 i64 i64))
+(relation RNum (i64 f64 i64))
+(relation R1 (i64 String i64 i64 i64))
+(relation R2 (i64 String i64 i64 i64 i64))
+(relation R3 (i64 String i64 i64 i64 i64 i64))
+(relation RN (i64 String i64 i64 i64))
+(relation RNil (i64))
+(relation RCons (i64 i64 i64))
+(relation RMulti (i64 String i64 i64))
+(relation RProj (i64 i64 i64 i64))
+(relation Unsound (f64 f64))
+(relation TyClash (i64 i64))
+(ruleset load)
+(rule ((RLeaf w k t)) ((union (N w) (Leaf k t))) :ruleset load :name "load-leaf")
+(rule ((RNum w v t)) ((union (N w) (Num v t))) :ruleset load :name "load-num")
+(rule ((R1 w n p t a)) ((union (N w) (Op1 n p t (N a)))) :ruleset load :name "load-1")
+(rule ((R2 w n p t a b)) ((union (N w) (Op2 n p t (N a) (N b)))) :ruleset load :name "load-2")
+(rule ((R3 w n p t a b c)) ((union (N w) (Op3 n p t (N a) (N b) (N c)))) :ruleset load :name "load-3")
+(rule ((RN w n p t l)) ((union (N w) (OpN n p t (NA l)))) :ruleset load :name "load-n")
+(rule ((RNil l)) ((union (NA l) (ANil))) :ruleset load :name "load-nil")
+(rule ((RCons l h r)) ((union (NA l) (ACons (N h) (NA r)))) :ruleset load :name "load-cons")
+(rule ((RMulti m n p l)) ((union (NT m) (Multi n p (NA l)))) :ruleset load :name "load-multi")
+(rule ((RProj w k t m)) ((union (N w) (Proj k t (NT m)))) :ruleset load :name "load-proj")
+(relation RNumel (i64 f64))
+(rule ((RNumel t n)) ((set (Numel t) n)) :ruleset load :name "load-numel")
+(ruleset typing)
+(rule ((= e (Leaf k t))) ((HasTy e t)) :ruleset typing :name "ty-leaf")
+(rule ((= e (Num v t))) ((HasTy e t)) :ruleset typing :name "ty-num")
+(rule ((= e (Op1 n p t a))) ((HasTy e t)) :ruleset typing :name "ty-1")
+(rule ((= e (Op2 n p t a b))) ((HasTy e t)) :ruleset typing :name "ty-2")
+(rule ((= e (Op3 n p t a b c))) ((HasTy e t)) :ruleset typing :name "ty-3")
+(rule ((= e (OpN n p t l))) ((HasTy e t)) :ruleset typing :name "ty-n")
+(rule ((= e (Proj k t m))) ((HasTy e t)) :ruleset typing :name "ty-proj")
+(relation Var (Term))
+(relation RVar (i64))
+(rule ((RVar w)) ((Var (N w))) :ruleset load :name "load-var")
+(rule ((= e (Leaf k t))) ((Var e)) :ruleset typing :name "var-leaf")
+(rule ((= e (Proj k t m))) ((Var e)) :ruleset typing :name "var-proj")
+(rule ((= e (OpN n p t l))) ((Var e)) :ruleset typing :name "var-n")
+(rule ((= e (Op1 n p t a)) (Var a)) ((Var e)) :ruleset typing :name "var-1")
+(rule ((= e (Op2 n p t a b)) (Var a)) ((Var e)) :ruleset typing :name "var-2a")
+(rule ((= e (Op2 n p t a b)) (Var b)) ((Var e)) :ruleset typing :name "var-2b")
+(rule ((= e (Op3 n p t a b c)) (Var a)) ((Var e)) :ruleset typing :name "var-3a")
+(rule ((= e (Op3 n p t a b c)) (Var b)) ((Var e)) :ruleset typing :name "var-3b")
+(rule ((= e (Op3 n p t a b c)) (Var c)) ((Var e)) :ruleset typing :name "var-3c")
+(ruleset check)
+(rule ((= e (Num a t)) (= e (Num b u)) (!= a b)) ((Unsound a b)) :ruleset check :name "check-consts")
+(rule ((HasTy e a) (HasTy e b) (!= a b)) ((TyClash a b)) :ruleset check :name "check-types")
+(relation Q1 (String i64 i64 f64 i64))
+(relation Q2 (String i64 i64 f64 i64 f64 i64))
+(relation Fold1 (String i64 i64 f64 i64 f64))
+(relation Fold2 (String i64 i64 f64 i64 f64 i64 f64))
+(ruleset foldscan)
+(rule ((= e (Op1 n p t (Num a ta)))) ((Q1 n p t a ta)) :ruleset foldscan :name "fold-scan-1")
+(rule ((= e (Op2 n p t (Num a ta) (Num b tb)))) ((Q2 n p t a ta b tb)) :ruleset foldscan :name "fold-scan-2")
+(ruleset foldapply)
+(rule ((Fold1 n p t a ta r)) ((union (Op1 n p t (Num a ta)) (Num r t))) :ruleset foldapply :name "fold-1")
+(rule ((Fold2 n p t a ta b tb r)) ((union (Op2 n p t (Num a ta) (Num b tb)) (Num r t))) :ruleset foldapply :name "fold-2")
+"""
+
+
+# the loader relations, in the order their rows are loaded (see `SCHEMA`)
 ROW_RELATIONS = ("RLeaf", "RNum", "R1", "R2", "R3", "RN", "RNil", "RCons", "RMulti", "RProj", "RVar")
 
 Rows = dict[str, list[tuple[Any, ...]]]
@@ -233,6 +322,53 @@ def _inverse_transposes(boxes: Iterable[tuple[Box, tuple[WireType, ...]]]) -> li
             elif len(p) == len(q) and all(p[q[k]] == k for k in range(len(p))):
                 out.append((i, j))
     return out
+
+
+# ----------------------------------------------------------------- which rules can match
+
+_OP_ATOM = re.compile(r'\((?:Op[123N]|Multi)\s+"([^"]+)"')
+_QUOTED = re.compile(r'"([^"]+)"')
+
+
+@dataclass(frozen=True)
+class RuleOps:
+    """The op names a rule needs (those of the Op/Multi atoms of its pattern and conditions: it
+    cannot match without a term of each) and those its right-hand side may make (every quoted
+    name: an over-approximation, the safe side)."""
+
+    name: str
+    stage: str
+    needs: frozenset[str]
+    makes: frozenset[str]
+
+    @staticmethod
+    def of(rule: Rule) -> RuleOps:
+        return RuleOps(rule.name, rule.stage, frozenset(_OP_ATOM.findall(rule.lhs + " " + rule.when)),
+                       frozenset(_QUOTED.findall(rule.rhs)))
+
+
+def relevant_rules(rules: Sequence[RuleOps], present: Iterable[str]) -> frozenset[str]:
+    """The rules that can ever match in an e-graph whose terms use the op names `present`, given
+    that the rules which can match make their ops present too (a fixpoint; folding makes only
+    constants). The others cannot fire, so leaving them out of a step changes nothing.
+
+    >>> rules = [RuleOps("a", "algebra", frozenset({"exp"}), frozenset({"mul"})),
+    ...          RuleOps("b", "algebra", frozenset({"mul"}), frozenset()),
+    ...          RuleOps("c", "algebra", frozenset({"log"}), frozenset())]
+    >>> sorted(relevant_rules(rules, {"exp"}))
+    ['a', 'b']
+    """
+    ops = set(present)
+    out: set[str] = set()
+    grew = True
+    while grew:
+        grew = False
+        for r in rules:
+            if r.name not in out and r.needs <= ops:
+                out.add(r.name)
+                ops |= r.makes
+                grew = True
+    return frozenset(out)
 
 
 # ----------------------------------------------------------------- rows -> files for egglog's `input`

@@ -11,13 +11,17 @@ import sys
 import threading
 
 import pytest
+from hypothesis import given, settings
 
 import dsl
-from rewrite import egraph_encoding
+from rewrite import egraph, egraph_encoding
 from rewrite.egraph import EGraph, pool_counts
+from rewrite.optimize import optimize
 from rewrite.rules import RULES
 from semantics.diagram import Builder, Diagram, make_box
 from semantics.types import scalar
+from tests.helpers import examples
+from tests.strategies import diagrams
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 F64 = scalar("f64")
@@ -119,3 +123,28 @@ def test_rows_load_the_same_through_temporary_files(monkeypatch):
     with EGraph(RULES) as eg:
         eg.load([d])
         assert eg.sizes() == want
+
+
+def test_a_step_runs_only_the_rules_that_can_match():
+    """sin(x) * 2: the algebra rules about exp, log, transpose, ... cannot match (nor be made
+    matchable by other rules), so a step leaves them out, and the optimiser's result is the one
+    with every rule in every step."""
+    with EGraph(RULES) as eg:
+        eg.load([_sin_times_two()])
+        ran = eg.step_rules("algebra")
+        everything = [r.name for r in RULES if r.stage == "algebra"]
+        assert 0 < len(ran) < len(everything) and "exp-log" not in ran and "mul-one-r" in ran
+        assert set(ran) <= set(everything)
+
+
+@settings(max_examples=examples(15), deadline=None)
+@given(diagrams(max_nodes=10))
+def test_leaving_out_rules_that_cannot_match_changes_nothing(d):
+    out, report = optimize(d)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(egraph, "relevant_rules", lambda rules, present: frozenset(r.name for r in rules))
+        want, want_report = optimize(d)
+    assert [(n.box, n.inputs, n.outputs) for n in out.nodes] == [(n.box, n.inputs, n.outputs) for n in want.nodes]
+    assert out.outputs == want.outputs and report.rules_fired == want_report.rules_fired
+    assert [(s.name, s.iterations, s.stop_reason, s.size_after) for s in report.stages] == \
+        [(s.name, s.iterations, s.stop_reason, s.size_after) for s in want_report.stages]
