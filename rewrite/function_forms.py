@@ -375,9 +375,31 @@ class _Substitution:
             raise _Keep(name)
         else:
             ins = [self.wire(i) for i in node.inputs]
-            from semantics.primitives import PRIMITIVES
+            picked = _stacked_item(self.b, name, params, ins)
+            if picked is not None:
+                out = picked
+            else:
+                from semantics.primitives import PRIMITIVES
 
-            outs = PRIMITIVES[name].infer([self.b.types[i] for i in ins], params)
-            (out,) = self.b.add(node.box, ins, list(outs), node.span)
+                outs = PRIMITIVES[name].infer([self.b.types[i] for i in ins], params)
+                (out,) = self.b.add(node.box, ins, list(outs), node.span)
         self.memo[w] = out
         return out
+
+
+def _stacked_item(b: Builder, name: str, params: Mapping[str, object], ins: list[int]) -> int | None:
+    """`stack((a0, ..., ak-1))[c]` is a_c: a point stacked from its coordinates (the inverse of a
+    stacked change of variables, rewrite/functional.py) read coordinate by coordinate at the points
+    the substitution puts in (prints `k(stack((x0[0], x0[1])))`, not `stack((x0[1], x0[0]))[1]`)."""
+    spec = params.get("index") if name == "index" else None
+    if not isinstance(spec, tuple) or len(spec) != 1 or spec[0][0] != "int":
+        return None
+    src = next((n for n in reversed(b.nodes) if ins[0] in n.outputs), None)
+    t = b.types[ins[0]]
+    res = t.res if isinstance(t, FunType) else t
+    if src is None or src.box.name != "stack" or src.box.kind != "prim" or not isinstance(res, TensorType) \
+            or res.rank != 1 or src.box.param_dict.get("axis", 0) not in (0, -1):
+        return None
+    c = spec[0][1]
+    k = len(src.inputs)
+    return src.inputs[c + k if c < 0 else c] if -k <= c < k else None

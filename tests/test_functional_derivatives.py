@@ -621,6 +621,7 @@ def test_a_stacked_point_is_a_componentwise_change_of_variables(stacked, backend
     k, h = "u => sin(u[0]) + u[1] * u[0] / 3", "u => exp(-u[0] / 2) * (1 + u[1] ^ 2)"
     gateaux_check(stacked, "sperm", {"k": k}, "k", h, ((1, 5), (0, 1)), backend, point=True)
     gateaux_check(stacked, "smaps", {"k": k}, "k", h, ((1, math.e), (-2, 1)), backend, point=True)
+    assert "k(stack((2.0 * ((x0[0] - 1.0) / 2.0) + 1.0, x0[1])))" in stacked["g_sperm"].show()  # not stack(...)[c]
 
 
 @pytest.mark.parametrize("backend", CHECKED)
