@@ -97,7 +97,9 @@ class Lexicon:
         else:
             gap_end = self.gap.match
             texts = [lexeme[gap_end(lexeme).end():] for lexeme in distinct]  # type: ignore[union-attr]
-        texts = [text or lexeme for text, lexeme in zip(texts, distinct)] if "" in texts else texts
+        while "" in texts:  # (in C; only blanks at the end of the text are a lexeme of their own)
+            blank = texts.index("")
+            texts[blank] = distinct[blank]
         kind_of_text = {text: self._kind(text) for text in set(texts)}
         kind_of = dict(zip(distinct, map(kind_of_text.__getitem__, texts)))
         value_of = dict(zip(distinct, texts))
