@@ -71,15 +71,18 @@ def _sample_path(d: str, steps: int = 24) -> list[tuple[float, float]]:
 
 def _wires_avoid_boxes(svg: str) -> None:
     """No sampled point of any wire lies inside a box (1 px inside the border: wires end on it).
-    Boxes are grouped by band (boxes of a rank share their y range) and bisected by x."""
-    bands: dict[tuple[float, float], list[tuple[float, float]]] = {}
+    Boxes are grouped by band (boxes of a rank share their y range) and bisected by x; the bands
+    are sorted by top edge, so a point is tested only against the bands whose top lies within the
+    tallest band's height above it (every band that can contain it), not against every band."""
+    groups: dict[tuple[float, float], list[tuple[float, float]]] = {}
     for x0, y0, x1, y1 in _boxes(svg):
-        bands.setdefault((y0 + 1, y1 - 1), []).append((x0 + 1, x1 - 1))
-    for spans in bands.values():
-        spans.sort()
+        groups.setdefault((y0 + 1, y1 - 1), []).append((x0 + 1, x1 - 1))
+    bands = sorted((y0, y1, sorted(spans)) for (y0, y1), spans in groups.items())
+    tops = [b[0] for b in bands]
+    tallest = max((y1 - y0 for y0, y1, _ in bands), default=0.0)
     for d in re.findall(r'<path class="w" d="([^"]+)"', svg):
         for x, y in _sample_path(d):
-            for (y0, y1), spans in bands.items():
+            for y0, y1, spans in bands[bisect.bisect_right(tops, y - tallest):bisect.bisect_left(tops, y)]:
                 if y0 < y < y1:
                     i = bisect.bisect_right(spans, (x, float("inf"))) - 1
                     assert i < 0 or not (spans[i][0] < x < spans[i][1]), f"wire through a box at {(x, y)}"

@@ -290,7 +290,10 @@ def test_planted_exploding_rule_stops_within_its_budget(plant: str, monkeypatch:
     for x in xs:
         h = op(b, "add", h, op(b, "sin", x))
     d = b.build([h])
-    limits = Limits(iterations=20, nodes=20_000, seconds=1e9, matches=500)
+    # 5,000 e-nodes: the "ac" and "sub-self" plants stop on the node limit, "grow" on the iteration
+    # limit, so both stop reasons are checked (at 20,000 "ac" also ran into the iteration limit first,
+    # after 4x the work)
+    limits = Limits(iterations=20, nodes=5_000, seconds=1e9, matches=500)
     with pytest.warns(OptimizerLimitWarning, match="limit"):
         out, report = optimize(d, limits)
     assert report.stop_reason in ("node limit", "iteration limit"), report
