@@ -20,6 +20,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--slow", action="store_true", default=False, help="also run tests marked slow")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # tests/helpers.py reads this when a test module imports it: in a pytest-xdist worker too, whose
+    # sys.argv is not the pytest command line (the options themselves do reach the workers)
+    if config.getoption("--slow"):
+        os.environ["DSL_SLOW_TESTS"] = "1"
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if config.getoption("--slow"):
         return

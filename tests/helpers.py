@@ -13,7 +13,8 @@ import pytest
 import dsl
 
 # `pytest --slow` (or DSL_SLOW_TESTS=1) runs the full hypothesis example counts; by default each
-# property runs a third of them, so the whole suite stays within its time budget.
+# property runs a third of them, so the whole suite stays within its time budget. tests/conftest.py
+# sets DSL_SLOW_TESTS for --slow: a pytest-xdist worker's sys.argv is not the pytest command line.
 SLOW = "--slow" in sys.argv or os.environ.get("DSL_SLOW_TESTS") == "1"
 
 
