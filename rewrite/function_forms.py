@@ -78,6 +78,8 @@ def _coord_cone(w: int, prod: Mapping[int, Node]) -> set[int]:
 def expand_derivatives(d: Diagram) -> Diagram:
     """Replace `nabla`/`divergence` of a lifted expression of one scalar variable by its JVP (see the
     module doc). Diagrams without such a node are returned unchanged."""
+    if not any(n.box.name in ("nabla", "divergence") for n in d.nodes):
+        return d
     prod = {w: n for n in d.nodes for w in n.outputs}
     targets = [n for n in d.nodes if n.box.name in ("nabla", "divergence") and _one_variable(d.types[n.inputs[0]])
                and n.inputs[0] in prod and _coord_cone(n.inputs[0], prod)]
@@ -162,6 +164,8 @@ def _derivative(b: Builder, w: int, d: Diagram, prod: Mapping[int, Node], rename
 
 def release_output_variables(d: Diagram) -> Diagram:
     """Function-valued results on their own variables, without regions (see the module doc)."""
+    if not any(isinstance(t, FunType) for t in d.cod) and not any(n.box.name in ("coord", "lift") for n in d.nodes):
+        return d  # no function-valued result and nothing with a region: nothing to release
     d = _flatten_output_lifts(d)
     prod = {w: n for n in d.nodes for w in n.outputs}
     # the integrands of top-level integrals (a plain result), not the closed functions they call:

@@ -206,8 +206,9 @@ def _extract(eg: EGraph, fz: Frozen, d: Diagram, wrt: tuple[int, ...], outs: Seq
             spans[c] = node.span
             if c in jvp_of:
                 spans[jvp_of[c]] = node.span
-                spans.update((k, node.span) for n in fz.classes.get(jvp_of[c], ()) if n.op == "proj"
-                             for k in n.children)
+                if len(node.outputs) > 1:  # the tangents of a multi-output box are projections
+                    spans.update((k, node.span) for n in fz.classes.get(jvp_of[c], ()) if n.op == "proj"
+                                 for k in n.children)
     try:
         lin_roots = [jvp_of[c] for c in roots]
         diagram = rebuild(fz, choice, eg.tables, sig.build([], input_names=names), roots + lin_roots, None, spans)

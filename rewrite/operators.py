@@ -77,20 +77,21 @@ def vjp(d: Diagram, wrt: Wrt = None, optimize: bool = True, trace: Trace = None,
         fast_math: bool = False) -> Diagram:
     """`(x..., ct_y...) -> ct_x...` for the parameters in wrt."""
     wrt = default_wrt(d, wrt)
-    back = transpose(linearize_diagram(d, wrt, trace))
+    back = transpose(linearize_diagram(d, wrt, trace), primal_outputs=False)
     names = d.param_names() + tuple("ct" if len(d.cod) == 1 else f"ct{i}" for i in range(len(d.cod)))
-    return _finish(_outputs(back, back.outputs[len(d.cod):]), f"vjp_{d.name}", names, optimize, trace, fast_math)
+    return _finish(_unnamed(back), f"vjp_{d.name}", names, optimize, trace, fast_math)
 
 
 def _seeded(d: Diagram, wrt: tuple[int, ...], keep_value: bool, trace: Trace = None) -> Diagram:
     y = _scalar_out(d, "grad")
-    back = transpose(linearize_diagram(d, wrt, trace), seeds=(make_box("const", {"value": 1.0, "dtype": y.dtype}),))
-    return _outputs(back, back.outputs if keep_value else back.outputs[1:])
+    back = transpose(linearize_diagram(d, wrt, trace), seeds=(make_box("const", {"value": 1.0, "dtype": y.dtype}),),
+                     primal_outputs=keep_value)
+    return _unnamed(back)
 
 
-def _outputs(d: Diagram, outputs: Sequence[int]) -> Diagram:
-    """`d` with these outputs and no names (the caller names the result), sharing d's nodes."""
-    return Diagram(d.types, d.inputs, d.nodes, tuple(outputs))
+def _unnamed(d: Diagram) -> Diagram:
+    """`d` without names (the caller names the result), sharing d's nodes."""
+    return Diagram(d.types, d.inputs, d.nodes, d.outputs)
 
 
 def grad(d: Diagram, wrt: Wrt = None, optimize: bool = True, trace: Trace = None,

@@ -33,13 +33,19 @@ from semantics.values import WireVal
 Mask = tuple[tuple[int, bool], ...]  # (condition wire, branch selected when it holds), outermost last
 
 
-def transpose(lin: Linearized, seeds: Sequence[Box] | None = None) -> Diagram:
+def transpose(lin: Linearized, seeds: Sequence[Box] | None = None, primal_outputs: bool = True) -> Diagram:
     """`(x..., ct_dy...) -> (y..., ct_t...)` (see the module doc). With `seeds` (one constant box per
     tangent output, e.g. the `1.0` of a gradient), the cotangents are those constants instead of
     inputs: `x... -> (y..., ct_t...)`, the diagram a caller would get by feeding the constants in,
-    numbered alike (the constants are the first nodes), without copying the sweep's result."""
+    numbered alike (the constants are the first nodes), without copying the sweep's result.
+    Without `primal_outputs` the result is `ct_t...` alone, and the primal nodes only the dropped
+    `y...` read are not copied (dead code the caller would otherwise remove)."""
     d = lin.diagram
     linear = linear_wires(lin)
+    if not primal_outputs:
+        if any(w in linear for w in d.outputs[:lin.n_primal_out]):
+            _unreachable(0)
+        needed = _primal_needed(d, linear)
     b = Builder()
     primal = {w: b.input(d.types[w]) for w in d.inputs[:lin.n_primal_in]}
     tangent_outs = d.outputs[lin.n_primal_out:]
@@ -51,6 +57,8 @@ def transpose(lin: Linearized, seeds: Sequence[Box] | None = None) -> Diagram:
     linear_nodes = []
     for node in d.nodes:
         if linear.isdisjoint(node.outputs):
+            if not primal_outputs and needed.isdisjoint(node.outputs):
+                continue
             outs = b.add(node.box, [primal[w] for w in node.inputs], [d.types[w] for w in node.outputs], node.span)
             primal.update(zip(node.outputs, outs))
         else:
@@ -64,13 +72,27 @@ def transpose(lin: Linearized, seeds: Sequence[Box] | None = None) -> Diagram:
         if all(c is None for c in cts):
             continue
         _transpose_node(b, node, d, primal, linear, cts, acc)
-    ys = [primal[w] if w in primal else _unreachable(w) for w in d.outputs[:lin.n_primal_out]]
+    ys = [primal[w] if w in primal else _unreachable(w) for w in d.outputs[:lin.n_primal_out]] \
+        if primal_outputs else []
     grads: list[int] = []
     for w in d.inputs[lin.n_primal_in:lin.n_primal_in + lin.n_tangent_in]:
         ct = acc.get(w)
         grads.append(ct if ct is not None else zeros(b, d.types[w]).wire)
     names = d.param_names()[:lin.n_primal_in] + tuple(f"ct{i}" for i in range(len(b.inputs) - lin.n_primal_in))
     return b.build(ys + grads, input_names=names)
+
+
+def _primal_needed(d: Diagram, linear: set[int]) -> set[int]:
+    """The primal wires the reverse sweep reads: the arguments of the linear nodes (their transpose
+    templates read the primal ones) and, transitively, what computes them."""
+    needed: set[int] = set()
+    for node in d.nodes:
+        if not linear.isdisjoint(node.outputs):
+            needed.update(node.inputs)
+    for node in reversed(d.nodes):
+        if not needed.isdisjoint(node.outputs):
+            needed.update(node.inputs)
+    return needed
 
 
 def _unreachable(w: int) -> int:
