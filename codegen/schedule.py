@@ -151,7 +151,9 @@ def build_schedule(d: Diagram, in_place: InPlace = elementwise_in_place) -> Sche
         kinds[i] = kind
     # Scalar constants have no inputs: hoisting them keeps fusion groups contiguous.
     order = [i for i in share.live if kinds[i] == "const"] + [i for i in share.live if kinds[i] != "const"]
-    ins_of = [tuple([rep[w] for w in nodes[i].inputs]) for i in order]  # inputs by instruction
+    get = rep.get  # only merged wires are stored (see `Sharing.rep`)
+    ins_of = ([tuple([get(w, w) for w in nodes[i].inputs]) for i in order] if rep
+              else [nodes[i].inputs for i in order])  # inputs by instruction
     end = len(order)
     last: dict[int, int] = {w: -1 for w in d.inputs}
     for k, i in enumerate(order):
@@ -160,12 +162,12 @@ def build_schedule(d: Diagram, in_place: InPlace = elementwise_in_place) -> Sche
         for w in ins_of[k]:
             last[w] = k
     for w in d.outputs:
-        last[rep[w]] = end
+        last[get(w, w)] = end
 
     groups = _fusion_groups(d, order, kinds, ins_of, last, end)
     group_of = {k: g.id for g in groups for k in g.instrs}
     instrs = _instructions(d, order, kinds, ins_of, last, group_of, in_place)
-    return Schedule(types, d.inputs, tuple(rep[w] for w in d.outputs), instrs, tuple(groups),
+    return Schedule(types, d.inputs, tuple(get(w, w) for w in d.outputs), instrs, tuple(groups),
                     tuple(sorted(last.items())), share.shared, share.dropped)
 
 

@@ -19,7 +19,8 @@ class Sharing:
     dead-code removal, read by `cse`/`prune` here and by codegen's scheduler.
 
     `live`: the kept node indices, in order; `rep`: each wire's representative (the same output of
-    the first node with the same box reading the same wires); `shared`: (node, the node it repeats);
+    the first node with the same box reading the same wires; `rep[w]` for every wire, but only
+    the merged ones are stored, so hot loops read `rep.get(w, w)`); `shared`: (node, the node it repeats);
     `dropped`: kept nodes whose results reach no output. Generator boxes are merged like primitives:
     a box is a morphism, so equal inputs give equal outputs (the e-graph merges them the same way).
 
@@ -43,16 +44,17 @@ def sharing(d: Diagram, merge: bool = True) -> Sharing:
         live = _live(d, d.outputs)
         return Sharing(live, _Identity(), (), _complement(len(d.nodes), live))
     rep = _Identity()  # only the wires a merge renamed are stored; every other wire is its own
+    get = rep.get  # (a C call: `rep[w]` would run __missing__ in Python for most wires)
     seen: dict[tuple[object, ...], int] = {}
     kept: list[int] = []
     shared: list[tuple[int, int]] = []
     nodes = d.nodes
     for i, node in enumerate(nodes):
         # until a first merge every wire is its own representative: the inputs tuple is the key
-        key = (node.box, tuple([rep[w] for w in node.inputs]) if rep else node.inputs)
+        key = (node.box, tuple([get(w, w) for w in node.inputs]) if rep else node.inputs)
         first = seen.get(key)
         if first is not None:
-            rep.update(zip(node.outputs, [rep[w] for w in nodes[first].outputs]))
+            rep.update(zip(node.outputs, [get(w, w) for w in nodes[first].outputs]))
             shared.append((i, first))
             continue
         seen[key] = i
@@ -60,13 +62,13 @@ def sharing(d: Diagram, merge: bool = True) -> Sharing:
     if not shared:
         live = _live(d, d.outputs)
         return Sharing(live, rep, (), _complement(len(nodes), live))
-    needed = {rep[w] for w in d.outputs}
+    needed = {get(w, w) for w in d.outputs}
     live_list: list[int] = []
     for i in reversed(kept):
         node = nodes[i]
         if any(w in needed for w in node.outputs):
             live_list.append(i)
-            needed.update([rep[w] for w in node.inputs])
+            needed.update([get(w, w) for w in node.inputs])
     live_list.reverse()
     return Sharing(tuple(live_list), rep, tuple(shared), tuple(sorted(set(kept) - set(live_list))))
 
@@ -242,11 +244,12 @@ def _is_column(t: object) -> bool:
 def _rebuild(d: Diagram, s: Sharing) -> Diagram:
     b = Builder()
     rename = {w: b.input(d.types[w]) for w in d.inputs}
+    rep = s.rep.get
     for i in s.live:
         node = d.nodes[i]
-        outs = b.add(node.box, [rename[s.rep[w]] for w in node.inputs], [d.types[w] for w in node.outputs], node.span)
+        outs = b.add(node.box, [rename[rep(w, w)] for w in node.inputs], [d.types[w] for w in node.outputs], node.span)
         rename.update(zip(node.outputs, outs))
-    return b.build([rename[s.rep[w]] for w in d.outputs], input_names=d.input_names, name=d.name, span=d.span)
+    return b.build([rename[rep(w, w)] for w in d.outputs], input_names=d.input_names, name=d.name, span=d.span)
 
 
 def tidy(d: Diagram) -> Diagram:
