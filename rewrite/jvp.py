@@ -88,7 +88,7 @@ def linearize_diagram(d: Diagram, wrt: tuple[int, ...], trace: list[Any] | None 
 
 
 def describe(stats: JvpStats) -> str:
-    top = sorted(stats.fired.items(), key=lambda kv: -kv[1])[:5]
+    top = sorted(stats.fired.items(), key=lambda kv: (-kv[1], kv[0]))[:5]  # ties by name: deterministic text
     return (f"{stats.rules} rules generated from the primitive table, {stats.iterations} iterations (saturated), "
             f"{stats.enodes} e-nodes, {sum(v for k, v in stats.seconds.items() if k != 'total') * 1e3:.1f} ms\n"
             f"rules fired most: {', '.join(f'{k} ×{v}' for k, v in top)}")

@@ -244,3 +244,14 @@ def test_what_cannot_be_linearized_is_an_error_not_a_fallback():
     (z,) = b.add(Box("helper", (), "call"), [y], [F64])
     with pytest.raises(DerivativeError, match="call box 'helper'"):
         linearize_diagram(b.build([z]), (0,))
+
+
+def test_describe_lists_tied_rules_in_name_order() -> None:
+    """`dsl show --steps` prints this text: rules fired equally often come out by name, not in
+    egglog's hash order (the text must be the same on every run)."""
+    from rewrite.jvp import JvpStats, describe
+
+    fired = {"jvp-mul-2": 1, "jvp-add-1": 1, "jvp-sin-1": 3, "jvp-matmul-3": 1}
+    for order in (fired, dict(reversed(list(fired.items())))):
+        text = describe(JvpStats(4, 1, 10, order, (6,), 0, {"run": 0.0}))
+        assert text.endswith("rules fired most: jvp-sin-1 ×3, jvp-add-1 ×1, jvp-matmul-3 ×1, jvp-mul-2 ×1")
