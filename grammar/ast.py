@@ -17,7 +17,7 @@ from grammar.errors import Span
 # ---------------------------------------------------------------- types (objects of the category)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DimRef:
     """A dimension in a type: an integer literal (`3`) or a declared dim name (`n`).
 
@@ -29,7 +29,7 @@ class DimRef:
     expr: Expr | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TensorTypeExpr:
     """`f64`, `f32[n, 3]`: a dtype name and its dims (empty for a scalar)."""
 
@@ -38,7 +38,7 @@ class TensorTypeExpr:
     span: Span | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class NamedTypeExpr:
     """A type alias name (`Vec3`) or the unit `I`."""
 
@@ -46,7 +46,7 @@ class NamedTypeExpr:
     span: Span | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FunTypeExpr:
     """`A -> B`: a function-typed wire (right associative)."""
 
@@ -55,7 +55,7 @@ class FunTypeExpr:
     span: Span | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TupleTypeExpr:
     """`(A, B)` or `A ⊗ B`: the monoidal product. `()` is the unit."""
 
@@ -68,7 +68,7 @@ TypeExpr = Union[TensorTypeExpr, NamedTypeExpr, FunTypeExpr, TupleTypeExpr]
 # ---------------------------------------------------------------- expressions (value level)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Num:
     """A number literal; `is_int` when written without `.`/exponent (`3` vs `3.0`, `1e-3`)."""
 
@@ -77,13 +77,13 @@ class Num:
     span: Span | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Bool:
     value: bool
     span: Span | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Str:
     """A string literal, e.g. an einsum subscript `"ij,jk->ik"`."""
 
@@ -91,7 +91,7 @@ class Str:
     span: Span | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Name:
     """A name: a wire, a dim, a constant (`pi`, `inf`), a primitive, def or dtype (`f64` in `cast`)."""
 
@@ -99,7 +99,7 @@ class Name:
     span: Span | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Attr:
     """`o.name` (a name from an imported module) or `x.T`."""
 
@@ -108,7 +108,7 @@ class Attr:
     span: Span | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class BinOp:
     """`a op b` with op one of `+ - * / @ ^ == != < <= > >=` (`**` is parsed as `^`)."""
 
@@ -118,7 +118,7 @@ class BinOp:
     span: Span | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class UnaryOp:
     """`-a` (op `-`) or `+a` (op `+`)."""
 
@@ -127,7 +127,7 @@ class UnaryOp:
     span: Span | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Cond:
     """`c ? a : b`."""
 
@@ -137,7 +137,7 @@ class Cond:
     span: Span | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Keyword:
     """`key=value` in a call."""
 
@@ -146,7 +146,7 @@ class Keyword:
     span: Span | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Call:
     """`f(a, b, key=value)`: f is a Name, an Attr (`o.f`) or any expression (a function-typed wire)."""
 
@@ -156,7 +156,7 @@ class Call:
     span: Span | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Slice:
     """`lo:hi:step` inside `x[...]`; omitted parts are None."""
 
@@ -166,7 +166,7 @@ class Slice:
     span: Span | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Index:
     """`x[i]`, `x[1:]`, `x[:, 0]`: items are expressions or Slices."""
 
@@ -175,7 +175,7 @@ class Index:
     span: Span | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TupleExpr:
     """`(a, b)`: also used for static tuple arguments such as `axis=(0, 1)` and `(n, m)` shapes."""
 
@@ -183,7 +183,7 @@ class TupleExpr:
     span: Span | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Lambda:
     """`x => body` or `(x, y) => body`; parameter types are inferred where the lambda is used."""
 
@@ -197,7 +197,7 @@ Expr = Union[Num, Bool, Str, Name, Attr, BinOp, UnaryOp, Cond, Call, Index, Tupl
 # ---------------------------------------------------------------- point-free morphisms (§5)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MCompose:
     """`first >> second` (`g ∘ f` / `g << f` is parsed as `MCompose(f, g)`)."""
 
@@ -206,7 +206,7 @@ class MCompose:
     span: Span | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MTensor:
     """`left ⊗ right` / `left | right`."""
 
@@ -215,7 +215,7 @@ class MTensor:
     span: Span | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MStructural:
     """`id(T)`, `copy(T)`, `discard(T)`, `swap(A, B)`."""
 
@@ -224,7 +224,7 @@ class MStructural:
     span: Span | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MBox:
     """A named box (`sin`, `o.f`, a def or diagram), with static parameters: `sum[axis=0]`."""
 
@@ -238,7 +238,7 @@ Morphism = Union[MCompose, MTensor, MStructural, MBox]
 # ---------------------------------------------------------------- statements and declarations
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Param:
     """`name: T`; in a generic def the type may be omitted and a static keyword has a default."""
 
@@ -248,7 +248,7 @@ class Param:
     default: Expr | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Assign:
     """`a = expr` or `b, c = expr` (targets in order)."""
 
@@ -258,7 +258,7 @@ class Assign:
     target_spans: tuple[Span | None, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Return:
     """`return e` or `return e1, e2`."""
 
@@ -266,7 +266,7 @@ class Return:
     span: Span | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DimDecl:
     """`dim n, m, B`."""
 
@@ -275,7 +275,7 @@ class DimDecl:
     name_spans: tuple[Span | None, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TypeAlias:
     """`type Vec3 = f64[3]`."""
 
@@ -284,7 +284,7 @@ class TypeAlias:
     span: Span | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class BoxDecl:
     """`box f : A -> B`: a generator (declared, not defined)."""
 
@@ -294,7 +294,7 @@ class BoxDecl:
     span: Span | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Def:
     """`def name(p: T, ...) -> R { stmts; return ... }` (`ret` None if omitted)."""
 
@@ -307,7 +307,7 @@ class Def:
     name_span: Span | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DiagramDef:
     """`diagram name [: A -> B] = morphism`."""
 
@@ -319,7 +319,7 @@ class DiagramDef:
     name_span: Span | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Derived:
     """`name = op(target, key=value, ...)`, op in grad/value_and_grad/vjp/jvp/hessian/jacobian/simplify.
 
@@ -333,7 +333,7 @@ class Derived:
     name_span: Span | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Import:
     """`import "path.dsl"` or `import "path.dsl" as o`."""
 
@@ -345,7 +345,7 @@ class Import:
 Decl = Union[DimDecl, TypeAlias, BoxDecl, Def, DiagramDef, Derived, Import]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Module:
     filename: str
     decls: tuple[Decl, ...]
