@@ -11,6 +11,10 @@ import os
 import pytest
 from hypothesis import settings
 
+# dsl.Module re-verifies every diagram at its stage boundaries in tests (dsl/module.py `verifying`);
+# the CLI tests' subprocesses inherit it
+os.environ.setdefault("DSL_VERIFY", "1")
+
 settings.register_profile("ci", derandomize=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")

@@ -33,3 +33,35 @@ def test_every_definition_and_derivative_of_the_examples_verifies(path):
     mod = load_shared(path)
     for name in mod.names:
         assert verify(mod[name]) == []
+
+
+@pytest.mark.parametrize("env, module_checks", [(None, 0), ("1", 2)])
+def test_a_gradient_is_verified_once_per_pipeline_and_at_every_boundary_under_dsl_verify(monkeypatch, env, module_checks):
+    """The optimiser verifies what it extracts (always: it keeps the input otherwise); the Module's
+    stage-boundary checks (after building `f`, after deriving `df`) are internal consistency checks
+    that run under DSL_VERIFY=1 (set for the test suite) or DSL_DEBUG."""
+    import importlib
+
+    import dsl
+    import semantics.verify
+
+    optimizer = importlib.import_module("rewrite.optimize")  # `rewrite.optimize` is also a function's name
+
+    calls = {"module": 0, "optimizer": 0}
+
+    def counting(key, real):
+        def run(d):
+            calls[key] += 1
+            return real(d)
+        return run
+
+    monkeypatch.setattr(semantics.verify, "verify", counting("module", semantics.verify.verify))
+    monkeypatch.setattr(optimizer, "verify", counting("optimizer", optimizer.verify))
+    monkeypatch.delenv("DSL_DEBUG", raising=False)
+    if env is None:
+        monkeypatch.delenv("DSL_VERIFY", raising=False)
+    else:
+        monkeypatch.setenv("DSL_VERIFY", env)
+    mod = dsl.loads("def f(x: f64) -> f64 { return sin(x) * x }\ndf = grad(f)")
+    mod.compile("df")
+    assert calls == {"module": module_checks, "optimizer": 1}
