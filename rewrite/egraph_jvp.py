@@ -10,15 +10,20 @@ into (the linearizer itself, which runs them, is rewrite/jvp.py).
   carries its type id, so lowering needs no type inference. `(JVP e)` is the tangent of the primal
   term e; it is unextractable, and the extractor never sees it. One table (`LIN`) gives each
   constructor's signature, its typing rule and the primitive e-node it is exported as.
-* Rules are generated mechanically, one per (primitive, box, argument types) that occurs in the
-  diagram: the template (string or callable) is bound to symbolic wires `x, dx, out` by
-  `rewrite.templates.bind_args` and instantiated with the ordinary template elaborator, giving a
-  tiny typed diagram; its tangent-free nodes compile to primal terms (`Op1`... with interned
-  box/type ids, `Num` literals; `x` = the matched child, `out` = the matched term) and the nodes
-  that read a tangent to Lin constructors (`dx` = `(JVP x)`). Integer/bool arguments get the zero
-  tangent. A generator box `f` gets the rule `JVP f(x...) = d_f(x..., JVP x...)`.
+* Rules are generated mechanically, one per (primitive, box, argument types, which arguments are
+  active) that occurs in the diagram: the template (string or callable) is bound to symbolic wires
+  `x, dx, out` by `rewrite.templates.bind_args` and instantiated with the ordinary template
+  elaborator, giving a tiny typed diagram; its tangent-free nodes compile to primal terms (`Op1`...
+  with interned box/type ids, `Num` literals; `x` = the matched child, `out` = the matched term)
+  and the nodes that read a tangent to Lin constructors (`dx` = `(JVP x)`). An argument whose
+  tangent is structurally zero (inactive: integer/bool, a constant, a parameter not differentiated)
+  is bound to the zero tangent, so the template elaborator drops what it would multiply (`x * dy`
+  of a constant y writes no node); only active arguments are read as `(JVP x)`. The rule fires on
+  the terms marked `(NZ e k)` with its own number k (the linearizer marks each active wire with
+  the rule of its node), so it matches by that one fact and the term's shape, without joining the
+  children's types. A generator box `f` gets the rule `JVP f(x...) = d_f(x..., JVP x...)`.
 * Zero absorption (`LMul t (LZero u) x => LZero t`, `LAdd t (LZero u) l => l`, ...) runs with
-  the JVP rules in the ruleset `jvp`.
+  the JVP rules in the ruleset `jvp`, for the tangents that turn out zero only in the e-graph.
 
 >>> LIN["LMul"].egglog_signature()
 '(constructor LMul (i64 Lin Term) Lin)'
@@ -124,15 +129,15 @@ _ABSORB = """
 """
 ABSORB_RULES = tuple(line.split(':name "')[1].split('"')[0] for line in _ABSORB.splitlines() if ":name" in line)
 
-# The loader rules read TSV rows: `RNZ w` marks an active wire (its JVP rule may fire), `RJZ w t`
-# gives an inactive wire the zero tangent, `RSeed w k t` makes wrt input w the tangent input k.
+# The loader rules read TSV rows: `RNZ w k` marks an active wire (JVP rule k may fire on it), `RJZ w t`
+# gives an inactive output the zero tangent, `RSeed w k t` makes wrt input w the tangent input k.
 LIN_SCHEMA = "\n".join([
     "(sort Lin)\n(sort LArgs)\n(sort LTup)",
     "(constructor JVP (Term) Lin :unextractable)",
     *(c.egglog_signature() for c in LIN.values()),
-    "(relation NZ (Term))\n(relation LTy (Lin i64))\n(relation RNZ (i64))\n(relation RJZ (i64 i64))",
+    "(relation NZ (Term i64))\n(relation LTy (Lin i64))\n(relation RNZ (i64 i64))\n(relation RJZ (i64 i64))",
     "(relation RSeed (i64 i64 i64))\n(function BcastBox (i64) i64 :merge old)\n(ruleset jvpload)\n(ruleset jvp)",
-    '(rule ((RNZ w)) ((NZ (N w))) :ruleset jvpload :name "jvp-load-active")',
+    '(rule ((RNZ w k)) ((NZ (N w) k)) :ruleset jvpload :name "jvp-load-active")',
     '(rule ((RJZ w t)) ((union (JVP (N w)) (LZero t))) :ruleset jvpload :name "jvp-load-zero")',
     '(rule ((RSeed w k t)) ((union (JVP (N w)) (LSeed k t))) :ruleset jvpload :name "jvp-load-seed")',
     *(c.typing_rule() for c in LIN.values() if c.type_at >= 0),
@@ -191,21 +196,52 @@ def _is_zero_const(node: Node | None, producer: Mapping[int, Node]) -> bool:
     return node is not None and node.box.name == "const" and node.box.param_dict.get("value") == 0
 
 
-def compile_rules(tab: Tables, d: Diagram, active: set[int]) -> tuple[list[str], list[str]]:
-    """One egglog JVP rule per (box, argument and output types) among the active nodes of d, and
-    their names. A rule fires on a term with the fact `(NZ e)` (an active wire) and unions its
-    `JVP` with the tangent the row's template writes."""
+@dataclass(frozen=True)
+class JvpRules:
+    """The JVP rules of one diagram: their egglog text and names (rule k is `texts[k]`), and the
+    `(wire, k)` rows that mark each active wire with the rule of the node that computes it."""
+
+    texts: tuple[str, ...]
+    names: tuple[str, ...]
+    marks: tuple[tuple[int, int], ...]
+
+
+def compile_rules(tab: Tables, d: Diagram, active: set[int]) -> JvpRules:
+    """One egglog JVP rule per (box, argument and output types, active arguments) among the active
+    nodes of d. Rule k fires on a term marked `(NZ e k)` and unions its `JVP` with the tangent the
+    row's template writes, the inactive arguments' tangents being zero.
+
+    >>> from semantics.types import scalar
+    >>> f64 = scalar("f64")
+    >>> b = Builder(); x, y = b.input(f64), b.input(f64)
+    >>> (p,) = b.add(make_box("mul"), [x, y], [f64]); (q,) = b.add(make_box("mul"), [p, y], [f64])
+    >>> d = b.build([q])
+    >>> rules = compile_rules(Tables(), d, {x, p, q})  # d/dx: y is inactive, so `x * dy` is no term
+    >>> rules.names, rules.marks
+    (('jvp-mul-0',), ((2, 0), (3, 0)))
+    >>> rules.texts[0].split(" ((let")[0]
+    '(rule ((NZ e 0) (= e (Op2 "mul" 2 0 c0 c1)))'
+    """
     comp = _RuleCompiler(tab)
-    rules: dict[tuple[int, ...], str] = {}
+    rules: dict[tuple[object, ...], int] = {}
+    texts: list[str] = []
+    marks: list[tuple[int, int]] = []
+    types = d.types
     for node in d.nodes:
-        if node.outputs and node.outputs[0] in active:
-            outs = tuple(d.types[w] for w in node.outputs)
-            key = (tab.box(node.box, outs if len(outs) > 1 else ()), *(tab.type(t) for t in outs),
-                   *(tab.type(d.types[w]) for w in node.inputs))
-            if key not in rules:
-                rules[key] = comp.rule(f"jvp-{op_name(node.box)}-{len(rules)}", node, d)
-    names = [r.split(':name "')[1].rstrip('")') for r in rules.values()]
-    return list(rules.values()), names
+        outs = node.outputs
+        if not outs or active.isdisjoint(outs):
+            continue
+        ins = node.inputs
+        live = tuple([w in active for w in ins])
+        # the objects themselves key a rule (what the table's ids intern): no table lookups per node
+        key = (node.box, tuple([types[w] for w in outs]), tuple([types[w] for w in ins]), live)
+        k = rules.get(key)
+        if k is None:
+            k = rules[key] = len(texts)
+            texts.append(comp.rule(f"jvp-{op_name(node.box)}-{k}", k, node, d, live))
+        marks.extend([(w, k) for w in outs if w in active])
+    names = tuple(r.split(':name "')[1].rstrip('")') for r in texts)
+    return JvpRules(tuple(texts), names, tuple(marks))
 
 
 class _RuleCompiler:
@@ -214,54 +250,59 @@ class _RuleCompiler:
     def __init__(self, tab: Tables) -> None:
         self.tab = tab
 
-    def rule(self, name: str, node: Node, d: Diagram) -> str:
+    def rule(self, name: str, k: int, node: Node, d: Diagram, live: Sequence[bool]) -> str:
+        """Rule number k, for `node`'s box and types with the arguments `live` active. Its query is
+        the mark `(NZ e k)` and the term's shape (which binds the children): the mark was given to
+        the wires of nodes with exactly this key, so their types need no joins."""
         box = node.box
         in_t = [d.types[w] for w in node.inputs]
         tab = self.tab
         kids = [f"c{i}" for i in range(len(in_t))]
-        facts = [f"(HasTy {c} {tab.type(ty)})" for c, ty in zip(kids, in_t)]
-        if len(node.outputs) > 1:  # a generator with several outputs: `Proj k t (Multi f args)`
+        if len(node.outputs) > 1:  # a generator with several outputs: `Proj j t (Multi f args)`
             outs = tuple(d.types[w] for w in node.outputs)
-            facts += ["(NZ e)", "(= e (Proj k t m))", f'(= m (Multi "{op_name(box)}" {tab.box(box, outs)} {_list(kids)}))']
+            facts = [f"(NZ e {k})", "(= e (Proj j t m))", f'(= m (Multi "{op_name(box)}" {tab.box(box, outs)} {_list(kids)}))']
             dbox = derivative_box(box, "jvp")
-            res = f'(LProj k t (LMulti "{op_name(dbox)}" {tab.box(dbox, outs)} {self._gen_args(kids, in_t)}))'
+            res = f'(LProj j t (LMulti "{op_name(dbox)}" {tab.box(dbox, outs)} {self._gen_args(kids, in_t, live)}))'
             return f'(rule ({" ".join(facts)}) ((union (JVP e) {res})) :ruleset jvp :name "{name}")'
         out_t = d.types[node.outputs[0]]
         p, t = tab.box(box), tab.type(out_t)
-        facts = ["(NZ e)", f"(= e {_term(op_name(box), p, t, kids)})", *facts]
+        facts = [f"(NZ e {k})", f"(= e {_term(op_name(box), p, t, kids)})"]
         if box.kind == "gen":
             dbox = derivative_box(box, "jvp")
             lets: list[str] = []
-            res = f'(LOpN "{op_name(dbox)}" {tab.box(dbox)} {t} {self._gen_args(kids, in_t)})'
+            res = f'(LOpN "{op_name(dbox)}" {tab.box(dbox)} {t} {self._gen_args(kids, in_t, live)})'
         else:
-            lets, res = self._template_actions(box, kids, in_t, out_t)
+            lets, res = self._template_actions(box, kids, in_t, out_t, live)
         body = " ".join(f"(let v{i} {x})" for i, x in enumerate(lets))
         return f'(rule ({" ".join(facts)}) ({body} (union (JVP e) {res})) :ruleset jvp :name "{name}")'
 
-    def _gen_args(self, kids: list[str], in_t: list[WireType]) -> str:
-        """The arguments of a generator's uninterpreted JVP box `d_f(x..., dx...)`."""
-        items = [f"(LArgP {c}" for c in kids] + [f"(LArgL {self._dx(c, ty)}" for c, ty in zip(kids, in_t)]
+    def _gen_args(self, kids: list[str], in_t: list[WireType], live: Sequence[bool]) -> str:
+        """The arguments of a generator's uninterpreted JVP box `d_f(x..., dx...)` (an inactive
+        argument's tangent is an explicit zero: the box takes all of them)."""
+        items = [f"(LArgP {c}" for c in kids] + [f"(LArgL {self._dx(c, ty, a)}" for c, ty, a in zip(kids, in_t, live)]
         return " ".join(items) + " (LNil)" + ")" * len(items)
 
-    def _dx(self, c: str, ty: WireType) -> str:
-        return f"(JVP {c})" if is_float(ty) else f"(LZero {self.tab.type(ty)})"
+    def _dx(self, c: str, ty: WireType, active: bool) -> str:
+        return f"(JVP {c})" if active else f"(LZero {self.tab.type(ty)})"
 
     def _template_actions(self, box: Box, kids: list[str], in_t: list[WireType],
-                          out_t: WireType) -> tuple[list[str], str]:
+                          out_t: WireType, live: Sequence[bool]) -> tuple[list[str], str]:
         prim = PRIMITIVES[box.name]
         b = Builder()
         expr: dict[int, str] = {}  # small-diagram wire -> egglog expression
         tangent: set[int] = set()
         primals: list[WireVal] = []
         tangents: list[WireVal | ZeroVal] = []
-        for c, ty in zip(kids, in_t):
+        for c, ty, active in zip(kids, in_t, live):
             x = b.input(ty)
             expr[x] = c
             primals.append(WireVal(x, ty))
             tangents.append(ZERO)
-            if is_float(ty):
+            # a variadic row's template takes its tangents as one tuple (`concat(dxs)`), where a
+            # structural zero would zero the whole result: an inactive item is an explicit zero term
+            if active or (prim.variadic and is_float(ty)):
                 w = b.input(ty)
-                expr[w] = f"(JVP {c})"
+                expr[w] = f"(JVP {c})" if active else f"(LZero {self.tab.type(ty)})"
                 tangent.add(w)
                 tangents[-1] = WireVal(w, ty)
         env, types = bind_args(prim, in_t, primals, tangents)

@@ -11,10 +11,11 @@ and the transpose read its output.
    comparisons carry the zero tangent, LANGUAGE.md §6).
 2. The diagram is loaded into a fresh e-graph (`rewrite.egraph`, the only module that talks to
    egglog) with the tangent sort of `rewrite.egraph_jvp`, one rule per (primitive, box, argument
-   types) compiled from the table row's template, `JVP x_i = LSeed i` for the wrt inputs and
-   `JVP w = LZero` for the inactive wires.
+   types, active arguments) compiled from the table row's template (an inactive argument's tangent
+   is zero there, so no tangent term is written for it), `JVP x_i = LSeed i` for the wrt inputs and
+   `JVP w = LZero` for the inactive outputs.
 3. The rules run in a budgeted step loop: each iteration makes at most `JvpLimits.step` more
-   active wires eligible (`NZ w`), so the matches of one iteration are bounded by that count
+   active wires eligible (`NZ w k`: rule k may fire on w), so the matches of one iteration are bounded by that count
    whatever the model's size, and the e-node count, checked after each iteration, by the
    diagram's size. Every JVP goal is present as soon as its wire is eligible, so the iterations do
    not grow with depth: a 1,000-layer chain saturates in 3. Only a saturated run is a derivative:
@@ -130,9 +131,10 @@ def linearize_stats(d: Diagram, wrt: tuple[int, ...],
     _check_points(d, active)
     eg = EGraph((), extension=LIN_EXTENSION)
     (outs,) = eg.load([d])
-    rules, names = compile_rules(eg.tables, d, active)
-    eg.declare("\n".join([*rules, bcast_facts(eg.tables)]), rules=names)
-    pending = _seed(eg, d, wrt, active)
+    rules = compile_rules(eg.tables, d, active)
+    eg.declare("\n".join([*rules.texts, bcast_facts(eg.tables)]), rules=rules.names)
+    _seed(eg, d, wrt, active)
+    pending = list(rules.marks)
     secs = {"load": time.perf_counter() - t0}
     fired, per_it = _saturate(eg, pending, limits, len(d.nodes) + len(d.inputs))
     secs["saturate"] = time.perf_counter() - t0 - secs["load"]
@@ -141,25 +143,18 @@ def linearize_stats(d: Diagram, wrt: tuple[int, ...],
         lin, unresolved = _extract(eg, fz, d, wrt, outs)
     secs["extract"] = time.perf_counter() - t0 - secs["load"] - secs["saturate"]
     secs["total"] = time.perf_counter() - t0
-    return lin, JvpStats(len(rules), len(per_it), eg.size(), fired, per_it, unresolved, secs)
+    return lin, JvpStats(len(rules.texts), len(per_it), eg.size(), fired, per_it, unresolved, secs)
 
 
-def _seed(eg: EGraph, d: Diagram, wrt: Sequence[int], active: set[int]) -> list[tuple[int, ...]]:
-    """Load `JVP w = LZero` for inactive wires (tensors and functions: the zero function) and `JVP x_i = LSeed k` for the k-th wrt
-    input; return the `NZ` rows of the active node outputs, for the step loop to load."""
+def _seed(eg: EGraph, d: Diagram, wrt: Sequence[int], active: set[int]) -> None:
+    """Load `JVP x_i = LSeed k` for the k-th wrt input and `JVP w = LZero` for the inactive outputs
+    (tensors and functions: the zero function); the rules read the tangents of active wires only."""
     tab = eg.tables
+    rows: dict[str, list[tuple[int, ...]]] = {}
     seeds = {d.inputs[i]: k for k, i in enumerate(wrt)}
-    rows: dict[str, list[tuple[int, ...]]] = {"RJZ": [], "RSeed": []}
-    nz: list[tuple[int, ...]] = []
-    for w, ty in enumerate(d.types):
-        if w in seeds and w in active:
-            rows["RSeed"].append((w, seeds[w], tab.type(ty)))
-        elif w in active:
-            nz.append((w,))
-        else:
-            rows["RJZ"].append((w, tab.type(ty)))
+    rows["RSeed"] = [(w, k, tab.type(d.types[w])) for w, k in seeds.items() if w in active]
+    rows["RJZ"] = [(w, tab.type(d.types[w])) for w in dict.fromkeys(d.outputs) if w not in active]
     eg.input_rows(rows, "jvpload")
-    return nz
 
 
 def _saturate(eg: EGraph, pending: list[tuple[int, ...]], limits: JvpLimits,
