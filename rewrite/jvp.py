@@ -134,7 +134,7 @@ def linearize_stats(d: Diagram, wrt: tuple[int, ...],
     rules = compile_rules(eg.tables, d, active)
     eg.declare("\n".join([*rules.texts, bcast_facts(eg.tables)]), rules=rules.names)
     _seed(eg, d, wrt, active)
-    pending = list(rules.marks)
+    pending: list[tuple[int, ...]] = list(rules.marks)
     secs = {"load": time.perf_counter() - t0}
     fired, per_it = _saturate(eg, pending, limits, len(d.nodes) + len(d.inputs))
     secs["saturate"] = time.perf_counter() - t0 - secs["load"]
