@@ -260,7 +260,7 @@ class Builder:
         self.inputs: list[int] = []
         self.nodes: list[Node] = []
         self.shared: dict[tuple[Box, tuple[object, ...]], tuple[int, ...]] = {}
-        self.literals: dict[int, tuple[Box, str]] = {}  # wire of a literal node -> its value (see add_shared)
+        self.literals: dict[int, Box] = {}  # wire of a literal node -> its box (see add_shared)
 
     def wire(self, t: WireType) -> int:
         self.types.append(t)
@@ -274,11 +274,15 @@ class Builder:
     def add(self, box: Box, inputs: Sequence[int], out_types: Sequence[WireType], span: Span | None = None) -> tuple[int, ...]:
         types = self.types
         first = len(types)
-        types.extend(out_types)
-        outs = tuple(range(first, len(types)))
+        if len(out_types) == 1:  # (most nodes: no range object)
+            types.append(out_types[0])
+            outs: tuple[int, ...] = (first,)
+        else:
+            types.extend(out_types)
+            outs = tuple(range(first, len(types)))
         self.nodes.append(_Node(box, tuple(inputs), outs, span))
         if not inputs and box.name in LITERAL_BOXES:
-            self.literals[first] = (box, repr(box.params))  # repr: -0.0 is not 0.0
+            self.literals[first] = box
         return outs
 
     def add_shared(self, box: Box, inputs: Sequence[int], out_types: Sequence[WireType],
@@ -288,7 +292,8 @@ class Builder:
         An input that is a literal counts by its value, not its node: every `1.0` written in a lambda
         is a node of its own, and `x <= 1.0` written twice is still one subterm."""
         literals = self.literals
-        key = (box, tuple(literals.get(w, w) for w in inputs))
+        # repr: -0.0 is not 0.0 (they are equal and hash alike)
+        key = (box, tuple((literals[w], repr(literals[w].params)) if w in literals else w for w in inputs))
         if key not in self.shared:
             self.shared[key] = self.add(box, inputs, out_types, span)
         return self.shared[key]

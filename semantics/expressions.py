@@ -24,6 +24,7 @@ from semantics.program import Definition, DerivedDef, DiagramDef, GeneratorDef, 
 from semantics.replay import def_box
 from semantics.statics import CONSTANTS, StaticScope, convert_index, convert_static
 from semantics.types import (
+    FLOAT_DTYPES,
     NUMPY_DTYPE,
     Dim,
     FunType,
@@ -36,6 +37,7 @@ from semantics.types import (
 from semantics.values import Pending, StaticVal, TupleVal, Value, WireVal
 
 BINOPS = INFIX_PRIMS  # operator -> primitive, from the rows' `syntax`
+_INFIX = {op: PRIMITIVES[name] for op, name in BINOPS.items()}
 # (made for every operation elaborated: see grammar/frozen.py)
 _WireVal = constructor(WireVal)
 _Pending = constructor(Pending)
@@ -89,7 +91,7 @@ class BodyElaborator(LambdaElaboration):
             raise TypeCheckError(f"expected a single {what}, got a tuple of {len(v.items)}", v.span)
         assert isinstance(v, Pending)
         dtype = dtype or "f64"  # a literal no context ever typed (e.g. `return 2` with no signature)
-        if v.number is not None:
+        if v.number is not None and dtype not in FLOAT_DTYPES:  # (any number fits a float dtype)
             self._check_literal_fits(v, dtype)
         return v.build(dtype)
 
@@ -119,7 +121,7 @@ class BodyElaborator(LambdaElaboration):
         def build(dtype: str) -> WireVal:
             value = bool(number) if dtype == "bool" else (int(number) if dtype in ("i32", "i64") else float(number))
             t = scalar(dtype)
-            (w,) = self.b.add(make_box("const", {"value": value, "dtype": dtype}), (), (t,), span)
+            (w,) = self.b.add(const_box(value, dtype), (), (t,), span)
             return _WireVal(w, t, span)
 
         return _Pending(build, number, is_int, span)
@@ -151,7 +153,10 @@ class BodyElaborator(LambdaElaboration):
         if isinstance(e, ast.Name):
             return self.name(e)
         if isinstance(e, ast.BinOp):
-            return self.call_primitive(PRIMITIVES[BINOPS[e.op]], [self.expr(e.left), self.expr(e.right)], {}, e.span)
+            left, right = e.left, e.right  # (a name nests nothing: no depth count for it)
+            args = [self.name(left) if left.__class__ is ast.Name else self.expr(left),
+                    self.name(right) if right.__class__ is ast.Name else self.expr(right)]
+            return self.call_primitive(_INFIX[e.op], args, {}, e.span)
         if isinstance(e, ast.Num):
             return self.literal(e.value, e.span, e.is_int)
         if isinstance(e, ast.Bool):
@@ -264,45 +269,57 @@ class BodyElaborator(LambdaElaboration):
         return args, statics
 
     def call_primitive(self, prim: Primitive, args: Sequence[Value], params: dict[str, Any], span: Span | None) -> Value:
-        if prim.name not in ("index",) and prim.name != "transpose" and not prim.variadic:
-            expected = len(prim.wire_args)
-            if len(args) != expected:
-                raise TypeCheckError(f"{prim.name} takes {expected} argument(s), got {len(args)}", span)
+        arity = _arity(prim)
+        if arity is not None and len(args) != arity:
+            raise TypeCheckError(f"{prim.name} takes {arity} argument(s), got {len(args)}", span)
         untyped = 0  # pending literals and static values among the arguments
         for a in args:
-            if isinstance(a, WireVal):
-                continue
-            if isinstance(a, TupleVal):
-                raise TypeCheckError(f"{prim.name} got a tuple of {len(a.items)} values where one value is expected",
-                                     a.span or span)
-            untyped += 1  # (a Pending or a StaticVal)
-        if prim.name == "cast" and len(args) == 1 and untyped:
+            if a.__class__ is not WireVal:  # (the common case: a typed wire)
+                if isinstance(a, TupleVal):
+                    raise TypeCheckError(f"{prim.name} got a tuple of {len(a.items)} values where one value is "
+                                         "expected", a.span or span)
+                untyped += 1  # (a Pending or a StaticVal)
+        if untyped:
+            return self._call_untyped(prim, args, params, span, untyped)
+        if self.levels[-1].domain:  # inside a lambda
+            args = self.lift_plain_args(list(args))
+        return self._node(prim, args, params, span)  # type: ignore[arg-type]  # (all WireVals)
+
+    def _call_untyped(self, prim: Primitive, args: Sequence[Value], params: dict[str, Any], span: Span | None,
+                      untyped: int) -> Value:
+        """`call_primitive` with literals (or static values) among the arguments: they take the dtype
+        of the typed ones, or the whole call stays a literal when every argument is one."""
+        if prim.name == "cast" and len(args) == 1:
             direct = self.typed_literal(args[0], params["dtype"])  # type: ignore[arg-type]
             if direct is not None:
                 return direct
-        if untyped and untyped == len(args) and prim.elementwise:
+        if untyped == len(args) and prim.elementwise:
             return self.pending_call(prim, list(args), params, span)
         if self.levels[-1].domain:  # inside a lambda
             args = self.lift_plain_args(list(args))
-        if untyped:
-            dtype = self.context_dtype(prim, args)
-            wires = [self.typed(a, dtype if not (prim.name == "where" and i == 0) else "bool") for i, a in enumerate(args)]
-        else:
-            wires = args  # type: ignore[assignment]  # (all WireVals)
+        dtype = self.context_dtype(prim, args)
+        wires = [self.typed(a, dtype if not (prim.name == "where" and i == 0) else "bool") for i, a in enumerate(args)]
+        return self._node(prim, wires, params, span)
+
+    def _node(self, prim: Primitive, wires: Sequence[WireVal], params: dict[str, Any], span: Span | None) -> Value:
+        """The node of `prim` on typed wires (its output types from the row's shape rule)."""
         try:
             out_types = prim.infer(tuple([w.type for w in wires]), params)
         except DslError as err:
             raise err.with_span(span) from None
+        box = make_box(prim.name, params)
         # a node on function-typed wires (a lambda's body) is hash-consed: `rho(x) * rho(x)` is one
         # apply read twice, as printed text reloads (lambda bodies have no statements to name it)
+        if len(out_types) == 1:
+            t = out_types[0]
+            add = self.b.add if t.__class__ is not FunType else self.b.add_shared
+            (w,) = add(box, [w.wire for w in wires], out_types, span)
+            return _WireVal(w, t, span)
         add = self.b.add
         for t in out_types:
             if isinstance(t, FunType):
                 add = self.b.add_shared
-        outs = add(make_box(prim.name, params), [w.wire for w in wires], out_types, span)
-        if len(outs) == 1:
-            return _WireVal(outs[0], out_types[0], span)
-        return _result(outs, out_types, span)
+        return _result(add(box, [w.wire for w in wires], out_types, span), out_types, span)
 
     def context_dtype(self, prim: Primitive, args: Sequence[Value]) -> str | None:
         """The dtype of the first typed wire among the arguments (a function's result's dtype;
@@ -370,6 +387,41 @@ class BodyElaborator(LambdaElaboration):
             box = Box(d.name, (), kind) if kind == "gen" else _call_box(d)  # type: ignore[arg-type]
             out_wires = self.b.add(box, [w.wire for w in wires], cod, e.span)
         return _result(out_wires, cod, e.span)
+
+
+_CONST_BOXES: dict[tuple[Any, str], Box] = {}
+
+
+def const_box(value: bool | int | float, dtype: str) -> Box:
+    """The box of the literal `value` of `dtype` (already converted to it), one object per distinct
+    literal: a model repeats its constants, and each box would otherwise be built, hashed and kept
+    (with its parameter tuples) once per use.
+
+    >>> const_box(2.0, "f64") is const_box(2.0, "f64")
+    True
+    >>> str(const_box(-0.0, "f64")), str(const_box(0.0, "f64"))
+    ('const[dtype=f64, value=-0.0]', 'const[dtype=f64, value=0.0]')
+    """
+    # (the dtype fixes the value's Python type; -0.0 and 0.0 are equal keys, so zeros go by their text)
+    key = (value if value else repr(value), dtype)
+    box = _CONST_BOXES.get(key)
+    if box is None:
+        if len(_CONST_BOXES) >= 4096:  # (a bounded cache: NaNs never hit, each is its own key)
+            _CONST_BOXES.clear()
+        box = _CONST_BOXES[key] = make_box("const", {"value": value, "dtype": dtype})
+    return box
+
+
+_ARITY: dict[str, int | None] = {}
+
+
+def _arity(prim: Primitive) -> int | None:
+    """How many wire arguments a call of `prim` takes (None: it varies, or `index`/`transpose`,
+    which check their own). Once per row: read for every operation elaborated."""
+    if prim.name not in _ARITY:
+        fixed = prim.name not in ("index", "transpose") and not prim.variadic
+        _ARITY[prim.name] = len(prim.wire_args) if fixed else None
+    return _ARITY[prim.name]
 
 
 def _once_per_dtype(build: Callable[[str], WireVal]) -> Callable[[str], WireVal]:

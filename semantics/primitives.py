@@ -215,22 +215,25 @@ class Primitive:
 
         A shape rule is a pure function of the types and the static parameters, and a model repeats
         a few kinds of node many times (elaboration, verification and every rewrite ask again), so
-        results are remembered per row; errors are not (each raises afresh)."""
+        results are remembered per row (pointwise ones too); errors are not (each raises afresh)."""
         ts = tuple(in_types)
-        if self.family != "functional" and any(isinstance(t, FunType) for t in ts):
-            return _pointwise(self, ts, params)
         try:
             # a value's type too: 1, 1.0 and True are equal keys but not the same static parameter
-            key: Any = (ts, tuple((k, type(v), v) for k, v in sorted(params.items())) if params else ())
+            key: Any = (ts, tuple([(k, type(v), v) for k, v in sorted(params.items())]) if params else ())
             out = self._inferred.get(key)
         except TypeError:  # an unhashable static parameter: no memo
-            return self.rule(ts, params)
+            return self._infer(ts, params)
         if out is None:
-            out = self.rule(ts, params)
+            out = self._infer(ts, params)
             if len(self._inferred) >= 4096:
                 self._inferred.clear()
             self._inferred[key] = out
         return out
+
+    def _infer(self, ts: tuple[WireType, ...], params: Mapping[str, Any]) -> tuple[WireType, ...]:
+        if self.family != "functional" and any(isinstance(t, FunType) for t in ts):
+            return _pointwise(self, ts, params)
+        return tuple(self.rule(ts, params))
 
     @cached_property
     def _inferred(self) -> dict[Any, tuple[WireType, ...]]:
