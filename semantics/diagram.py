@@ -93,7 +93,7 @@ _PLAIN_BOXES: dict[tuple[str, str], Box] = {}
 _Box = constructor(Box)  # (one per parameterised node built: see grammar/frozen.py)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # (no per-node __dict__: one object per node for the collector)
 class Node:
     box: Box
     inputs: tuple[int, ...]

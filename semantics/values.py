@@ -15,15 +15,17 @@ from typing import Any, Union
 from grammar.errors import Span
 from semantics.types import Dim, WireType
 
+# (slots: one object per value, no __dict__; elaboration makes a few per operation)
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, slots=True)
 class WireVal:
     wire: int
     type: WireType
     span: Span | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Pending:
     """A dtype-less scalar: `build(dtype)` writes its nodes and returns the wire.
 
@@ -39,13 +41,13 @@ class Pending:
     dim: Dim | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TupleVal:
     items: tuple[Value, ...]
     span: Span | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StaticVal:
     """A static (compile-time) value bound to a name: a generic def's keyword parameter (`axis`)."""
 
