@@ -106,6 +106,9 @@ def top_return_error(span: Span | None) -> ParseError:
 def make_def(name: str, params: tuple[ast.Param, ...], ret: ast.TypeExpr | None, stmts: Sequence[Any],
              span: Span | None, name_span: Span | None) -> ast.Def:
     """A def; its body must be assignments then exactly one `return`, last."""
+    n = len(stmts)
+    if n and type(stmts[-1]) is ast.Return and (n == 1 or not any(type(s) is ast.Return for s in stmts[:-1])):
+        return _Def(name, params, ret, tuple(stmts[:-1]), stmts[-1], span, name_span)  # (the valid case, fast)
     returns = [i for i, s in enumerate(stmts) if isinstance(s, ast.Return)]
     if not returns:
         raise ParseError(f"def '{name}' has no return statement", span, hint="end the body with `return expr`")
@@ -159,6 +162,7 @@ def make_num(text: str, span: Span | None) -> ast.Num:
 
 
 _Num = constructor(ast.Num)  # (one per number literal parsed: see grammar/frozen.py)
+_Def = constructor(ast.Def)
 
 
 def make_lambda(head: ast.Expr, body: ast.Expr, span: Span | None) -> ast.Lambda:

@@ -36,6 +36,7 @@ from typing import Any
 
 from grammar import ast, build
 from grammar.direct_exprs import MAX_NESTING, ExprParser
+from grammar.errors import Span
 from grammar.frozen import constructor
 from grammar.lexicon import Lexicon, Unparsed
 
@@ -50,6 +51,8 @@ _DECL_STARTS = ("DIM", "TYPE", "BOX", "DEF", "DIAGRAM", "IMPORT", "NAME")
 _alias = build.NAME_ALIASES.get
 _Assign = constructor(ast.Assign)
 _Param = constructor(ast.Param)
+_Return = constructor(ast.Return)
+_new_tuple = tuple.__new__
 
 
 def parse_tokens(text: str, filename: str, lexicon: Lexicon) -> tuple[tuple[Any, ...], list[Any]]:
@@ -176,10 +179,25 @@ class _Parser(ExprParser):
         name = self.values[i]
         name = _alias(name, name)
         params: list[ast.Param] = []
+        values, lines, cols, ends, fn, texts = self.values, self.lines, self.cols, self.ends, self.filename, self.line_texts
         while kinds[self.i] != "RPAR":  # params: param ("," param)* ","?
-            start = self.i
-            params.append(self.param())
-            if self.i - start > SAFE_TOKENS:
+            start = self.i  # param: NAME [":" type] ["=" expr]
+            if kinds[start] != "NAME":
+                raise Unparsed
+            self.i += 1
+            pname = values[start]
+            t = default = None
+            if kinds[self.i] == "COLON":
+                self.i += 1
+                t = self.type()
+            if kinds[self.i] == "EQUAL":
+                self.i += 1
+                default = self.expr()
+            last = self.i - 1
+            line = lines[start]
+            params.append(_Param(_alias(pname, pname), t, _new_tuple(Span, (fn, line, cols[start], lines[last], ends[last],
+                                                                              texts[line])), default))
+            if last - start >= SAFE_TOKENS:
                 self.long_part = True
             if kinds[self.i] != "COMMA":
                 break
@@ -195,22 +213,6 @@ class _Parser(ExprParser):
         stmts = self.body()
         self.expect("RBRACE")
         return build.make_def(name, tuple(params), ret, stmts, self.span(first), name_span)
-
-    def param(self) -> ast.Param:  # param: NAME [":" type] ["=" expr]
-        first = self.i
-        if self.kinds[first] != "NAME":
-            raise Unparsed
-        self.i += 1
-        name = self.values[first]
-        name = _alias(name, name)
-        t = default = None
-        if self.kinds[self.i] == "COLON":
-            self.i += 1
-            t = self.type()
-        if self.kinds[self.i] == "EQUAL":
-            self.i += 1
-            default = self.expr()
-        return _Param(name, t, self.span(first), default)
 
     def body(self) -> list[Any]:  # body: (_stmt | ";")*   _stmt: assign | return_stmt
         stmts: list[Any] = []
@@ -236,7 +238,7 @@ class _Parser(ExprParser):
                 while kinds[self.i] == "COMMA":
                     self.i += 1
                     items.append(self.expr())
-                stmt = ast.Return(tuple(items), self.span(first))
+                stmt = _Return(tuple(items), self.span(first))
             elif kind == "SEMICOLON":
                 self.i += 1
                 continue

@@ -34,6 +34,10 @@ MAX_NESTING = 60
 _LEVELS = {"COMP": 1, "PLUS": 2, "MINUS": 2, "STAR": 3, "SLASH": 3, "AT": 3}
 _POSTFIX = frozenset(("LPAR", "LSQB", "DOT", "POW"))  # what may follow an atom within an operand
 _DIM_END = ("COMMA", "RSQB")
+_TYPE_OPS = ("_TENSOR", "_ARROW")
+_LEAVES = ("NAME", "NUMBER")
+_ARG_END = ("COMMA", "RPAR")
+_OP_ALIASES = build.OP_ALIASES
 _NO_EXPR = ("COLON", "COMMA", "RSQB")
 _alias = build.NAME_ALIASES.get  # (build.name_of without a Python call, for the frequent names)
 
@@ -54,8 +58,9 @@ class ExprParser:
         tokens = lexicon.tokenize(text)
         self.kinds, self.values, self.lines, self.cols, self.ends = (
             tokens.kinds, tokens.values, tokens.lines, tokens.cols, tokens.ends)
-        # Lark counts lines by "\n" only, so split the same way (as `SpanMaker`)
-        self.text_lines = [line.rstrip("\r") for line in text.split("\n")]
+        # Lark counts lines by "\n" only, so split the same way (as `SpanMaker`); [0] is a dummy, so
+        # that line n's text is line_texts[n] (spans index it with a token's line)
+        self.line_texts = ["", *(line.rstrip("\r") for line in text.split("\n"))]
         self.i = 0
         self.depth = 0
         self.extent = (0, 0)
@@ -67,13 +72,13 @@ class ExprParser:
         last = self.i - 1
         line = self.lines[first]
         return _new_tuple(Span, (self.filename, line, self.cols[first], self.lines[last], self.ends[last],
-                                 self.text_lines[line - 1]))
+                                 self.line_texts[line]))
 
     def span_of(self, first: int, last: int) -> Span:
         """From token `first` to token `last`."""
         line = self.lines[first]
         return _new_tuple(Span, (self.filename, line, self.cols[first], self.lines[last], self.ends[last],
-                                 self.text_lines[line - 1]))
+                                 self.line_texts[line]))
 
     def expect(self, kind: str) -> str:
         if self.kinds[self.i] != kind:
@@ -106,12 +111,16 @@ class ExprParser:
     def type(self) -> ast.TypeExpr:
         """?type: prod_type | prod_type _ARROW type -> fun_type,
         ?prod_type: type_atom | type_atom (_TENSOR type_atom)+ -> tensor_type."""
+        kinds = self.kinds
+        first = self.i
+        if kinds[first] == "NAME" and kinds[first + 1] == "LSQB":  # (the common `f64[n, 3]`, at once)
+            tensor = self.tensor_type(first)
+            if tensor is not None:
+                return tensor
         self.depth += 1
         if self.depth > MAX_NESTING:
             raise Unparsed
-        first = self.i
         t = self.type_atom()
-        kinds = self.kinds
         if kinds[self.i] == "_TENSOR":
             items = [t]
             while kinds[self.i] == "_TENSOR":
@@ -148,6 +157,40 @@ class ExprParser:
         items = self.tail(t, self.type)  # "(" type ("," type)* ","? ")" -> tuple_type
         return ast.TupleTypeExpr(items, self.span(first))
 
+    def tensor_type(self, first: int) -> ast.TensorTypeExpr | None:
+        """`dtype[d, ...]` with each dim a name or an integer and nothing after it that makes it part
+        of a bigger type (`⊗`, `->`), built as `type` would build it; None for anything else."""
+        kinds, values, lines, cols, ends = self.kinds, self.values, self.lines, self.cols, self.ends
+        name = values[first]
+        if name not in build.DTYPES:
+            return None
+        fn, texts = self.filename, self.line_texts
+        dims = []
+        j = first + 2
+        while True:
+            kind = kinds[j]
+            if kinds[j + 1] not in _DIM_END:
+                return None
+            text = values[j]
+            value: str | int
+            if kind == "NAME":
+                value = _alias(text, text)
+            elif kind != "NUMBER" or not text.isdigit() or len(text) > 18:
+                return None  # (`make_dim` decides)
+            else:
+                value = int(text)
+            line = lines[j]
+            dims.append(_DimRef(value, _new_tuple(Span, (fn, line, cols[j], line, ends[j], texts[line]))))
+            j += 2
+            if kinds[j - 1] == "RSQB":
+                break
+        if kinds[j] in _TYPE_OPS:
+            return None
+        self.i = j
+        line = lines[first]
+        return _TensorType(name, tuple(dims), _new_tuple(Span, (fn, line, cols[first], lines[j - 1], ends[j - 1],
+                                                                texts[line])))
+
     def dims(self) -> tuple[ast.DimRef, ...]:  # dims: "[" dim ("," dim)* "]"
         kinds, values = self.kinds, self.values
         out = []
@@ -175,7 +218,7 @@ class ExprParser:
             return build.make_dim(e, span, self.values[first])
         if span.end_line != span.line:
             raise Unparsed  # (a dim written over several lines: the Lark path keeps its source text)
-        return build.make_dim(e, span, self.text_lines[span.line - 1][span.col - 1:span.end_col - 1])
+        return build.make_dim(e, span, self.line_texts[span.line][span.col - 1:span.end_col - 1])
 
     def dim_sum(self) -> ast.Expr:  # ?dim_sum: dim_prod | dim_sum (PLUS | MINUS) dim_prod -> dim_binop
         self.enter()
@@ -248,19 +291,42 @@ class ExprParser:
     def binary(self, min_level: int) -> ast.Expr:
         """The binary levels by precedence climbing (`_LEVELS`): ?compare: arith | arith COMP arith,
         ?arith: term ((PLUS | MINUS) term)*, ?term: unary ((STAR | SLASH | AT) unary)*. A chain folds
-        to the left, each partial result spanning from the chain's first operand."""
+        to the left, each partial result spanning from the chain's first operand. A right operand
+        that is a lone name or number (the common case) is built here, without the recursion."""
         first = self.i
         e = self.unary()
         kinds = self.kinds
         level = _LEVELS.get(kinds[self.i], 0)
+        if level < min_level:
+            return e
+        values, lines, cols, ends, fn, texts = self.values, self.lines, self.cols, self.ends, self.filename, self.line_texts
         while level >= min_level:
-            op = self.values[self.i]
-            self.i += 1
-            e = _BinOp(build.OP_ALIASES.get(op, op), e, self.binary(level + 1), self.span(first))
-            if level == 1 and kinds[self.i] == "COMP":  # not associative: `a < b < c` is an error
+            j = self.i + 1
+            op = values[j - 1]
+            if kinds[j] in _LEAVES and kinds[j + 1] not in _POSTFIX and _LEVELS.get(kinds[j + 1], 0) <= level:
+                right = self.leaf(j)  # (what `binary(level + 1)` returns for it)
+            else:
+                self.i = j
+                right = self.binary(level + 1)
+            last = self.i - 1
+            line = lines[first]
+            e = _BinOp(_OP_ALIASES.get(op, op), e, right,
+                       _new_tuple(Span, (fn, line, cols[first], lines[last], ends[last], texts[line])))
+            next_level = _LEVELS.get(kinds[self.i], 0)
+            if level == 1 and next_level == 1:  # not associative: `a < b < c` is an error
                 raise Unparsed
-            level = _LEVELS.get(kinds[self.i], 0)
+            level = next_level
         return e
+
+    def leaf(self, j: int) -> ast.Expr:
+        """The name or number at token j, as `atom` builds it (the caller checked the kind)."""
+        self.i = j + 1
+        value = self.values[j]
+        line = self.lines[j]
+        span = _new_tuple(Span, (self.filename, line, self.cols[j], line, self.ends[j], self.line_texts[line]))
+        if self.kinds[j] == "NAME":
+            return _Name(_alias(value, value), span)
+        return build.make_num(value, span)
 
     def unary(self) -> ast.Expr:
         """?unary: power | (PLUS | MINUS) unary -> unary, ?power: postfix | postfix POW unary -> power
@@ -270,10 +336,10 @@ class ExprParser:
         first = self.i
         kinds = self.kinds
         kind = kinds[first]
-        if kind == "NAME":  # (the common atom, without the call)
-            self.i += 1
-            value = self.values[first]
-            e: ast.Expr = _Name(_alias(value, value), self.span(first))
+        if kind == "NAME" or kind == "NUMBER":  # (the common atoms, without `atom`)
+            e: ast.Expr = self.leaf(first)
+            if kinds[first + 1] not in _POSTFIX:
+                return e
         elif kind == "PLUS" or kind == "MINUS":
             self.enter()
             self.i += 1
@@ -286,9 +352,14 @@ class ExprParser:
             kind = kinds[self.i]
             self.i += 1
             if kind == "LPAR":  # call
-                items = self.args() if kinds[self.i] != "RPAR" else ()
+                if kinds[self.i] == "RPAR":
+                    self.i += 1
+                    e = _Call(e, (), (), self.span(first))
+                    continue
+                items, keywords = self.args()
                 self.expect("RPAR")
-                e = build.make_call(e, items, self.span(first))
+                # (`make_call` checks the order and uniqueness of keyword arguments)
+                e = build.make_call(e, items, self.span(first)) if keywords else _Call(e, items, (), self.span(first))
             elif kind == "LSQB":  # index
                 subs = self.subscripts()
                 self.expect("RSQB")
@@ -302,20 +373,27 @@ class ExprParser:
                 return e
         return e
 
-    def args(self) -> tuple[Any, ...]:  # args: _arg ("," _arg)* ","?   _arg: expr | kwarg
-        items = [self.arg()]
+    def args(self) -> tuple[tuple[Any, ...], bool]:  # args: _arg ("," _arg)* ","?   _arg: expr | kwarg
+        """The arguments, and whether there is a keyword argument among them."""
         kinds = self.kinds
-        while kinds[self.i] == "COMMA":
+        items: list[Any] = []
+        keywords = False
+        while True:
+            j = self.i
+            kind = kinds[j]
+            if kind in _LEAVES and kinds[j + 1] in _ARG_END:  # a lone name or number
+                items.append(self.leaf(j))
+            elif kind == "NAME" and kinds[j + 1] == "EQUAL":
+                items.append(self.kwarg())
+                keywords = True
+            else:
+                items.append(self.expr())
+            if kinds[self.i] != "COMMA":
+                break
             self.i += 1
             if kinds[self.i] == "RPAR":
                 break
-            items.append(self.arg())
-        return tuple(items)
-
-    def arg(self) -> Any:
-        if self.kinds[self.i] == "NAME" and self.kinds[self.i + 1] == "EQUAL":
-            return self.kwarg()
-        return self.expr()
+        return tuple(items), keywords
 
     def kwarg(self) -> ast.Keyword:  # kwarg: NAME "=" expr
         first = self.i

@@ -77,6 +77,24 @@ def test_tokens_are_larks_tokens(text):
     assert (tokens.kinds[-1], tokens.lines[-1], tokens.cols[-1]) == ("$END", len(lines), len(lines[-1]) + 1)
 
 
+# Random texts over the characters the terminals start with (and some no terminal has): the
+# reordered master regex (`grammar.alternation`) must cut them where Lark's lexer does.
+_CHARS = "ab_9.5eE+-*/^@<>=!?:;,()[]{}|#\"\\ \t\r\n∘⊗→≤≥≠∇∫é٣$\x00"
+
+
+@settings(max_examples=EXAMPLES * 3, deadline=None)
+@given(st.text(_CHARS, max_size=40))
+def test_random_texts_are_cut_as_lark_cuts_them(text):
+    try:
+        lark = [(t.type, str(t), t.line, t.column, t.end_column) for t in _lex(text, SpanMaker("t.dsl", text))]
+    except ParseError:
+        with pytest.raises(direct.Unparsed):
+            _lexicon().tokenize(text)
+        return
+    tokens = _lexicon().tokenize(text)
+    assert list(zip(tokens.kinds, tokens.values, tokens.lines, tokens.cols, tokens.ends))[:-1] == lark
+
+
 @pytest.mark.parametrize("text", ["x $ y", '"open', "def f(x) { return x } }", "def f(a) { return a < a < a }",
                                   "x = 3", "return 1", "def f(x: f64) -> f64 { return x\n y = 1 }", "def f() {}",
                                   "diagram d = a.b(f64)"])
