@@ -53,13 +53,13 @@ def active_wires(d: Diagram, seeds: Iterable[int], passes: Callable[[Node], bool
     """The float wires a tangent reaches from `seeds`: float outputs of every node that reads an
     active wire and `passes` it on (a node whose derivative is structurally zero does not)."""
     types = d.types
-    floats: dict[WireType, bool] = {}  # is_float by type: a model has few distinct types
+    floats: dict[int, bool] = {}  # is_float by type (its identity: d keeps it alive): a model has few distinct types
 
     def carries(w: int) -> bool:
         t = types[w]
-        f = floats.get(t)
+        f = floats.get(id(t))
         if f is None:
-            f = floats[t] = is_float(t)
+            f = floats[id(t)] = is_float(t)
         return f
 
     active = {w for w in seeds if carries(w)}

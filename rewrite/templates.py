@@ -137,13 +137,16 @@ class Fragment:
         return tuple(steps), local[d.outputs[0]] if d.outputs else -1
 
     def replay(self, b: Builder, wires: Sequence[int], out_type: WireType, span: Span | None) -> WireVal | ZeroVal:
+        r = self.replay_wire(b, wires, span)
+        return ZERO if r < 0 else WireVal(r, out_type, span)
+
+    def replay_wire(self, b: Builder, wires: Sequence[int], span: Span | None) -> int:
+        """`replay`'s result wire (of the type the fragment was elaborated to), -1 for ZERO."""
         steps, result = self.program
         vals = list(wires)
         for box, ins, out_types, own in steps:
             vals.extend(b.add(box, [vals[i] for i in ins], out_types, span if own is CALLER else own))
-        if result < 0:
-            return ZERO
-        return WireVal(vals[result], out_type, span)
+        return vals[result] if result >= 0 else -1
 
 
 CALLER = object()  # a Fragment node that takes the caller's span
@@ -316,7 +319,7 @@ def fit(b: Builder, w: WireVal, want: WireType, span: Span | None) -> WireVal:
     functions this acts pointwise on the values; a tensor where a function is wanted becomes the
     constant function."""
     t = w.type
-    if t == want:
+    if t is want or t == want:
         return w
     if isinstance(want, FunType):
         from rewrite.functional import constant_function

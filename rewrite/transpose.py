@@ -23,7 +23,7 @@ from typing import Any
 from grammar.errors import Span
 from rewrite.functional import transpose_apply
 from rewrite.tangents import Linearized, derivative_box, linear_wires
-from rewrite.templates import Fragment, ZeroVal, bind_args, fit, fragment, pointwise_view, template_statics, zeros
+from rewrite.templates import Fragment, bind_args, fragment, pointwise_view, template_statics, zeros
 from semantics.diagram import Box, Builder, Diagram, make_box
 from semantics.errors import DerivativeError
 from semantics.primitives import PRIMITIVES
@@ -41,37 +41,50 @@ def transpose(lin: Linearized, seeds: Sequence[Box] | None = None, primal_output
     Without `primal_outputs` the result is `ct_t...` alone, and the primal nodes only the dropped
     `y...` read are not copied (dead code the caller would otherwise remove)."""
     d = lin.diagram
+    types = d.types
     linear = linear_wires(lin)
+    is_linear = [not linear.isdisjoint(node.outputs) for node in d.nodes]
     if not primal_outputs:
         if any(w in linear for w in d.outputs[:lin.n_primal_out]):
             _unreachable(0)
-        needed = _primal_needed(d, linear)
+        needed = _primal_needed(d, is_linear)
     b = Builder()
-    primal = {w: b.input(d.types[w]) for w in d.inputs[:lin.n_primal_in]}
+    primal = {w: b.input(types[w]) for w in d.inputs[:lin.n_primal_in]}
     tangent_outs = d.outputs[lin.n_primal_out:]
     if seeds is None:
-        ct_inputs = [b.input(d.types[w]) for w in tangent_outs]
+        ct_inputs = [b.input(types[w]) for w in tangent_outs]
     else:
         assert len(seeds) == len(tangent_outs), (len(seeds), len(tangent_outs))
-        ct_inputs = [b.add(box, (), (d.types[w],))[0] for box, w in zip(seeds, tangent_outs)]
+        ct_inputs = [b.add(box, (), (types[w],))[0] for box, w in zip(seeds, tangent_outs)]
     linear_nodes = []
-    for node in d.nodes:
-        if linear.isdisjoint(node.outputs):
-            if not primal_outputs and needed.isdisjoint(node.outputs):
-                continue
-            outs = b.add(node.box, [primal[w] for w in node.inputs], [d.types[w] for w in node.outputs], node.span)
-            primal.update(zip(node.outputs, outs))
-        else:
+    for node, lin_node in zip(d.nodes, is_linear):
+        if lin_node:
             linear_nodes.append(node)
+            continue
+        outs = node.outputs
+        if not primal_outputs and (outs[0] not in needed if len(outs) == 1 else needed.isdisjoint(outs)):
+            continue
+        new = b.add(node.box, [primal[w] for w in node.inputs], [types[w] for w in outs], node.span)
+        if len(outs) == 1:
+            primal[outs[0]] = new[0]
+        else:
+            primal.update(zip(outs, new))
     acc = Accumulator(b, d)
     for w, c in zip(tangent_outs, ct_inputs):
         if w in linear:
             acc.add(w, c)
+    memo: Memo = {}
+    ct = acc.ct
     for node in reversed(linear_nodes):
-        cts = [acc.get(w) for w in node.outputs]
-        if all(c is None for c in cts):
+        outs = node.outputs
+        if len(outs) == 1:
+            c = ct.get(outs[0])
+            if c is not None:
+                _transpose_node(b, node, d, primal, linear, [c], acc, memo)
             continue
-        _transpose_node(b, node, d, primal, linear, cts, acc)
+        cts = [ct.get(w) for w in outs]
+        if any(c is not None for c in cts):
+            _transpose_node(b, node, d, primal, linear, cts, acc, memo)
     ys = [primal[w] if w in primal else _unreachable(w) for w in d.outputs[:lin.n_primal_out]] \
         if primal_outputs else []
     grads: list[int] = []
@@ -82,15 +95,16 @@ def transpose(lin: Linearized, seeds: Sequence[Box] | None = None, primal_output
     return b.build(ys + grads, input_names=names)
 
 
-def _primal_needed(d: Diagram, linear: set[int]) -> set[int]:
+def _primal_needed(d: Diagram, is_linear: Sequence[bool]) -> set[int]:
     """The primal wires the reverse sweep reads: the arguments of the linear nodes (their transpose
-    templates read the primal ones) and, transitively, what computes them."""
+    templates read the primal ones) and, transitively, what computes them. One reverse pass: every
+    reader of a node's outputs comes after it, so it was seen first."""
     needed: set[int] = set()
-    for node in d.nodes:
-        if not linear.isdisjoint(node.outputs):
-            needed.update(node.inputs)
-    for node in reversed(d.nodes):
-        if not needed.isdisjoint(node.outputs):
+    nodes = d.nodes
+    for i in range(len(nodes) - 1, -1, -1):
+        node = nodes[i]
+        outs = node.outputs
+        if is_linear[i] or (outs[0] in needed if len(outs) == 1 else not needed.isdisjoint(outs)):
             needed.update(node.inputs)
     return needed
 
@@ -131,7 +145,7 @@ class Accumulator:
 
 
 def _transpose_node(b: Builder, node: Any, d: Diagram, primal: dict[int, int], linear: set[int],
-                    cts: list[int | None], acc: Accumulator) -> None:
+                    cts: list[int | None], acc: Accumulator, memo: Memo) -> None:
     box = node.box
     if box.kind == "gen" and box.name.startswith("d_"):
         _transpose_derivative_box(b, node, d, primal, linear, cts, acc)
@@ -155,33 +169,53 @@ def _transpose_node(b: Builder, node: Any, d: Diagram, primal: dict[int, int], l
     else:
         flags = [w not in linear for w in node.inputs]
         env_wires = [primal[w] if f else -1 for w, f in zip(node.inputs, flags)]
-        targets = _plan(prim, node, d, env_wires, flags, linear, c, mask, b)
-    slots = [*env_wires, c, *(m for m, _ in mask)]  # what a target's fragment inputs index into
-    out_t = d.types[out]
+        targets = _plan(prim, node, d, env_wires, flags, linear, c, mask, b, memo)
+    slots = [*env_wires, c, *[m for m, _ in mask]] if mask else [*env_wires, c]  # what fragment inputs index into
+    types = d.types
+    span = node.span
+    plain = not mask and box.name != "where"  # no selection to pass on (the common case)
     for j, frag, ins in targets:
         w = node.inputs[j]
-        wt = d.types[w]
-        r = frag.replay(b, [slots[i] for i in ins], wt, node.span)
-        if isinstance(r, ZeroVal):
+        # the fragment was elaborated to w's type: its result needs no `fit`
+        r = frag.replay_wire(b, [slots[i] for i in ins], span)
+        if r < 0:
             continue
-        acc.add(w, fit(b, r, wt, node.span).wire,
-                _passed_mask(prim.name, _arg_name(prim, j), node, d, primal, mask, wt == out_t), node.span)
+        if plain:
+            acc.add(w, r, (), span)
+        else:
+            wt, out_t = types[w], types[out]
+            acc.add(w, r, _passed_mask(prim.name, _arg_name(prim, j), node, d, primal, mask,
+                                       wt is out_t or wt == out_t), span)
 
 
 Target = tuple[int, Fragment, tuple[int, ...]]  # (input index, its cotangent's fragment, the fragment's inputs as slots)
+Memo = dict[tuple[object, ...], tuple[Target, ...]]  # one sweep's plans, by the identity of boxes and types
 _PLANS: dict[Hashable, tuple[Target, ...]] = {}
 _MAX_PLANS = 4096  # distinct node kinds; a bounded memo, emptied when full
 
 
 def _plan(prim: Any, node: Any, d: Diagram, env_wires: list[int], flags: list[bool], linear: set[int], c: int,
-          mask: Mask, b: Builder) -> tuple[Target, ...]:
+          mask: Mask, b: Builder, memo: Memo) -> tuple[Target, ...]:
     """`_targets` memoised by what they depend on: the box, the argument and result types, which
     arguments are linear, the mask's branches and types, and which primal/mask wires coincide — not
-    the wires themselves (a 600-layer chain transposes the same few kinds of node 600 times each)."""
+    the wires themselves (a 600-layer chain transposes the same few kinds of node 600 times each).
+    The sweep's own `memo` is keyed by the identity of the box and the types (the diagram keeps
+    them alive, and the e-graph's extraction shares one object per distinct box and type), whose
+    hashes are C integers; the process-wide memo, keyed by their values, answers its misses."""
+    types = d.types
+    ins = node.inputs
     bound = [w for w in env_wires if w >= 0] + [m for m, _ in mask]
-    first: dict[int, int] = {}
-    pattern = tuple(first.setdefault(w, len(first)) for w in bound)
-    key = (node.box, tuple([d.types[w] for w in node.inputs]), d.types[node.outputs[0]], tuple(flags),
+    if len(bound) < 2:
+        pattern: tuple[int, ...] = (0,) * len(bound)
+    else:
+        first: dict[int, int] = {}
+        pattern = tuple([first.setdefault(w, len(first)) for w in bound])
+    fast = (id(node.box), tuple([id(types[w]) for w in ins]), id(types[node.outputs[0]]), tuple(flags), pattern,
+            tuple([(id(b.types[m]), branch) for m, branch in mask]) if mask else ())
+    plan = memo.get(fast)
+    if plan is not None:
+        return plan
+    key = (node.box, tuple([types[w] for w in ins]), types[node.outputs[0]], tuple(flags),
            tuple((b.types[m], branch) for m, branch in mask), pattern)
     try:
         plan = _PLANS.get(key)
@@ -192,6 +226,7 @@ def _plan(prim: Any, node: Any, d: Diagram, env_wires: list[int], flags: list[bo
         if len(_PLANS) >= _MAX_PLANS:
             _PLANS.clear()
         _PLANS[key] = plan
+    memo[fast] = plan
     return plan
 
 
