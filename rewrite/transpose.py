@@ -74,16 +74,16 @@ def transpose(lin: Linearized, seeds: Sequence[Box] | None = None, primal_output
         if w in linear:
             acc.add(w, c)
     memo: Memo = {}
-    ct = acc.ct
+    ct_of = acc.ct
     for node in reversed(linear_nodes):
         outs = node.outputs
         if len(outs) == 1:
-            c = ct.get(outs[0])
-            if c is not None:
-                _transpose_node(b, node, d, primal, linear, [c], acc, memo)
+            one = ct_of.get(outs[0])
+            if one is not None:
+                _transpose_node(b, node, d, primal, linear, [one], acc, memo)
             continue
-        cts = [ct.get(w) for w in outs]
-        if any(c is not None for c in cts):
+        cts = [ct_of.get(w) for w in outs]
+        if any(x is not None for x in cts):
             _transpose_node(b, node, d, primal, linear, cts, acc, memo)
     ys = [primal[w] if w in primal else _unreachable(w) for w in d.outputs[:lin.n_primal_out]] \
         if primal_outputs else []
