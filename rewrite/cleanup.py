@@ -46,22 +46,20 @@ def sharing(d: Diagram, merge: bool = True) -> Sharing:
     rep = _Identity()  # only the wires a merge renamed are stored; every other wire is its own
     get = rep.get  # (a C call: `rep[w]` would run __missing__ in Python for most wires)
     seen: dict[tuple[object, ...], int] = {}
-    kept: list[int] = []
+    first_of = seen.setdefault  # one hash of the key per node (get, then a store, hashed it twice)
     shared: list[tuple[int, int]] = []
     nodes = d.nodes
     for i, node in enumerate(nodes):
         # until a first merge every wire is its own representative: the inputs tuple is the key
-        key = (node.box, tuple([get(w, w) for w in node.inputs]) if rep else node.inputs)
-        first = seen.get(key)
-        if first is not None:
+        first = first_of((node.box, tuple([get(w, w) for w in node.inputs]) if rep else node.inputs), i)
+        if first != i:
             rep.update(zip(node.outputs, [get(w, w) for w in nodes[first].outputs]))
             shared.append((i, first))
-            continue
-        seen[key] = i
-        kept.append(i)
     if not shared:
         live = _live(d, d.outputs)
         return Sharing(live, rep, (), _complement(len(nodes), live))
+    merged = {i for i, _ in shared}
+    kept = [i for i in range(len(nodes)) if i not in merged]
     needed = {get(w, w) for w in d.outputs}
     live_list: list[int] = []
     for i in reversed(kept):
@@ -123,33 +121,43 @@ def elide_broadcasts(d: Diagram) -> Diagram:
     operand is a function of the same variables, as in elaborated lambdas (where only literals stay
     plain: a named plain wire read in a lambda is lifted, and the sampling pass broadcasts it only
     where it must). Dead broadcasts are then dropped by `prune`."""
-    literal = {n.outputs[0] for n in d.nodes if n.box.name in LITERAL_BOXES and n.box.kind == "prim"}
-    source = {n.outputs[0]: n.inputs[0] for n in d.nodes
-              if n.box.kind == "prim" and len(n.outputs) == 1
-              and (n.box.name == "broadcast_to" or (n.box.name == "lift" and not n.box.param_dict.get("dom_from")
-                                                    and n.inputs[0] in literal))}
+    literal: set[int] = set()
+    source: dict[int, int] = {}
+    for n in d.nodes:  # one pass: a literal precedes the lift that reads it
+        box = n.box
+        if box.kind != "prim":
+            continue
+        name = box.name
+        if name in LITERAL_BOXES:
+            literal.add(n.outputs[0])
+        elif name == "broadcast_to" or (name == "lift" and n.inputs[0] in literal and not box.param_dict.get("dom_from")):
+            source[n.outputs[0]] = n.inputs[0]
     if not source:
         return d
-    nodes = []
-    changed = False
-    for node in d.nodes:
+    sources = source.keys()
+    nodes: list[Node] | None = None  # a copy of d's nodes from the first one that changes
+    for k, node in enumerate(d.nodes):
+        if sources.isdisjoint(node.inputs):  # (a C call: most nodes read no broadcast)
+            continue
         prim = PRIMITIVES.get(node.box.name) if node.box.kind == "prim" else None
-        if prim is not None and prim.elementwise and any(w in source for w in node.inputs):
-            ins = list(node.inputs)
-            for i, w in enumerate(ins):
-                if w in source:
-                    trial = ins[:i] + [source[w]] + ins[i + 1:]
-                    try:
-                        same = prim.infer([d.types[v] for v in trial], node.box.param_dict) == \
-                            tuple(d.types[o] for o in node.outputs)
-                    except DslError:
-                        same = False
-                    if same:
-                        ins = trial
-                        changed = True
-            node = Node(node.box, tuple(ins), node.outputs, node.span)
-        nodes.append(node)
-    if not changed:  # no broadcast elided: none became dead either
+        if prim is None or not prim.elementwise:
+            continue
+        ins = list(node.inputs)
+        for i, w in enumerate(ins):
+            if w in source:
+                trial = ins[:i] + [source[w]] + ins[i + 1:]
+                try:
+                    same = prim.infer([d.types[v] for v in trial], node.box.param_dict) == \
+                        tuple(d.types[o] for o in node.outputs)
+                except DslError:
+                    same = False
+                if same:
+                    ins = trial
+        if tuple(ins) != node.inputs:
+            if nodes is None:
+                nodes = list(d.nodes)
+            nodes[k] = Node(node.box, tuple(ins), node.outputs, node.span)
+    if nodes is None:  # no broadcast elided: none became dead either
         return d
     return prune(Diagram(d.types, d.inputs, tuple(nodes), d.outputs, d.input_names, d.name, d.span,
                          d.assumptions))
@@ -172,7 +180,7 @@ def _rewrite_nodes(d: Diagram, step: Rewrite, fires_at: str) -> Diagram:
     outputs too, so a step that needs a wire read once never drops a result. Dead nodes are pruned.
     `step` only ever fires at a primitive named `fires_at`: without one, and with `d` already
     numbered as the rebuild would number it, the rebuild would copy `d` as it is, so it is skipped."""
-    if not any(n.box.name == fires_at for n in d.nodes) and _builder_numbered(d):
+    if fires_at not in {n.box.name for n in d.nodes} and _builder_numbered(d):
         return prune(d)
     producer = {w: n for n in d.nodes for w in n.outputs}
     readers: dict[int, int] = {w: 1 for w in d.outputs}
