@@ -195,15 +195,26 @@ def _extract(eg: EGraph, fz: Frozen, d: Diagram, wrt: tuple[int, ...], outs: Seq
     for t in [*d.dom, *(d.dom[i] for i in wrt)]:
         sig.input(t)
     roots = [fz.wires[w] for w in outs]
-    spans: dict[int, Any] = {}  # a primal class and its tangent class point at the node's DSL line
-    for node in reversed(d.nodes):
-        for c in (fz.wires[w] for w in node.outputs if w in fz.wires):
-            spans[c] = node.span
-            if c in jvp_of:
-                spans[jvp_of[c]] = node.span
+    # a primal class and its tangent class point at the DSL line of the first node that computes them
+    spans: dict[int, Any] = {}
+    span_of = spans.setdefault
+    class_of = fz.wires.get
+    jvp_get = jvp_of.get
+    for node in d.nodes:
+        span = node.span
+        for w in node.outputs:
+            c = class_of(w)
+            if c is None:
+                continue
+            span_of(c, span)
+            tc = jvp_get(c)
+            if tc is not None:
+                span_of(tc, span)
                 if len(node.outputs) > 1:  # the tangents of a multi-output box are projections
-                    spans.update((k, node.span) for n in fz.classes.get(jvp_of[c], ()) if n.op == "proj"
-                                 for k in n.children)
+                    for n in fz.classes.get(tc, ()):
+                        if n.op == "proj":
+                            for k in n.children:
+                                span_of(k, span)
     try:
         lin_roots = [jvp_of[c] for c in roots]
         diagram = rebuild(fz, choice, eg.tables, sig.build([], input_names=names), roots + lin_roots, None, spans)
