@@ -187,8 +187,15 @@ def _saturate(eg: EGraph, pending: list[tuple[int, ...]], limits: JvpLimits,
 
 
 def _extract(eg: EGraph, fz: Frozen, d: Diagram, wrt: tuple[int, ...], outs: Sequence[int]) -> tuple[Linearized, int]:
-    """Our DAG extractor over the frozen e-graph: the outputs' classes and their JVP classes."""
-    choice = choose(fz, eg.tables)
+    """Our DAG extractor over the frozen e-graph: the outputs' classes and their JVP classes. The
+    JVP rules only add terms, so unless a tangent turned out zero in the e-graph (absorption merges
+    classes) every e-class holds one e-node: then there is nothing to choose, and that e-node is the
+    choice (a class of one e-node cannot be on a cycle: no union made it)."""
+    classes = fz.classes
+    if all(len(nodes) == 1 for nodes in classes.values()):
+        choice = {c: nodes[0] for c, nodes in classes.items()}
+    else:
+        choice = choose(fz, eg.tables)
     jvp_of = fz.names.get("JVP", {})
     names = d.param_names() + tuple(f"d{d.param_names()[i]}" for i in wrt)
     sig = Builder()

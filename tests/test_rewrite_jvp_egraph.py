@@ -220,6 +220,34 @@ def test_inactive_parts_make_no_tangent_nodes():
     assert float(interpret(lin.diagram, 0.3, 0.7, 2.0)[1]) == pytest.approx(2.0 * np.cos(0.3) * np.cos(0.7))
 
 
+def test_constants_write_no_tangent_terms_and_leave_nothing_to_choose(monkeypatch):
+    """h = 0.999 h + 0.01 sin(h), 200 times: the constants are inactive, so each rule is specialised
+    to the zero tangent of its constant argument (no `x * dconst` term, no zero absorption), every
+    e-class holds one e-node and the extraction takes it without a search. Per layer the tangent is
+    3 muls (dh * 0.999, dh * cos h, that * 0.01), an add and cos h, beside the 2 primal muls."""
+    module = sys.modules["rewrite.jvp"]  # `rewrite.jvp` is also the name of the jvp operator
+    searched = []
+    monkeypatch.setattr(module, "choose", lambda *a: searched.append(1))
+    b = Builder()
+    h = b.input(VEC)
+    for _ in range(200):
+        (c1,) = b.add(make_box("const", {"value": 0.999, "dtype": "f64"}), [], [F64])
+        (c2,) = b.add(make_box("const", {"value": 0.01, "dtype": "f64"}), [], [F64])
+        (a,) = b.add(make_box("mul"), [c1, h], [VEC])
+        (s,) = b.add(make_box("sin"), [h], [VEC])
+        (m,) = b.add(make_box("mul"), [c2, s], [VEC])
+        (h,) = b.add(make_box("add"), [a, m], [VEC])
+    d = b.build([h])
+    lin, stats = linearize_stats(d, (0,))
+    assert not searched
+    assert stats.rules == 3 and stats.iterations <= 3
+    assert not [r for r in stats.fired if r.startswith("lzero")]
+    lin_nodes = [n.box.name for n in lin.diagram.nodes]
+    assert lin_nodes.count("mul") == 2 * 200 + 3 * 200 and lin_nodes.count("cos") == 200
+    _check(lin)
+    _against_oracles(d, 0, [np.linspace(-0.5, 0.5, 5)], np.random.default_rng(6))
+
+
 def test_inactive_output_gets_a_zero_tangent_and_broadcast_add_is_fitted():
     n = TensorType("f64", (Dim.const(3),))
     b = Builder()
