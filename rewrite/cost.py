@@ -127,20 +127,26 @@ def cost(d: Diagram, sizes: Mapping[str, int] | None = None) -> float:
     Every symbolic dim is given the size `sizes.get(name, 64)`.
     """
     types = d.types
+    tget = types.__getitem__
     # memo by object identity first (a diagram's nodes share their box and type objects, and ints hash
     # at C speed), then by value (equal boxes and types that are distinct objects)
-    by_id: dict[tuple[int, ...], float] = {}
+    by_id: dict[tuple[Any, ...], float] = {}
     by_value: dict[tuple[Box, tuple[WireType, ...], tuple[WireType, ...]], float] = {}
     total = 0.0
     for n in d.nodes:
-        ins, outs = n.inputs, n.outputs
-        key = (id(n.box), len(ins), *[id(types[w]) for w in ins], *[id(types[w]) for w in outs])
+        box, ins, outs = n.box, n.inputs, n.outputs
+        if len(outs) == 1 and len(ins) == 1:  # (the common shapes, keyed without building lists)
+            key: tuple[Any, ...] = (id(box), id(tget(outs[0])), id(tget(ins[0])))
+        elif len(outs) == 1 and len(ins) == 2:
+            key = (id(box), id(tget(outs[0])), id(tget(ins[0])), id(tget(ins[1])))
+        else:
+            key = ("any", id(box), len(ins), *[id(tget(w)) for w in ins], *[id(tget(w)) for w in outs])
         c = by_id.get(key)
         if c is None:
-            vkey = (n.box, tuple([types[w] for w in ins]), tuple([types[w] for w in outs]))
+            vkey = (box, tuple(map(tget, ins)), tuple(map(tget, outs)))
             c = by_value.get(vkey)
             if c is None:
-                c = by_value[vkey] = node_cost(n.box, vkey[1], vkey[2], sizes)
+                c = by_value[vkey] = node_cost(box, vkey[1], vkey[2], sizes)
             by_id[key] = c
         total += c
     return total

@@ -413,19 +413,36 @@ class EGraph:
                 continue
             own = ids.setdefault(low.sort, DenseIds(counter))
             readers = [decode.get(s) or ids.setdefault(s, DenseIds(counter)).__getitem__ for s in low.inputs]
-            named = names.setdefault(fname, {}) if low.names else None
-            for row in fn.rows:
+            rows = fn.rows
+            if low.names:
+                named = names.setdefault(fname, {})
+                if len(readers) == 1:  # (N w): the common case, without a tuple per row
+                    key = readers[0]
+                    for row in rows:
+                        if not row.subsumed:
+                            c = own[row.output]
+                            named[key(row.inputs[0])] = c
+                    continue
+                for row in rows:  # every input decoded (in order: that numbers the classes it names)
+                    if not row.subsumed:
+                        c = own[row.output]
+                        x = tuple(map(operator.call, readers, row.inputs))
+                        named[x[0]] = c
+                continue
+            node = low.node
+            get = classes.get
+            for row in rows:
                 if row.subsumed:
                     continue
                 c = own[row.output]
                 x = tuple(map(operator.call, readers, row.inputs))
-                if named is not None:
-                    named[x[0]] = c
-                    continue
-                nodes = classes.setdefault(c, [])
-                n = low.node(x) if low.node else None
-                if n is not None:
-                    nodes.append(n)
+                nodes = get(c)
+                if nodes is None:
+                    nodes = classes[c] = []
+                if node is not None:
+                    n = node(x)
+                    if n is not None:
+                        nodes.append(n)
         return Frozen(classes, names.get("N", {}), names)
 
 

@@ -226,31 +226,39 @@ def encode(diagrams: Sequence[Diagram], tab: Tables) -> tuple[Rows, list[list[in
     outputs = []
     offset = 0
     lists = [0]  # the next free argument-list id
+    # (id(box), id(type)) -> the row's fields after the wire: a diagram's nodes share a few box and
+    # type objects, so each distinct pair is interned and tested for a constant once
+    heads: dict[tuple[int, int], tuple[Any, ...]] = {}
     for d in diagrams:
         types = d.types
         var = set(d.inputs)
         for k, w in enumerate(d.inputs):
             leaf.append((w + offset, k, tab.type(types[w])))
         for node in d.nodes:
-            outs = node.outputs
-            ins = [w + offset for w in node.inputs]
-            if len(outs) != 1 or not 1 <= len(ins) <= 3 or not var.isdisjoint(node.inputs):
-                var.update(outs)  # Proj and OpN always; Op1-3 when an operand is Var
+            outs, box = node.outputs, node.box
+            ins = node.inputs if not offset else tuple([w + offset for w in node.inputs])
             if len(outs) == 1:
                 ty = types[outs[0]]
-                t, w = tab.type(ty), outs[0] + offset
-                v = num_value(node.box, ty)
-                if v is not None:
-                    num.append((w, v, t))
-                    var.discard(outs[0])
-                elif 1 <= len(ins) <= 3:
-                    by_arity[len(ins)].append((w, op_name(node.box), tab.box(node.box), t, *ins))
-                else:
-                    r_n.append((w, op_name(node.box), tab.box(node.box), t, _arg_list(ins, lists, rows)))
+                head = heads.get((id(box), id(ty)))
+                if head is None:
+                    v = num_value(box, ty)
+                    head = heads[(id(box), id(ty))] = ((v, tab.type(ty)) if v is not None else
+                                                       (op_name(box), tab.box(box), tab.type(ty)))
+                if len(head) == 2:
+                    num.append((outs[0] + offset, *head))  # a constant never depends on an input
+                    continue
+                if not 1 <= len(ins) <= 3:
+                    r_n.append((outs[0] + offset, *head, _arg_list(ins, lists, rows)))
+                    var.add(outs[0])
+                    continue
+                by_arity[len(ins)].append((outs[0] + offset, *head, *ins))
+                if not var.isdisjoint(node.inputs):
+                    var.add(outs[0])
             elif outs:
+                var.update(outs)
                 outs_t = tuple(types[w] for w in outs)
                 m = outs[0] + offset  # the tuple is named after its first output wire
-                multi.append((m, op_name(node.box), tab.box(node.box, outs_t), _arg_list(ins, lists, rows)))
+                multi.append((m, op_name(box), tab.box(box, outs_t), _arg_list(ins, lists, rows)))
                 proj.extend((w + offset, k, tab.type(ty), m) for k, (w, ty) in enumerate(zip(outs, outs_t)))
         outputs.append([w + offset for w in d.outputs])
         rows["RVar"] += [(w + offset,) for w in sorted(var)]

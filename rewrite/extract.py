@@ -32,10 +32,15 @@ def class_types(fz: Frozen) -> dict[int, int]:
     """The type id of each Term e-class (every e-node of a class has the same type)."""
     out: dict[int, int] = {}
     for c, nodes in fz.classes.items():
-        for n in nodes:
-            if n.t >= 0:
-                out[c] = n.t
-                break
+        if nodes:
+            t = nodes[0][2]
+            if t >= 0:
+                out[c] = t
+                continue
+            for n in nodes:
+                if n.t >= 0:
+                    out[c] = n.t
+                    break
     return out
 
 
@@ -96,31 +101,39 @@ def choose(fz: Frozen, tab: Tables, sizes: Mapping[str, int] | None = None) -> d
     kids_of: list[tuple[int, ...]] = []
     parents: dict[int, list[int]] = {}
     memo: dict[tuple[object, ...], int] = {}  # many e-nodes share (op, box, type, child types)
+    tget = types.get
     for c, nodes in fz.classes.items():
         for n in nodes:
-            op, children = n.op, n.children
+            op, a, t, _, children = n
+            k = len(children)
             if op in _FREE_OPS:
                 own = 0
-            elif len(children) == 1 and op in ("op", "multi") and children[0] in lists:  # priced by its list
+            elif k == 1 and children[0] in lists and (op == "op" or op == "multi"):  # priced by its list
                 own = _price(n, fz, tab, types, sizes)
             else:
-                key = (op, n.a, n.t, *[types.get(k, -2) for k in children])
-                cached = memo.get(key)
-                if cached is None:
-                    cached = memo[key] = _price(n, fz, tab, types, sizes)
-                own = cached
+                key = ((op, a, t, tget(children[0], -2)) if k == 1 else
+                       (op, a, t, tget(children[0], -2), tget(children[1], -2)) if k == 2 else
+                       (op, a, t, *[tget(x, -2) for x in children]))
+                own = memo.get(key, -2)
+                if own == -2:
+                    own = memo[key] = _price(n, fz, tab, types, sizes)
             if own < 0:  # never extract it
                 continue
-            kids = children if len(children) < 2 else tuple(dict.fromkeys(children))
+            if k == 2:
+                kids = children if children[0] != children[1] else children[:1]
+            elif k > 2:
+                kids = tuple(dict.fromkeys(children))
+            else:
+                kids = children
             idx = len(cls)
             cls.append(c)
             enodes.append(n)
             price.append(own)
             kids_of.append(kids)
-            for k in kids:
-                readers = parents.get(k)
+            for x in kids:
+                readers = parents.get(x)
                 if readers is None:
-                    parents[k] = [idx]
+                    parents[x] = [idx]
                 else:
                     readers.append(idx)
     return _dijkstra(cls, enodes, price, kids_of, parents)
@@ -198,12 +211,11 @@ def rebuild(fz: Frozen, choice: Mapping[int, ENode], tab: Tables, d: Diagram, ro
             c = n.children[1]
         raise ExtractionError("argument list too long")
 
-    def deps(n: ENode) -> list[int]:
-        if n.op == "op" and len(n.children) == 1 and choice.get(n.children[0], n).op in ("cons", "nil"):
-            return args_of(n.children[0])
-        if n.op == "multi":
-            return args_of(n.children[0])
-        return list(n.children)
+    def deps(n: ENode) -> Sequence[int]:
+        op, children = n.op, n.children
+        if op == "multi" or (op == "op" and len(children) == 1 and choice.get(children[0], n).op in _LIST_OPS):
+            return args_of(children[0])
+        return children
 
     filled: dict[int, WireType] = {}  # Num classes of non-scalar type, built as a scalar const
     broadcast: dict[int, int] = {}
@@ -224,7 +236,7 @@ def rebuild(fz: Frozen, choice: Mapping[int, ENode], tab: Tables, d: Diagram, ro
             broadcast[k] = w
         return broadcast[k]
 
-    def _operands(box: Box, kids: list[int], out_t: WireType) -> list[int]:
+    def _operands(box: Box, kids: Sequence[int], out_t: WireType) -> list[int]:
         """Elementwise boxes read a filled constant as a scalar (broadcasting does the rest) when that
         leaves the node's type unchanged; everything else reads the full tensor."""
         scalar = [wire[k] for k in kids]
@@ -237,9 +249,10 @@ def rebuild(fz: Frozen, choice: Mapping[int, ENode], tab: Tables, d: Diagram, ro
         return [full(k) for k in kids]
 
     span_of = (spans or {}).get
+    boxes, types, add = tab.boxes, tab.types, b.add
     for root in roots:
         # depth first; a class's entry comes back with its dependencies (None: not expanded yet)
-        stack: list[tuple[int, list[int] | None]] = [(root, None)]
+        stack: list[tuple[int, Sequence[int] | None]] = [(root, None)]
         while stack:
             c, kids = stack.pop()
             if c in wire or c in tuples:
@@ -249,27 +262,29 @@ def rebuild(fz: Frozen, choice: Mapping[int, ENode], tab: Tables, d: Diagram, ro
                 raise ExtractionError(f"e-class {c} has no finite-cost term")
             if kids is None:
                 kids = deps(n)
-                stack.append((c, kids))
-                stack.extend([(k, None) for k in reversed(kids) if k not in wire and k not in tuples])
-                continue
+                todo = [(k, None) for k in reversed(kids) if k not in wire and k not in tuples]
+                if todo:  # (otherwise its entry would come straight back: emit it now)
+                    stack.append((c, kids))
+                    stack.extend(todo)
+                    continue
             op = n.op
             if op == "op":
-                box, _ = tab.boxes[n.a]
-                out_t = tab.types[n.t]
+                box = boxes[n.a][0]
+                out_t = types[n.t]
                 ins = _operands(box, kids, out_t) if filled else [wire[k] for k in kids]
-                (wire[c],) = b.add(box, ins, (out_t,), span_of(c))
+                (wire[c],) = add(box, ins, (out_t,), span_of(c))
             elif op == "leaf":
                 wire[c] = ins_of[n.a]
             elif op == "num":
-                t = tab.types[n.t]
+                t = types[n.t]
                 vt = _value_type(t)
                 st = TensorType(vt.dtype, ())
-                (wire[c],) = b.add(_scalar_const(n.value, vt, originals), [], (st,))
+                (wire[c],) = add(_scalar_const(n.value, vt, originals), [], (st,))
                 if t != st:  # a filled tensor or function: expanded where a reader needs it
                     filled[c] = t
             elif op == "multi":
-                box, outs = tab.boxes[n.a]
-                tuples[c] = b.add(box, [wire[k] for k in kids], list(outs), span_of(c))
+                box, outs = boxes[n.a]
+                tuples[c] = add(box, [wire[k] for k in kids], list(outs), span_of(c))
             elif op == "proj":
                 wire[c] = tuples[n.children[0]][n.a]
             else:

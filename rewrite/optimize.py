@@ -227,7 +227,8 @@ def _extract(eg: EGraph, d: Diagram, cost0: float, outs: list[int], notes: list[
     choice = choose(fz, eg.tables)
     # each e-class keeps the source span of an original node in it, so generated code can still
     # point back to the DSL line that an extracted node computes
-    spans: dict[int, Any] = {fz.wires[w]: n.span for n in reversed(d.nodes) for w in n.outputs if w in fz.wires}
+    cls = fz.wires.get
+    spans: dict[int, Any] = {c: n.span for n in reversed(d.nodes) for c in map(cls, n.outputs) if c is not None}
     new = rebuild(fz, choice, eg.tables, d, [fz.wires[w] for w in outs], _const_boxes(d), spans)
     errs = verify(new)
     if errs:
@@ -246,7 +247,11 @@ def _const_boxes(d: Diagram) -> dict[tuple[float, str], Box]:
     """The input's const boxes by (value, dtype), reused so literals keep their spelling (2 vs 2.0)."""
     out: dict[tuple[float, str], Box] = {}
     for n in d.nodes:
-        v = n.box.param_dict.get("value") if n.box.kind == "prim" and n.box.name == "const" else None
+        box = n.box
+        if box.name != "const" or box.kind != "prim":
+            continue
+        params = box.param_dict
+        v = params.get("value")
         if isinstance(v, (int, float, bool)):
-            out.setdefault((float(v), str(n.box.param_dict.get("dtype"))), n.box)
+            out.setdefault((float(v), str(params.get("dtype"))), box)
     return out
