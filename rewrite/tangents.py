@@ -65,7 +65,12 @@ def active_wires(d: Diagram, seeds: Iterable[int], passes: Callable[[Node], bool
     active = {w for w in seeds if carries(w)}
     for node in d.nodes:
         if not active.isdisjoint(node.inputs) and passes(node):
-            active.update([w for w in node.outputs if carries(w)])
+            outs = node.outputs
+            if len(outs) == 1:
+                if carries(outs[0]):
+                    active.add(outs[0])
+            else:
+                active.update([w for w in outs if carries(w)])
     return active
 
 

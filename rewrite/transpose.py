@@ -113,6 +113,9 @@ def _unreachable(w: int) -> int:
     raise DerivativeError("a primal output depends on a tangent (internal error in linearization)")
 
 
+_ADD = make_box("add")
+
+
 class Accumulator:
     """Cotangent per wire, summed at fan-out (the transpose of copy is add)."""
 
@@ -126,9 +129,9 @@ class Accumulator:
     def add(self, w: int, c: int, mask: Mask = (), span: Span | None = None) -> None:
         """Add cotangent `c` to wire w's; the sum points at the DSL line of the use that
         contributes `c` (or of w's definition), so generated code can name its source line."""
-        if w in self.ct:
-            t = self.d.types[w]
-            (s,) = self.b.add(make_box("add"), [self.ct[w], c], [t], span or self.span_of(w))
+        old = self.ct.get(w)
+        if old is not None:
+            (s,) = self.b.add(_ADD, [old, c], [self.d.types[w]], span or self.span_of(w))
             self.ct[w] = s
             self.masks[w] = mask if self.masks.get(w) == mask else ()
         else:
