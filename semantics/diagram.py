@@ -151,7 +151,9 @@ class Diagram:
 
     @cached_property
     def canonical(self) -> Diagram:
-        """The same diagram with a canonical node order and wire numbering (see `canonicalize`)."""
+        """The same diagram with a canonical node order and wire numbering (see semantics/canonical.py)."""
+        from semantics.canonical import canonicalize  # (it builds Diagrams: imported on first use)
+
         return canonicalize(self)
 
     @cached_property
@@ -362,70 +364,6 @@ def tensor(f: Diagram, g: Diagram) -> Diagram:
     fi = [b.input(t) for t in f.dom]
     gi = [b.input(t) for t in g.dom]
     return b.build(b.inline(f, fi) + b.inline(g, gi))
-
-
-# --------------------------------------------------------------- canonical form
-
-
-def _node_digests(d: Diagram) -> list[str]:
-    """A Merkle digest per node: its box and, for each input, which input/node-output produces it."""
-    source: dict[int, str] = {w: f"in{i}" for i, w in enumerate(d.inputs)}
-    digests: list[str] = []
-    for node in d.nodes:
-        text = repr((node.box, [source[w] for w in node.inputs]))
-        h = hashlib.sha1(text.encode()).hexdigest()
-        digests.append(h)
-        for j, w in enumerate(node.outputs):
-            source[w] = f"{h}.{j}"
-    return digests
-
-
-def canonicalize(d: Diagram) -> Diagram:
-    """Order nodes by an iterative depth-first post-order from the outputs (then the unread nodes by
-    digest) and number wires in order of definition. Two diagrams that differ only by the order of
-    independent nodes (interchange law) or by wire names get the same canonical form."""
-    producer = {w: i for i, node in enumerate(d.nodes) for w in node.outputs}
-    digests = _node_digests(d)
-    order: list[int] = []
-    seen: set[int] = set()
-
-    def visit(root: int) -> None:
-        stack: list[tuple[int, bool]] = [(root, False)]
-        while stack:
-            i, expanded = stack.pop()
-            if expanded:
-                order.append(i)
-                continue
-            if i in seen:
-                continue
-            seen.add(i)
-            stack.append((i, True))
-            for w in reversed(d.nodes[i].inputs):
-                p = producer.get(w)
-                if p is not None and p not in seen:
-                    stack.append((p, False))
-
-    for w in d.outputs:
-        if w in producer:
-            visit(producer[w])
-    for i in sorted(range(len(d.nodes)), key=lambda k: digests[k]):
-        visit(i)
-    rename: dict[int, int] = {}
-    types: list[WireType] = []
-
-    def fresh(w: int) -> int:
-        rename[w] = len(types)
-        types.append(d.types[w])
-        return rename[w]
-
-    inputs = tuple(fresh(w) for w in d.inputs)
-    nodes = []
-    for i in order:
-        n = d.nodes[i]
-        ins = tuple(rename[w] for w in n.inputs)
-        nodes.append(Node(n.box, ins, tuple(fresh(w) for w in n.outputs), n.span))
-    return Diagram(tuple(types), inputs, tuple(nodes), tuple(rename[w] for w in d.outputs),
-                   d.input_names, d.name, d.span)
 
 
 def inherit_spans(d: Diagram) -> Diagram:

@@ -28,7 +28,7 @@ from semantics.program import (
     Program,
 )
 from semantics.statics import StaticScope, convert_static, static_number
-from semantics.types import DTYPES, Dim, FunType, TensorType, WireType, flatten, product
+from semantics.types import DTYPES, Dim, FunType, TensorType, WireType, flatten, interned, product
 from semantics.values import Pending, StaticVal, TupleVal, Value, WireVal
 
 ImportLoader = Callable[[str, "Span | None"], Program]
@@ -153,7 +153,7 @@ class Elaborator:
         if isinstance(t, ast.TensorTypeExpr):
             if t.dtype not in DTYPES:
                 raise TypeCheckError(f"unknown dtype '{t.dtype}' (dtypes: {', '.join(DTYPES)})", t.span)
-            return (TensorType(t.dtype, tuple(self.convert_dim(d) for d in t.dims)),)
+            return (interned(TensorType(t.dtype, tuple(self.convert_dim(d) for d in t.dims))),)
         if isinstance(t, ast.NamedTypeExpr):
             if t.name == "I":
                 return ()

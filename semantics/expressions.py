@@ -303,8 +303,15 @@ class BodyElaborator(LambdaElaboration):
 
     def _node(self, prim: Primitive, wires: Sequence[WireVal], params: dict[str, Any], span: Span | None) -> Value:
         """The node of `prim` on typed wires (its output types from the row's shape rule)."""
+        in_types: tuple[WireType, ...]
+        ins: tuple[int, ...]
+        if len(wires) == 2:  # (binary operators: most nodes)
+            a, b = wires
+            in_types, ins = (a.type, b.type), (a.wire, b.wire)
+        else:
+            in_types, ins = tuple([w.type for w in wires]), tuple([w.wire for w in wires])
         try:
-            out_types = prim.infer(tuple([w.type for w in wires]), params)
+            out_types = prim.infer(in_types, params)
         except DslError as err:
             raise err.with_span(span) from None
         box = make_box(prim.name, params)
@@ -313,13 +320,13 @@ class BodyElaborator(LambdaElaboration):
         if len(out_types) == 1:
             t = out_types[0]
             add = self.b.add if t.__class__ is not FunType else self.b.add_shared
-            (w,) = add(box, [w.wire for w in wires], out_types, span)
+            (w,) = add(box, ins, out_types, span)
             return _WireVal(w, t, span)
         add = self.b.add
         for t in out_types:
             if isinstance(t, FunType):
                 add = self.b.add_shared
-        return _result(add(box, [w.wire for w in wires], out_types, span), out_types, span)
+        return _result(add(box, ins, out_types, span), out_types, span)
 
     def context_dtype(self, prim: Primitive, args: Sequence[Value]) -> str | None:
         """The dtype of the first typed wire among the arguments (a function's result's dtype;

@@ -32,6 +32,7 @@ from semantics.types import (
     TensorType,
     WireType,
     broadcast_shapes,
+    interned,
 )
 
 REQUIRED = object()  # default of a static parameter that must be given
@@ -233,7 +234,7 @@ class Primitive:
     def _infer(self, ts: tuple[WireType, ...], params: Mapping[str, Any]) -> tuple[WireType, ...]:
         if self.family != "functional" and any(isinstance(t, FunType) for t in ts):
             return _pointwise(self, ts, params)
-        return tuple(self.rule(ts, params))
+        return tuple([interned(t) for t in self.rule(ts, params)])  # (the memo's keys are then mostly identical)
 
     @cached_property
     def _inferred(self) -> dict[Any, tuple[WireType, ...]]:

@@ -285,6 +285,26 @@ def scalar(dtype: str) -> TensorType:
 _SCALARS: dict[str, TensorType] = {}
 
 
+def interned(t: WireType) -> WireType:
+    """One shared object per distinct wire type (among those interned): wire types are compared and
+    hashed as dict keys at every node elaborated (the shape-rule memo, the return check), and equal
+    objects that are not the same one compare field by field in Python.
+
+    >>> a, b = TensorType("f64", (Dim.sym("n"),)), TensorType("f64", (Dim.sym("n"),))
+    >>> a is b, interned(a) is interned(b)
+    (False, True)
+    """
+    shared = _INTERNED.get(t)
+    if shared is None:
+        if len(_INTERNED) >= 4096:  # (a bounded cache: a type dropped from it is only no longer shared)
+            _INTERNED.clear()
+        shared = _INTERNED[t] = t
+    return shared
+
+
+_INTERNED: dict[WireType, WireType] = {}
+
+
 def broadcast_shapes(a: tuple[Dim, ...], b: tuple[Dim, ...], what: str) -> tuple[Dim, ...]:
     """NumPy broadcasting of two symbolic shapes; a dim of 1 stretches, otherwise dims must be equal.
 

@@ -57,6 +57,14 @@ def test_statement_order_does_not_change_the_diagram():
     assert a == b
 
 
+@pytest.mark.parametrize("depth", [5, 150])  # (past 100 levels the names are collected with a stack)
+def test_statement_order_sees_names_deep_in_an_expression(depth):
+    deep = "(" * depth + "x" + " + x)" * (depth - 1) + " + a)"  # `a` is read at the bottom
+    later = dsl.loads(f"def f(x: f64) -> f64 {{ b = {deep}\n a = sin(x)\n return b }}")["f"]
+    first = dsl.loads(f"def f(x: f64) -> f64 {{ a = sin(x)\n b = {deep}\n return b }}")["f"]
+    assert later == first and len(later.nodes) == depth + 1
+
+
 def test_calls_are_inlined_with_the_callers_dims():
     src = """
 dim B, D, N, K
