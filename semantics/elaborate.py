@@ -16,7 +16,7 @@ from semantics.derived import DERIVED_OPS, derived_signature, resolve_wrt
 from semantics.diagram import Builder, Diagram
 from semantics.errors import DerivativeError, RebindError, TypeCheckError, UnboundNameError
 from semantics.expressions import BodyElaborator, check_return
-from semantics.order import dependency_order
+from semantics.order import ReadAhead, binders, dependency_order
 from semantics.pointfree import PointFree
 from semantics.primitives import PRIMITIVES
 from semantics.program import (
@@ -183,6 +183,22 @@ class Elaborator:
     # ------------------------------------------------------------ def
 
     def elaborate_def(self, decl: ast.Def) -> Diagram:
+        """The diagram of a typed def. Its statements are elaborated in source order, the order almost
+        every body is written in, without first collecting the names each one reads; a body where a
+        statement reads a name bound further down (`ReadAhead`) is elaborated again from the start in
+        dependency order (semantics/order.py), and so is one that raised an error while out of that
+        order, so the diagram and the error are always those of the dependency order."""
+        try:
+            return self._elaborate_def(decl, in_source_order=True)
+        except ReadAhead:
+            pass
+        except DslError:
+            bound = [p.name for p in decl.params]
+            if all(a is b for a, b in zip(dependency_order(decl.body, bound), decl.body)):
+                raise
+        return self._elaborate_def(decl, in_source_order=False)
+
+    def _elaborate_def(self, decl: ast.Def, in_source_order: bool) -> Diagram:
         b = Builder()
         body = BodyElaborator(self, b)
         names: list[str] = []
@@ -192,11 +208,17 @@ class Elaborator:
             body.bind(p.name, wires[0] if len(wires) == 1 else TupleVal(tuple(wires), p.span), p.span)
             names += [p.name] if len(wires) == 1 else [f"{p.name}_{i}" for i in range(len(wires))]
         declared = self.convert_type(decl.ret) if decl.ret is not None else None
-        outs = self.elaborate_body(body, decl, declared)
+        outs = self.elaborate_body(body, decl, declared, in_source_order)
         return b.build([w.wire for w in outs], input_names=tuple(names), name=decl.name, span=decl.span)
 
-    def elaborate_body(self, body: BodyElaborator, decl: ast.Def, declared: tuple[WireType, ...] | None) -> list[WireVal]:
-        for stmt in dependency_order(decl.body, body.env.keys()):
+    def elaborate_body(self, body: BodyElaborator, decl: ast.Def, declared: tuple[WireType, ...] | None,
+                       in_source_order: bool = False) -> list[WireVal]:
+        if in_source_order:  # (see elaborate_def)
+            body.later = binders(decl.body, body.env.keys())  # (names bound twice are errors here too)
+            stmts: Sequence[ast.Assign] = decl.body
+        else:
+            stmts = dependency_order(decl.body, body.env.keys())
+        for stmt in stmts:
             self.assign(body, stmt, body.expr(stmt.value))
         values, spans = self.flatten_returns(body, decl.returns, declared)
         if declared is not None and len(values) != len(declared):

@@ -7,7 +7,7 @@ dims used as values stay `Pending` until their dtype is known (see semantics/val
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, Protocol
 
 import numpy as np
@@ -19,6 +19,7 @@ from semantics.diagram import Box, Builder, make_box
 from semantics.errors import RebindError, ShapeError, TypeCheckError, UnboundNameError
 from semantics.fold import fold
 from semantics.lambdas import LambdaElaboration
+from semantics.order import ReadAhead
 from semantics.primitives import INFIX_PRIMS, PRIMITIVES, REQUIRED, Primitive
 from semantics.program import Definition, DerivedDef, DiagramDef, GeneratorDef, GenericDef, instantiate
 from semantics.replay import def_box
@@ -38,6 +39,7 @@ from semantics.values import Pending, StaticVal, TupleVal, Value, WireVal
 
 BINOPS = INFIX_PRIMS  # operator -> primitive, from the rows' `syntax`
 _INFIX = {op: PRIMITIVES[name] for op, name in BINOPS.items()}
+assert all(len(p.wire_args) == 2 for p in _INFIX.values())  # (see binop)
 # (made for every operation elaborated: see grammar/frozen.py)
 _WireVal = constructor(WireVal)
 _Pending = constructor(Pending)
@@ -68,6 +70,9 @@ class BodyElaborator(LambdaElaboration):
         self.b = builder
         self.env: dict[str, Value] = {}
         self.statics = StaticScope(scope.dims, dict(statics or {}))
+        # names that statements not elaborated yet bind, when they are elaborated in source order
+        # (reading one raises ReadAhead: see Elaborator.elaborate_def)
+        self.later: Collection[str] = ()
         self.depth = 0
         self._init_levels()
 
@@ -153,10 +158,7 @@ class BodyElaborator(LambdaElaboration):
         if isinstance(e, ast.Name):
             return self.name(e)
         if isinstance(e, ast.BinOp):
-            left, right = e.left, e.right  # (a name nests nothing: no depth count for it)
-            args = [self.name(left) if left.__class__ is ast.Name else self.expr(left),
-                    self.name(right) if right.__class__ is ast.Name else self.expr(right)]
-            return self.call_primitive(_INFIX[e.op], args, {}, e.span)
+            return self.binop(e)
         if isinstance(e, ast.Num):
             return self.literal(e.value, e.span, e.is_int)
         if isinstance(e, ast.Bool):
@@ -184,12 +186,33 @@ class BodyElaborator(LambdaElaboration):
             return self.function_value(e)  # no context types it: a clear error
         raise AssertionError(f"unknown expression {e!r}")
 
+    def binop(self, e: ast.BinOp) -> Value:
+        left, right = e.left, e.right  # (a name nests nothing: no depth count for it)
+        a = self.name(left) if left.__class__ is ast.Name else self.expr(left)
+        b = self.name(right) if right.__class__ is ast.Name else self.expr(right)
+        prim = _INFIX[e.op]
+        if not self.levels[-1].domain:
+            # the most common nodes, outside lambdas, without call_primitive's general checks: two typed
+            # wires, or a tensor and a literal, which takes the tensor's dtype (every infix row takes
+            # two wires, and the first typed argument gives a literal its dtype)
+            if a.__class__ is WireVal:
+                if b.__class__ is Pending and a.type.__class__ is TensorType:  # type: ignore[union-attr]
+                    b = self.typed(b, a.type.dtype)  # type: ignore[union-attr]
+                if b.__class__ is WireVal:
+                    return self._add_node(prim, (a.type, b.type), (a.wire, b.wire), {}, e.span)  # type: ignore[union-attr]
+            elif a.__class__ is Pending and b.__class__ is WireVal and b.type.__class__ is TensorType:  # type: ignore[union-attr]
+                a = self.typed(a, b.type.dtype)  # type: ignore[union-attr]
+                return self._add_node(prim, (a.type, b.type), (a.wire, b.wire), {}, e.span)  # type: ignore[union-attr]
+        return self.call_primitive(prim, [a, b], {}, e.span)
+
     def name(self, e: ast.Name) -> Value:
         v = self.env.get(e.id)
         if v is not None:
             if isinstance(v, WireVal) and len(self.levels) == 1:  # (the common case: a wire outside lambdas)
                 return _WireVal(v.wire, v.type, e.span)
             return v if isinstance(v, TupleVal) else self.lifted(e.id, _respan(v, e.span), e.span)
+        if e.id in self.later:
+            raise ReadAhead(e.id)
         if e.id in self.statics.statics:
             value = self.statics.statics[e.id]
             return self.dim_value(value, e.span) if isinstance(value, Dim) else StaticVal(value, e.span)
@@ -204,6 +227,7 @@ class BodyElaborator(LambdaElaboration):
     # ------------------------------------------------------------ calls
 
     def call(self, e: ast.Call) -> Value:
+        self.check_callee_bound(e)
         fname = _dotted(e.func) if isinstance(e.func, (ast.Name, ast.Attr)) else None
         special = self.functional_call(e, fname)
         if special is not None:
@@ -303,13 +327,10 @@ class BodyElaborator(LambdaElaboration):
 
     def _node(self, prim: Primitive, wires: Sequence[WireVal], params: dict[str, Any], span: Span | None) -> Value:
         """The node of `prim` on typed wires (its output types from the row's shape rule)."""
-        in_types: tuple[WireType, ...]
-        ins: tuple[int, ...]
-        if len(wires) == 2:  # (binary operators: most nodes)
-            a, b = wires
-            in_types, ins = (a.type, b.type), (a.wire, b.wire)
-        else:
-            in_types, ins = tuple([w.type for w in wires]), tuple([w.wire for w in wires])
+        return self._add_node(prim, tuple([w.type for w in wires]), tuple([w.wire for w in wires]), params, span)
+
+    def _add_node(self, prim: Primitive, in_types: tuple[WireType, ...], ins: tuple[int, ...], params: dict[str, Any],
+                  span: Span | None) -> Value:
         try:
             out_types = prim.infer(in_types, params)
         except DslError as err:

@@ -14,7 +14,7 @@ its own parameters, typed from the context.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +23,7 @@ from grammar import ast
 from grammar.errors import DslError, Span
 from semantics.diagram import make_box
 from semantics.errors import ShapeError, TypeCheckError
+from semantics.order import ReadAhead
 from semantics.prims.functional import domain, fun
 from semantics.statics import convert_static
 from semantics.types import Dim, FunType, TensorType, TupleType, WireType, flatten, unify
@@ -52,6 +53,7 @@ class LambdaElaboration:
     b: Any
     env: dict[str, Value]
     statics: Any
+    later: Collection[str]
 
     def expr(self, e: ast.Expr) -> Value:
         raise NotImplementedError  # BodyElaborator.expr
@@ -159,6 +161,8 @@ class LambdaElaboration:
             return self.lambda_body(e, Level(tuple(args), (None,) * len(args)), 0)
         if isinstance(e, ast.Name) and self.env_level.get(e.id, 0) > 0:
             raise TypeCheckError(f"'{e.id}' is a variable of the lambda, not a function", e.span)
+        if isinstance(e, ast.Call):
+            self.check_callee_bound(e)
         if args is not None and isinstance(e, ast.Call) and isinstance(e.func, ast.Name) and not e.kwargs \
                 and e.func.id in ("nabla", "divergence", "compose") and e.func.id not in self.env:
             return self.typed_function_call(e, e.func.id, args)
@@ -169,6 +173,12 @@ class LambdaElaboration:
         return v
 
     # ------------------------------------------------------------ calls
+
+    def check_callee_bound(self, e: ast.Call) -> None:
+        """A call of a name that a statement further down binds (a wire there) is no call of the box
+        of that name: `ReadAhead`, so the body is elaborated again in dependency order."""
+        if isinstance(e.func, ast.Name) and e.func.id in self.later and e.func.id not in self.env:
+            raise ReadAhead(e.func.id)
 
     def typed_function_call(self, e: ast.Call, fname: str, args: Domain) -> WireVal:
         """nabla / divergence / compose where the resulting function's arguments are known (a declared

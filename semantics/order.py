@@ -110,7 +110,7 @@ _CHILDREN: dict[type, tuple[str, ...]] = {}
 _LEAVES = frozenset({ast.Num, ast.Bool, ast.Str, str, int, float, bool, type(None)})  # read no names
 
 
-def _binders(stmts: Sequence[ast.Assign], bound: Collection[str]) -> dict[str, int]:
+def binders(stmts: Sequence[ast.Assign], bound: Collection[str]) -> dict[str, int]:
     """Which statement binds each name; a second binding (or a parameter re-bound) is an error."""
     owner: dict[str, int] = {}
     for i, stmt in enumerate(stmts):
@@ -128,9 +128,14 @@ def _binders(stmts: Sequence[ast.Assign], bound: Collection[str]) -> dict[str, i
     return owner
 
 
+class ReadAhead(Exception):  # (a signal between passes, never shown to a user)
+    """A statement elaborated in source order read a name that a statement further down binds (see
+    `Elaborator.elaborate_def`): the body is elaborated again, in `dependency_order`."""
+
+
 def dependency_order(stmts: Sequence[ast.Assign], bound: Collection[str] = ()) -> list[ast.Assign]:
     """The statements sorted so each follows those it reads from; ties keep the source order."""
-    owner = _binders(stmts, bound)
+    owner = binders(stmts, bound)
     reads = [free_names(s.value) for s in stmts]
     get = owner.get
     if all(get(n, -1) < i for i, names in enumerate(reads) for n in names):

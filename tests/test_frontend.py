@@ -74,6 +74,24 @@ def test_a_cycle_between_statements_is_an_error():
               "'y' is used in its own definition")
 
 
+def test_a_name_bound_further_down_shadows_builtins_and_defs_as_in_dependency_order():
+    """Bodies are elaborated in source order first (semantics/elaborate.py): a name read above the
+    statement that binds it must still mean that statement's value, never the constant, dim or
+    definition of the same name that source order would find first."""
+    src = "dim n\ndef f(x: f64[n]) -> f64[n] {\n b = pi * x + n\n pi = 3.0\n n = 1.0\n return b\n}"
+    np.testing.assert_allclose(dsl.loads(src).compile("f")(np.ones(2)), [4.0, 4.0])
+    raises_at(dsl.TypeCheckError, "def g(x: f64) -> f64 { return x }\n"
+              "def f(x: f64) -> f64 {\n a = g(x)\n g = 2 * x\n return a\n}", 3, "'g' is a wire of type f64")
+
+
+def test_errors_are_those_of_the_dependency_order():
+    # in source order `bad1` would be reported first; in dependency order `a` (and its error) comes first
+    raises_at(dsl.UnboundNameError, "def f(x: f64) -> f64 {\n b = bad1 + a\n a = bad2(x)\n return b\n}", 3,
+              "unknown function 'bad2'")
+    raises_at(dsl.UnboundNameError, "def f(x: f64) -> f64 {\n a = sin(x)\n b = bad1 + a\n return b\n}", 3,
+              "unbound name 'bad1'")
+
+
 def test_unpacking_statements_are_ordered_too():
     src = "def f(x: f64) -> f64 {\n s = p + q\n p, q = (sin(x), cos(x))\n return s\n}"
     assert float(dsl.loads(src).compile("f")(0.3)) == pytest.approx(np.sin(0.3) + np.cos(0.3))
