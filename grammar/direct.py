@@ -104,7 +104,7 @@ class _Parser(ExprParser):
                 raise Unparsed
             first = self.i
             self.long_part = False
-            decl = getattr(self, "decl_" + kind)()
+            decl = self.decl_DEF() if kind == "DEF" else getattr(self, "decl_" + kind)()
             if self.long_part:
                 self.unchecked.append(decl)
             elif kind != "DEF":  # (a def's parts were measured one by one)
@@ -202,25 +202,42 @@ class _Parser(ExprParser):
             if kinds[self.i] != "COMMA":
                 break
             self.i += 1
-        self.expect("RPAR")
+        if kinds[self.i] != "RPAR":
+            raise Unparsed
+        self.i += 1
         ret = None
         if kinds[self.i] == "_ARROW":
             start = self.i
             self.i += 1
             ret = self.type()
             self.measure_part(start)
-        self.expect("LBRACE")
+        if kinds[self.i] != "LBRACE":
+            raise Unparsed
+        self.i += 1
         stmts = self.body()
-        self.expect("RBRACE")
+        if kinds[self.i] != "RBRACE":
+            raise Unparsed
+        self.i += 1
         return build.make_def(name, tuple(params), ret, stmts, self.span(first), name_span)
 
     def body(self) -> list[Any]:  # body: (_stmt | ";")*   _stmt: assign | return_stmt
         stmts: list[Any] = []
-        kinds, values = self.kinds, self.values
+        kinds, values, lines, cols, ends = self.kinds, self.values, self.lines, self.cols, self.ends
+        fn, texts = self.filename, self.line_texts
+        stmt: Any
         while True:
             kind = kinds[self.i]
             first = self.i
-            if kind == "NAME":  # assign: NAME ("," NAME)* "=" expr
+            if kind == "NAME" and kinds[first + 1] == "EQUAL":  # (one target, the common assign)
+                self.i = first + 2
+                value = self.expr()
+                last = self.i - 1
+                line = lines[first]
+                name = values[first]
+                stmt = _Assign((_alias(name, name),), value,
+                               _new_tuple(Span, (fn, line, cols[first], lines[last], ends[last], texts[line])),
+                               (_new_tuple(Span, (fn, line, cols[first], line, ends[first], texts[line])),))
+            elif kind == "NAME":  # assign: NAME ("," NAME)* "=" expr
                 names, spans = [], []
                 while True:
                     spans.append(self.name_span())
@@ -231,7 +248,7 @@ class _Parser(ExprParser):
                     self.i += 1
                 self.expect("EQUAL")
                 value = self.expr()
-                stmt: Any = _Assign(tuple(names), value, self.span(first), tuple(spans))
+                stmt = _Assign(tuple(names), value, self.span(first), tuple(spans))
             elif kind == "RETURN":  # return_stmt: "return" expr ("," expr)*
                 self.i += 1
                 items = [self.expr()]
