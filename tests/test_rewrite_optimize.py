@@ -303,6 +303,31 @@ def test_planted_exploding_rule_stops_within_its_budget(plant: str, monkeypatch:
     assert out.dom == d.dom and out.cod == d.cod
 
 
+def test_a_rule_with_more_matches_than_the_node_budget_stops_its_stage(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rule that sits out with more matches than the e-graph may hold e-nodes stops the stage in
+    that iteration (reason "node limit"): raising its match limit step by step searched it again in
+    every step, in time proportional to its matches, until the raise let it apply them all at once
+    (fast_math on a 300-op random DAG: 2 s a step at 230k matches, then gigabytes)."""
+    import importlib
+
+    # every pair of sin nodes matches (40 sins: 1,600 matches); applying it would change nothing
+    pairs = Rule("planted-pairs", '(Op1 "sin" p t x)', '(Op1 "sin" p t x)', '(= y (Op1 "sin" q u z))')
+    monkeypatch.setattr(importlib.import_module("rewrite.optimize"), "rules_for", lambda fast_math=False: (pairs,))
+    b = Builder()
+    h = b.input(VEC)
+    for _ in range(40):
+        h = op(b, "sin", h)
+    d = b.build([h])
+    with pytest.warns(OptimizerLimitWarning, match="node limit"):
+        out, report = optimize(d, Limits(nodes=1_000, matches=100, seconds=1e9))
+    (algebra,) = [s for s in report.stages if s.stop_reason != "skipped"]
+    assert algebra.stop_reason == "node limit" and algebra.iterations == 1, report
+    assert out.show() == d.show()
+    # within the budget the same rule runs: its limit is raised until it applies, then it saturates
+    out, report = optimize(d, Limits(nodes=2_000, matches=100, seconds=1e9))
+    assert report.stop_reason == "saturated" and report.stages[0].iterations > 1, report
+
+
 def test_cli_prints_the_limit_warning(tmp_path: Any, monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:
     import importlib
 
