@@ -97,8 +97,14 @@ class BodyElaborator(LambdaElaboration):
         assert isinstance(v, Pending)
         dtype = dtype or "f64"  # a literal no context ever typed (e.g. `return 2` with no signature)
         if v.number is not None and dtype not in FLOAT_DTYPES:  # (any number fits a float dtype)
-            self._check_literal_fits(v, dtype)
+            self._check_literal_fits(v.number, dtype, v.span)
         return v.build(dtype)
+
+    def typed_number(self, number: Any, dtype: str, span: Span | None) -> WireVal:
+        """`typed(self.literal(number, span), dtype)`, without the pending value."""
+        if dtype not in FLOAT_DTYPES:
+            self._check_literal_fits(number, dtype, span)
+        return self.const_wire(number, dtype, span)
 
     def typed_literal(self, v: Pending | StaticVal, dtype: str) -> WireVal | None:
         """`cast(2.0, f32)`: a literal (or dim) given a dtype is that literal built at the dtype — one
@@ -112,22 +118,27 @@ class BodyElaborator(LambdaElaboration):
             or (dtype in ("i32", "i64") and not isinstance(n, bool) and float(n).is_integer() and abs(n) < 2**31)
         return p.build(dtype) if fits else None
 
-    def _check_literal_fits(self, v: Pending, dtype: str) -> None:
-        n = v.number
-        if dtype in ("i32", "i64") and not (isinstance(n, (int, np.integer)) or float(n).is_integer()):  # type: ignore[arg-type]
-            raise TypeCheckError(f"the literal {n} does not fit the integer dtype {dtype}", v.span)
+    def _check_literal_fits(self, n: Any, dtype: str, span: Span | None) -> None:
+        if dtype in ("i32", "i64") and not (isinstance(n, (int, np.integer)) or float(n).is_integer()):
+            raise TypeCheckError(f"the literal {n} does not fit the integer dtype {dtype}", span)
         info = np.iinfo(NUMPY_DTYPE[dtype]) if dtype in ("i32", "i64") else None
-        if info is not None and not info.min <= n <= info.max:  # type: ignore[operator]
-            raise TypeCheckError(f"the literal {n} is out of the range of {dtype} ({info.min} to {info.max})", v.span)
+        if info is not None and not info.min <= n <= info.max:
+            raise TypeCheckError(f"the literal {n} is out of the range of {dtype} ({info.min} to {info.max})", span)
         if dtype == "bool" and not isinstance(n, bool):
-            raise TypeCheckError(f"the number {n} is used where a bool is required", v.span)
+            raise TypeCheckError(f"the number {n} is used where a bool is required", span)
+
+    def const_wire(self, number: Any, dtype: str, span: Span | None) -> WireVal:
+        """The `const` node of `number` converted to `dtype` (unchecked: see typed)."""
+        value = bool(number) if dtype == "bool" else (int(number) if dtype in ("i32", "i64") else float(number))
+        t = scalar(dtype)
+        (w,) = self.b.add(const_box(value, dtype), (), (t,), span)
+        return _WireVal(w, t, span)
 
     def literal(self, number: Any, span: Span | None, is_int: bool = False) -> Pending:
+        const_wire = self.const_wire
+
         def build(dtype: str) -> WireVal:
-            value = bool(number) if dtype == "bool" else (int(number) if dtype in ("i32", "i64") else float(number))
-            t = scalar(dtype)
-            (w,) = self.b.add(const_box(value, dtype), (), (t,), span)
-            return _WireVal(w, t, span)
+            return const_wire(number, dtype, span)
 
         return _Pending(build, number, is_int, span)
 
@@ -187,29 +198,43 @@ class BodyElaborator(LambdaElaboration):
         raise AssertionError(f"unknown expression {e!r}")
 
     def binop(self, e: ast.BinOp) -> Value:
-        left, right = e.left, e.right  # (a name nests nothing: no depth count for it)
-        a = self.name(left) if left.__class__ is ast.Name else self.expr(left)
-        b = self.name(right) if right.__class__ is ast.Name else self.expr(right)
+        a = self._operand(e.left)
         prim = _INFIX[e.op]
-        if not self.levels[-1].domain:
-            # the most common nodes, outside lambdas, without call_primitive's general checks: two typed
-            # wires, or a tensor and a literal, which takes the tensor's dtype (every infix row takes
-            # two wires, and the first typed argument gives a literal its dtype)
-            if a.__class__ is WireVal:
-                if b.__class__ is Pending and a.type.__class__ is TensorType:  # type: ignore[union-attr]
-                    b = self.typed(b, a.type.dtype)  # type: ignore[union-attr]
-                if b.__class__ is WireVal:
-                    return self._add_node(prim, (a.type, b.type), (a.wire, b.wire), {}, e.span)  # type: ignore[union-attr]
-            elif a.__class__ is Pending and b.__class__ is WireVal and b.type.__class__ is TensorType:  # type: ignore[union-attr]
-                a = self.typed(a, b.type.dtype)  # type: ignore[union-attr]
-                return self._add_node(prim, (a.type, b.type), (a.wire, b.wire), {}, e.span)  # type: ignore[union-attr]
+        outside_lambdas = not self.levels[-1].domain
+        # the most common nodes, outside lambdas, without call_primitive's general checks (every infix
+        # row takes two wires, and the first typed argument gives a literal its dtype): two typed wires,
+        # or a tensor and a literal, which takes the tensor's dtype as typed() gives it
+        if isinstance(a, WireVal) and isinstance(a.type, TensorType) and outside_lambdas \
+                and isinstance(e.right, ast.Num):  # `x * 2`: no pending value for the 2
+            w = self.typed_number(e.right.value, a.type.dtype, e.right.span)
+            return self._add_node(prim, (a.type, w.type), (a.wire, w.wire), {}, e.span)
+        b = self._operand(e.right)
+        if outside_lambdas:
+            if isinstance(a, WireVal):
+                if isinstance(b, Pending) and isinstance(a.type, TensorType):
+                    b = self.typed(b, a.type.dtype)
+                if isinstance(b, WireVal):
+                    return self._add_node(prim, (a.type, b.type), (a.wire, b.wire), {}, e.span)
+            elif isinstance(a, Pending) and isinstance(b, WireVal) and isinstance(b.type, TensorType):
+                a = self.typed(a, b.type.dtype)
+                return self._add_node(prim, (a.type, b.type), (a.wire, b.wire), {}, e.span)
         return self.call_primitive(prim, [a, b], {}, e.span)
+
+    def _operand(self, e: ast.Expr) -> Value:
+        """`expr(e)`; names and numbers nest nothing, so they skip its depth count."""
+        if isinstance(e, ast.Name):
+            return self.name(e)
+        if isinstance(e, ast.Num):
+            return self.literal(e.value, e.span, e.is_int)
+        return self.expr(e)
 
     def name(self, e: ast.Name) -> Value:
         v = self.env.get(e.id)
         if v is not None:
-            if isinstance(v, WireVal) and len(self.levels) == 1:  # (the common case: a wire outside lambdas)
-                return _WireVal(v.wire, v.type, e.span)
+            if v.__class__ is WireVal and len(self.levels) == 1:  # (the common case: a wire outside lambdas)
+                # as bound: its span (where it was computed) is read only to lift it into a lambda,
+                # and a name read inside one is lifted at that use's span below
+                return v
             return v if isinstance(v, TupleVal) else self.lifted(e.id, _respan(v, e.span), e.span)
         if e.id in self.later:
             raise ReadAhead(e.id)
@@ -352,9 +377,8 @@ class BodyElaborator(LambdaElaboration):
     def context_dtype(self, prim: Primitive, args: Sequence[Value]) -> str | None:
         """The dtype of the first typed wire among the arguments (a function's result's dtype;
         the condition of `where` does not count)."""
-        skip = args[0] if prim.name == "where" else None
-        for a in args:
-            if isinstance(a, WireVal) and a is not skip:
+        for a in args[1:] if prim.name == "where" else args:  # (by position: a value may be passed twice)
+            if isinstance(a, WireVal):
                 t = a.type.res if isinstance(a.type, FunType) else a.type
                 if isinstance(t, TensorType):
                     return t.dtype
