@@ -128,7 +128,9 @@ class _Emitter:
         # deep model repeats a few kinds of node, and the rendered parameters never change once a
         # dim's name is claimed
         self.signatures: dict[tuple[Any, ...], tuple[Any, ...]] = {}
-        self.comments: dict[int, str] = {}  # by id of the span (spans live as long as the diagram)
+        self.comments: dict[tuple[str, int], str] = {}  # `  # file:line` by (file, line)
+        # statement format strings by box, types and in-place pattern, by identity (see `primitive`)
+        self.forms: dict[tuple[int, ...], tuple[str, str]] = {}
 
     # ------------------------------------------------------------ values
 
@@ -307,9 +309,14 @@ class _Emitter:
                     progress = True
 
     def emit(self, code: str, ins: Instr) -> None:
-        comment = self.comments.get(id(ins.span))
+        span = ins.span
+        if span is None:
+            self.body.append(f"    {code}")
+            return
+        where = (span.filename, span.line)  # every node has a span object of its own: key by the line
+        comment = self.comments.get(where)
         if comment is None:
-            comment = self.comments[id(ins.span)] = _source_comment(ins.span)
+            comment = self.comments[where] = _source_comment(span)
         self.body.append(f"    {code}{comment}")
 
     def constant(self, ins: Instr) -> None:
@@ -325,7 +332,9 @@ class _Emitter:
 
     def foldable(self, ins: Instr) -> bool:
         """A float scalar arithmetic node over folded constants (see SCALAR_FOLDS)."""
-        if ins.box.name not in SCALAR_FOLDS or not all(w in self.const for w in ins.inputs):
+        const = self.const
+        if ins.box.name not in SCALAR_FOLDS or not ins.inputs or ins.inputs[0] not in const \
+                or not all(w in const for w in ins.inputs):  # (most nodes fail the first test: no generator)
             return False
         t = self.d.types[ins.outputs[0]] if len(ins.outputs) == 1 else None
         return (ins.box.kind == "prim" and isinstance(t, TensorType)
@@ -363,12 +372,65 @@ class _Emitter:
         self.var.update(zip(ins.outputs, outs))
 
     def primitive(self, ins: Instr) -> None:
-        prim = PRIMITIVES[ins.box.name]
+        var, const, types = self.var, self.const, self.d.types
+        args = [self.arg(w, ins) if w in const else var[w] for w in ins.inputs]
+        (w,) = ins.outputs
+        reuse = ins.reuse
+        if reuse is None:
+            pattern = -2
+        else:  # which argument (if any) is the buffer written: `t0 += b` or `xp.add(b, c, out=t0)`
+            out = var[reuse]
+            pattern = args.index(out) if out in args else -1
+        key = (id(ins.box), pattern, id(types[w]), *[id(types[v]) for v in ins.inputs])
+        form = self.forms.get(key)
+        if form is None:
+            form = self.form(ins, pattern)
+            if form is None:  # a lowering with logic of its own: rendered at every node
+                self.lowered(ins)
+                return
+            self.forms[key] = form
+        if form[0] == "alias":
+            var[w] = form[1].format(*args)
+        elif reuse is not None:
+            self.emit(form[1].format(*args, out), ins)
+            var[w] = out
+        else:
+            name = self.fresh()
+            self.emit(form[1].format(*args, name), ins)
+            var[w] = name
+
+    def form(self, ins: Instr, pattern: int) -> tuple[str, str] | None:
+        """The statement of a node with a template lowering as a format string over its argument sources
+        and then its target (`{0} += {1}`, `{2} = xp.sin({0})`): rendered once per box, argument and
+        result types and in-place pattern (see `primitive`), since a template's text depends only on
+        those. Lowerings that are functions may look at their arguments: None, render each node."""
         low = LOWERINGS.get(ins.box.name)
         if low is None:
             raise CodegenError(f"no NumPy lowering for the primitive '{ins.box.name}'", ins.span)
+        if callable(low.expr) or (ins.reuse is not None and not isinstance(low.out, str)):
+            return None
         self.helpers.update(low.helpers)
-        call = self.call(ins, prim.wire_args)
+        marks = [f"\x00{k}\x00" for k in range(len(ins.inputs) + 1)]  # never in generated text
+        call = self.call(ins, PRIMITIVES[ins.box.name].wire_args, tuple(marks[:-1]))
+        if low.alias:
+            kind, text = "alias", low.render(call)
+        elif ins.reuse is not None:
+            kind, text = "stmt", low.render_out(call, marks[pattern] if pattern >= 0 else marks[-1])
+        else:
+            expr = low.render(call)
+            if low.drifts(call):
+                expr = f"({expr}).astype({call.out_dtype!r})"
+            kind, text = "stmt", f"{marks[-1]} = {expr}"
+        text = text.replace("{", "{{").replace("}", "}}")
+        for k, mark in enumerate(marks):
+            text = text.replace(mark, f"{{{k}}}")
+        return kind, text
+
+    def lowered(self, ins: Instr) -> None:
+        """A node whose lowering is a function of the Call (see `form`)."""
+        low = LOWERINGS[ins.box.name]
+        self.helpers.update(low.helpers)
+        call = self.call(ins, PRIMITIVES[ins.box.name].wire_args)
         (w,) = ins.outputs
         if low.alias:
             self.var[w] = low.render(call)
@@ -385,9 +447,12 @@ class _Emitter:
         self.emit(f"{name} = {expr}", ins)
         self.var[w] = name
 
-    def call(self, ins: Instr, wire_args: tuple[str, ...]) -> Call:
-        const, var = self.const, self.var
-        args = tuple([self.arg(w, ins) if w in const else var[w] for w in ins.inputs])
+    def call(self, ins: Instr, wire_args: tuple[str, ...], args: tuple[str, ...] | None = None) -> Call:
+        """What a lowering sees of `ins`: its argument sources (`args`, or the wires' own) and the
+        parameters and dtypes of its box and types."""
+        if args is None:
+            const, var = self.const, self.var
+            args = tuple([self.arg(w, ins) if w in const else var[w] for w in ins.inputs])
         named: dict[str, str] = {}
         variadic = _variadic(wire_args)
         if variadic is None:

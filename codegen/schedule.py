@@ -37,6 +37,7 @@ from dataclasses import dataclass
 
 from codegen.errors import CodegenError
 from grammar.errors import Span
+from grammar.frozen import constructor
 from rewrite.cleanup import sharing
 from semantics.diagram import Box, Diagram
 from semantics.primitives import PRIMITIVES
@@ -87,6 +88,9 @@ class Instr:
     reuse: int | None
     frees: tuple[int, ...]
     span: Span | None = None
+
+
+_make_instr = constructor(Instr)  # one per instruction: see grammar/frozen.py
 
 
 @dataclass(frozen=True)
@@ -141,16 +145,19 @@ def build_schedule(d: Diagram, in_place: InPlace = elementwise_in_place) -> Sche
     share = sharing(d)  # CSE and dead code: the one implementation, in rewrite/cleanup.py
     rep = share.rep
     nodes, types = d.nodes, d.types
-    kind_of: dict[Box, str] = {}  # op_kind by box: a deep model repeats a few boxes
+    kind_of: dict[int, str] = {}  # op_kind by box (by identity: a deep model repeats a few box objects)
     kinds: dict[int, str] = {}
+    consts: list[int] = []
+    rest: list[int] = []
     for i in share.live:
         box = nodes[i].box
-        kind = kind_of.get(box)
+        kind = kind_of.get(id(box))
         if kind is None:
-            kind = kind_of[box] = op_kind(box)
+            kind = kind_of[id(box)] = op_kind(box)
         kinds[i] = kind
+        (consts if kind == "const" else rest).append(i)
     # Scalar constants have no inputs: hoisting them keeps fusion groups contiguous.
-    order = [i for i in share.live if kinds[i] == "const"] + [i for i in share.live if kinds[i] != "const"]
+    order = consts + rest
     get = rep.get  # only merged wires are stored (see `Sharing.rep`)
     ins_of = ([tuple([get(w, w) for w in nodes[i].inputs]) for i in order] if rep
               else [nodes[i].inputs for i in order])  # inputs by instruction
@@ -164,7 +171,7 @@ def build_schedule(d: Diagram, in_place: InPlace = elementwise_in_place) -> Sche
     for w in d.outputs:
         last[get(w, w)] = end
 
-    groups = _fusion_groups(d, order, kinds, ins_of, last, end)
+    groups = _fusion_groups(d, order, kinds, ins_of, last)
     group_of = {k: g.id for g in groups for k in g.instrs}
     instrs = _instructions(d, order, kinds, ins_of, last, group_of, in_place)
     return Schedule(types, d.inputs, tuple(get(w, w) for w in d.outputs), instrs, tuple(groups),
@@ -181,20 +188,25 @@ def _instructions(d: Diagram, order: list[int], kinds: dict[int, str], ins_of: l
     owned: set[int] = set()   # wires that *are* an owned buffer (not a view of one)
     buffer_end: dict[int, int] = {}
     instrs: list[Instr] = []
-    decided: dict[tuple[Box, tuple[WireType, ...], WireType], bool] = {}  # in_place by (box, types)
+    # in_place by (box, argument types, result type), by identity: a deep model repeats a few kinds of
+    # node, and hashing ids is a C call where hashing the types runs their Python __hash__
+    decided: dict[tuple[int, ...], bool] = {}
+    make = _make_instr
     for k, i in enumerate(order):
         node = nodes[i]
         ins = ins_of[k]
         kind = kinds[i]
         reuse = None
-        if len(node.outputs) == 1:
-            out_t = types[node.outputs[0]]
+        outs = node.outputs
+        if len(outs) == 1:
+            out_t = types[outs[0]]
             for w in ins:
-                if w in owned and types[w] == out_t and _dead_after(w, k, ins, roots, buffer_end) \
-                        and _can(in_place, decided, node.box, tuple([types[v] for v in ins]), out_t):
+                t = types[w]
+                if w in owned and (t is out_t or t == out_t) and _dead_after(w, k, ins, roots, buffer_end) \
+                        and _can(in_place, decided, node.box, ins, types, out_t):
                     reuse = w
                     break
-        for w in node.outputs:
+        for w in outs:
             if reuse is not None:
                 root = roots[w] = roots[reuse]
                 owned.add(w)
@@ -210,18 +222,24 @@ def _instructions(d: Diagram, order: list[int], kinds: dict[int, str], ins_of: l
             for b in root:
                 if buffer_end.get(b, -1) < lw:
                     buffer_end[b] = lw
-        frees = tuple(sorted({w for w in ins if last[w] == k}))
-        instrs.append(Instr(i, node.box, ins, node.outputs, kind, group_of[k], reuse, frees, node.span))
+        if len(ins) == 1:  # the common cases, without building a set
+            frees: tuple[int, ...] = ins if last[ins[0]] == k else ()
+        else:
+            freed = [w for w in ins if last[w] == k]
+            frees = tuple(sorted(set(freed))) if len(freed) > 1 else tuple(freed)
+        instrs.append(make(i, node.box, ins, outs, kind, group_of[k], reuse, frees, node.span))
     return tuple(instrs)
 
 
-def _can(in_place: InPlace, decided: dict[tuple[Box, tuple[WireType, ...], WireType], bool], box: Box,
-         in_types: tuple[WireType, ...], out_t: WireType) -> bool:
-    """`in_place`, asked once per (box, types): a deep model repeats a few kinds of node."""
-    key = (box, in_types, out_t)
+def _can(in_place: InPlace, decided: dict[tuple[int, ...], bool], box: Box, ins: tuple[int, ...],
+         types: tuple[WireType, ...], out_t: WireType) -> bool:
+    """`in_place`, asked once per (box, types): a deep model repeats a few kinds of node. Keyed by
+    the objects' ids (they all live as long as the diagram): equal boxes or types that are different
+    objects only ask again."""
+    key = (id(box), id(out_t), *[id(types[v]) for v in ins])
     ok = decided.get(key)
     if ok is None:
-        ok = decided[key] = in_place(box, in_types, out_t)
+        ok = decided[key] = in_place(box, tuple([types[v] for v in ins]), out_t)
     return ok
 
 
@@ -239,34 +257,45 @@ def _dead_after(w: int, k: int, ins: tuple[int, ...], roots: dict[int, frozenset
     return True
 
 
+_JOINING = frozenset({"elementwise", "reduction"})
+
+
 def _fusion_groups(d: Diagram, order: list[int], kinds: dict[int, str], ins_of: list[tuple[int, ...]],
-                   last: dict[int, int], end: int) -> list[Group]:
+                   last: dict[int, int]) -> list[Group]:
     """Consecutive instructions form a group when each elementwise one reads a wire made inside the
     group and has the group's output shape; a reduction of such a wire closes the group."""
     groups: list[tuple[str, list[int], tuple[Dim, ...] | None]] = []
     made: set[int] = set()
     nodes, types = d.nodes, d.types
+    current: tuple[str, list[int], tuple[Dim, ...] | None] = ("", [], None)  # the open group
     for k, i in enumerate(order):
-        node = nodes[i]
-        ins = ins_of[k]
-        out_t = types[node.outputs[0]] if node.outputs else None
-        shape = out_t.shape if isinstance(out_t, TensorType) else None
-        current = groups[-1] if groups else None
+        outs = nodes[i].outputs
         kind = kinds[i]
-        joins = current is not None and current[0] == "elementwise" and not made.isdisjoint(ins)
-        if kind == "elementwise" and joins and current is not None and current[2] == shape:
-            current[1].append(k)
-        elif kind == "reduction" and joins and current is not None and any(
-                w in made and getattr(types[w], "shape", None) == current[2] for w in ins):
-            groups[-1] = ("reduction", [*current[1], k], current[2])
-        else:
-            groups.append((kind, [k], shape if kind == "elementwise" else None))
+        joins = current[0] == "elementwise" and kind in _JOINING and not made.isdisjoint(ins_of[k])
+        if joins and kind == "elementwise":
+            out_t = types[outs[0]]
+            joins = current[2] == (out_t.shape if isinstance(out_t, TensorType) else None)
+            if joins:
+                current[1].append(k)
+        elif joins:  # a reduction of a wire of the group's shape closes it
+            space = current[2]
+            joins = any(w in made and getattr(types[w], "shape", None) == space for w in ins_of[k])
+            if joins:
+                current = groups[-1] = ("reduction", [*current[1], k], space)
+        if not joins:
+            out_t = types[outs[0]] if outs else None
+            shape = out_t.shape if kind == "elementwise" and isinstance(out_t, TensorType) else None
+            current = (kind, [k], shape)
+            groups.append(current)
             made = set()
-        made.update(node.outputs)
+        made.update(outs)
     out: list[Group] = []
+    get = last.get
     for gid, (kind, ks, space) in enumerate(groups):
         final = ks[-1]
-        live_out = tuple(sorted(w for k in ks for w in nodes[order[k]].outputs
-                                if last.get(w, -1) > final or last.get(w, -1) == end))
-        out.append(Group(gid, kind, tuple(ks), space, live_out))
+        # every output is last read at or after the instruction making it: live out of the group when
+        # read after its end (an output's `last` is `end`, which is after every instruction)
+        live_out = [w for k in ks for w in nodes[order[k]].outputs if get(w, -1) > final]
+        live_out.sort()
+        out.append(Group(gid, kind, tuple(ks), space, tuple(live_out)))
     return out
