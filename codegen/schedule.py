@@ -273,8 +273,8 @@ def _fusion_groups(d: Diagram, order: list[int], kinds: dict[int, str], ins_of: 
         kind = kinds[i]
         joins = current[0] == "elementwise" and kind in _JOINING and not made.isdisjoint(ins_of[k])
         if joins and kind == "elementwise":
-            out_t = types[outs[0]]
-            joins = current[2] == (out_t.shape if isinstance(out_t, TensorType) else None)
+            made_t = types[outs[0]]
+            joins = current[2] == (made_t.shape if isinstance(made_t, TensorType) else None)
             if joins:
                 current[1].append(k)
         elif joins:  # a reduction of a wire of the group's shape closes it
