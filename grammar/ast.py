@@ -3,6 +3,13 @@
 The parser (`grammar.parse`) produces a `Module`; `semantics.elaborate` consumes it. Nodes are
 plain data: no behaviour beyond construction, so every later pass is a pure function over them.
 
+Every class is a slots class (`@dataclass(frozen=True, slots=True)`): an instance with a `__dict__`
+is two objects for Python's cyclic garbage collector to track and scan (the instance and its dict),
+and a parse makes one node per construct (≈ 17 for a one-line def): without the dicts, 20,000
+one-line defs leave 0.82 M tracked objects instead of 1.12 M, and the first collection after the
+parse scans that many fewer. Copying, pickling, `dataclasses.replace` and equality work as before
+(tests/test_frozen.py).
+
 >>> Num(2.5, False, None).value
 2.5
 """

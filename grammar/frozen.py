@@ -15,8 +15,7 @@ change to the fields; classes with a `__post_init__`, `init=False` fields or def
 refused.
 
 Slots classes are what the hot classes should be: an instance without a `__dict__` is one object
-for the cyclic garbage collector to track instead of two, and smaller (see the common finding in
-`grammar/ast.py`).
+for the cyclic garbage collector to track instead of two, and smaller (see `grammar/ast.py`).
 """
 
 from __future__ import annotations
