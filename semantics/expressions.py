@@ -252,6 +252,14 @@ class BodyElaborator(LambdaElaboration):
     # ------------------------------------------------------------ calls
 
     def call(self, e: ast.Call) -> Value:
+        func = e.func
+        if isinstance(func, ast.Name) and func.id in PRIMITIVES and func.id not in FUNCTIONAL \
+                and func.id not in self.env and func.id not in self.later:
+            # `sin(x)`: no definition is named like a primitive (Elaborator.declare), so this is all
+            # the general path below would find
+            prim = PRIMITIVES[func.id]
+            args, kwargs = self.bind_primitive_args(prim, e)
+            return self.call_primitive(prim, args, kwargs, e.span)
         self.check_callee_bound(e)
         fname = _dotted(e.func) if isinstance(e.func, (ast.Name, ast.Attr)) else None
         special = self.functional_call(e, fname)
@@ -271,6 +279,8 @@ class BodyElaborator(LambdaElaboration):
 
     def bind_primitive_args(self, prim: Primitive, e: ast.Call) -> tuple[list[Value], dict[str, Any]]:
         """Split a call's arguments into wire values and static parameters, by the row's convention."""
+        if not e.kwargs and not prim.params and len(e.args) == len(prim.args) and not prim.variadic:
+            return [self.expr(a) for a in e.args], {}  # (`sin(x)`: each argument is a wire, in order)
         positional: list[tuple[str, Any]] = list(zip(prim.args, e.args))
         if prim.args and prim.args[-1].startswith("*") and len(e.args) > len(prim.args):
             # a trailing variadic takes the remaining positionals: einsum("ij,jk->ik", a, b)
