@@ -72,6 +72,31 @@ def test_a_long_def_elaborates_one_box_per_operation():
     assert len(d.nodes) == 3 * n  # (* y), (k.5), (+) per statement
 
 
+def test_a_body_in_source_order_is_elaborated_once_without_ordering_it(monkeypatch):
+    """Statements are elaborated in source order without collecting the names each reads; only a
+    body that reads a name further down is elaborated a second time, in dependency order."""
+    import semantics.elaborate as elab
+
+    counts = {"bodies": 0, "orderings": 0}
+
+    def counted(name, real):
+        def call(*args, **kwargs):
+            counts[name] += 1
+            return real(*args, **kwargs)
+        return call
+
+    monkeypatch.setattr(elab, "dependency_order", counted("orderings", elab.dependency_order))
+    monkeypatch.setattr(elab.Elaborator, "_elaborate_def", counted("bodies", elab.Elaborator._elaborate_def))
+    lines = bigdef_source(300).splitlines()
+    in_order = elaborate(parse("\n".join(lines), "big.dsl")).lookup("f").diagram
+    assert counts == {"bodies": 1, "orderings": 0}
+    counts.update(bodies=0)
+    late = lines[:3] + lines[4:-2] + [lines[3]] + lines[-2:]  # `v1 = v0 * y + 1.5` moved to the end
+    shuffled = elaborate(parse("\n".join(late), "big.dsl")).lookup("f").diagram
+    assert counts == {"bodies": 2, "orderings": 1}
+    assert shuffled == in_order
+
+
 def test_the_parser_tables_are_cached_on_disk():
     from grammar.parser import _lark
 
