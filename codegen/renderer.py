@@ -31,43 +31,18 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
 
+from codegen.kernel_coords import Coords, broadcast, coord_map, coordinate_lines, dim_expr, product
 from codegen.kernel_lowering import EXPR, REDUCTIONS, cast_template
 from codegen.kernel_plan import Kernel, Plan
 from codegen.naming import safe_comment
 from codegen.targets import Target
-from semantics.primitives import normalize_axes
-from semantics.types import Dim, TensorType
-
-Coords = tuple[str, ...]
+from semantics.types import TensorType
 
 _TOKEN = re.compile(r"@(\w+)\(|(-?)#(inf|\d+)")
 
 # CUDA's combine function and the identity per reduction (the finisher kernels of the prelude).
 CUDA_COMBINE = {"sum": "add", "mean": "add", "prod": "mul", "max": "max", "min": "min"}
-
-
-def dim_expr(d: Dim) -> str:
-    """A dim as an integer C expression over the kernel's dim parameters (`d_<name>`).
-
-    >>> dim_expr(Dim.sym("n") * 2 - 1)
-    '(2 * d_n - 1)'
-    """
-    if d.is_const:
-        return str(d.value)
-    parts = []
-    for mono, c in sorted(d.terms, key=lambda t: (-len(t[0]), t[0])):
-        factors = [f"d_{a}" for a in mono]
-        body = " * ".join(([str(abs(c))] if abs(c) != 1 or not factors else []) + factors)
-        parts.append(("- " if c < 0 else "+ ") + body)
-    text = " ".join(parts)
-    text = text[2:] if text.startswith("+ ") else "-" + text[2:]
-    return text if len(d.terms) == 1 and len(d.terms[0][0]) <= 1 and d.terms[0][1] >= 0 else f"({text})"
-
-
-def product(dims: Sequence[Dim]) -> str:
-    return " * ".join(dim_expr(d) for d in dims) if dims else "1"
 
 
 class _Writer:
@@ -261,85 +236,6 @@ def _as_f32(v: float) -> float:
 def _simple(text: str) -> bool:
     # a variable, a literal or a load at a plain index: naming it saves nothing
     return bool(re.fullmatch(r"\(?-?[\w.]+\)?(\[\w+\])?", text))
-
-
-def broadcast(coords: Coords, out: TensorType, x: TensorType) -> Coords:
-    """The coordinates at which an argument of shape `x.shape` is read for output `coords`."""
-    lead = out.rank - x.rank
-    return tuple("0" if d.is_const and d.value == 1 and not (out.shape[lead + k].is_const and out.shape[lead + k].value == 1)
-                 else coords[lead + k] for k, d in enumerate(x.shape))
-
-
-def coord_map(name: str, p: dict, x: TensorType, out: TensorType, c: Coords) -> tuple[Coords, str | None]:
-    """Coordinates in the argument for coordinates `c` of the result, and the condition under which
-    the argument is read at all (pad: inside the source), for the data-movement primitives."""
-    if name == "stop_gradient":
-        return c, None
-    if name == "broadcast_to":
-        return broadcast(c, out, x), None
-    if name == "expand_dims":
-        axis = p["axis"] % out.rank
-        return c[:axis] + c[axis + 1:], None
-    if name == "squeeze":
-        axes = normalize_axes(p.get("axis"), x.rank, "squeeze") if p.get("axis") is not None else \
-            tuple(k for k, d in enumerate(x.shape) if d.is_const and d.value == 1)
-        it = iter(c)
-        return tuple("0" if k in axes else next(it) for k in range(x.rank)), None
-    if name == "transpose":
-        axes = p.get("axes") or tuple(reversed(range(x.rank)))
-        inner = ["0"] * x.rank
-        for j, a in enumerate(axes):
-            inner[a] = c[j]
-        return tuple(inner), None
-    if name == "roll":
-        axis = p["axis"] % x.rank
-        n = dim_expr(x.shape[axis])
-        inner = list(c)
-        inner[axis] = f"dsl_mod({c[axis]} - ({p['shift']}), {n})"
-        return tuple(inner), None
-    assert name == "index", name
-    return index_coords(p["index"], x, c), None
-
-
-def index_coords(spec: tuple, x: TensorType, c: Coords) -> Coords:
-    inner: list[str] = []
-    it = iter(c)
-    axis = 0
-    for item in spec:
-        if item[0] == "newaxis":
-            next(it)
-            continue
-        n = dim_expr(x.shape[axis])
-        if item[0] == "int":
-            k = item[1]
-            inner.append(str(k) if k >= 0 else f"({n} - {-k})")
-        else:
-            inner.append(_offset(next(it), item[1], n))
-        axis += 1
-    inner.extend(it)
-    return tuple(inner)
-
-
-def _offset(c: str, lo: int | Dim | None, n: str) -> str:
-    if lo is None or lo == 0:
-        return c
-    if isinstance(lo, Dim):
-        return f"{c} + {dim_expr(lo)}"
-    if lo > 0:
-        return f"{c} + {lo}"
-    return f"{c} + dsl_max0({n} - {-lo})"  # Python clamps a start before the beginning to 0
-
-
-def coordinate_lines(names: Sequence[str], dims: Sequence[Dim], flat: str, index: str) -> list[str]:
-    """`const index c_k = ...;` decomposing the flat index over `dims` (row-major)."""
-    lines = []
-    for k, name in enumerate(names):
-        stride = product(dims[k + 1:])
-        expr = flat if stride == "1" else f"{flat} / ({stride})"
-        if k > 0:
-            expr = f"({expr}) % {dim_expr(dims[k])}"
-        lines.append(f"const {index} {name} = {expr};")
-    return lines
 
 
 def render_kernel(plan: Plan, kern: Kernel, target: Target) -> str:
