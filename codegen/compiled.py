@@ -61,12 +61,29 @@ def numpy_key(d: Diagram, boxes: Mapping[str, Callable[..., Any]]) -> Hashable:
     used = sorted({n.box.name for n in d.nodes if n.box.kind == "gen"})
     impls = tuple((name, id(boxes[name])) for name in used if name in boxes)
     # Spans only change comments, but a cached function should show the source it was built from.
-    lines = tuple((n.span.filename, n.span.line) if n.span else None for n in d.nodes)
+    lines = tuple([(n.span.filename, n.span.line) if n.span else None for n in d.nodes])
     # The diagram as it is (types, nodes in order, wires), not its canonical form: the generated code
     # follows the node order, and hashing the tuples (box and type hashes are cached) is linear with
     # a small constant, where the canonical digest re-sorted and re-printed the whole diagram.
-    structure = (d.types, d.inputs, d.nodes, d.outputs)
+    structure = _Hashed((d.types, d.inputs, d.nodes, d.outputs))
     return (structure, d.name, d.param_names(), "numpy", dtypes, impls, lines)
+
+
+class _Hashed:
+    """A cache key part hashed once: a dict hashes its key at every lookup and store, and hashing a
+    diagram's nodes runs each node's and box's Python `__hash__`."""
+
+    __slots__ = ("hash", "value")
+
+    def __init__(self, value: Hashable):
+        self.value = value
+        self.hash = hash(value)
+
+    def __hash__(self) -> int:
+        return self.hash
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Hashed) and self.hash == other.hash and self.value == other.value
 
 
 def build_numpy_function(program: NumpyProgram, boxes: Mapping[str, Callable[..., Any]]) -> Callable[..., Any]:
@@ -135,10 +152,11 @@ class CompiledFunction:
 
 
 def compile_numpy(d: Diagram, boxes: Mapping[str, Callable[..., Any]], cache: CompileCache) -> CompiledFunction:
-    """The NumPy backend of `codegen.compile_diagram`."""
+    """The NumPy backend of `codegen.compile_diagram`, for an array diagram (`compile_diagram` runs the
+    sampling pass first where a diagram has rows on function-typed wires)."""
 
     def build() -> tuple[NumpyProgram, Callable[..., Any]]:
-        program = generate_numpy(d)
+        program = generate_numpy(d, sampled=True)
         return program, build_numpy_function(program, boxes)
 
     program, fn = cache.get_or_build(numpy_key(d, boxes), build)

@@ -74,13 +74,14 @@ def emit_numpy(d: Diagram) -> str:
     return generate_numpy(d).source
 
 
-def generate_numpy(d: Diagram) -> NumpyProgram:
-    """Schedule and lower `d` (see the module docstring); raises CodegenError if it cannot."""
+def generate_numpy(d: Diagram, sampled: bool = False) -> NumpyProgram:
+    """Schedule and lower `d` (see the module docstring); raises CodegenError if it cannot. `sampled`:
+    the caller has checked that `d` is an array diagram (see below), so it is not checked again."""
     from rewrite.sampling import is_functional
 
     # function-typed wires reach code generation only as inputs passed to run time calls (fn_eval,
     # fn_grad); anything else is first turned into array diagrams by the sampling pass
-    if is_functional(d):
+    if not sampled and is_functional(d):
         raise CodegenError("this diagram has rows on function-typed wires: compile it with compile_diagram, "
                            "which runs the sampling pass (rewrite.sampling) first", d.span)
     return _Emitter(d).run()
@@ -159,14 +160,16 @@ class _Emitter:
 
     def arg(self, w: int, consumer: Instr) -> str:
         """The source of wire w as an argument of `consumer`: a variable, or an inline Python number."""
-        if w not in self.const:
+        const = self.const
+        if w not in const:
             return self.var[w]
-        literal, dtype = self.const[w]
-        elementwise = consumer.box.kind == "prim" and PRIMITIVES[consumer.box.name].elementwise
-        partners = [v for v in consumer.inputs if v not in self.const and self.d.types[v].dtype == dtype]  # type: ignore[union-attr]
+        literal, dtype = const[w]
         # An elementwise consumer keeps an array operand's dtype next to a Python number (NEP 50).
-        if literal is not None and elementwise and partners:
-            return literal
+        if literal is not None and consumer.box.kind == "prim" and PRIMITIVES[consumer.box.name].elementwise:
+            types = self.d.types
+            for v in consumer.inputs:
+                if v not in const and types[v].dtype == dtype:  # type: ignore[union-attr]
+                    return literal
         return self.hoist(w)
 
     def hoist(self, w: int) -> str:
@@ -183,41 +186,45 @@ class _Emitter:
 
     # ------------------------------------------------------------ statements
 
-    def fused_pads(self) -> dict[int, Instr]:
-        """`t = pad(b); a += t` (or `-=`) as `a[lo:-hi] += b` when the add writes into `a` in place, the
-        padded array has no other reader and the add comes right after the pad (so nothing in between
-        can have reused b's buffer): the transpose of a slice then costs no n-sized temporary."""
-        instrs = self.sched.instrs
-        readers: dict[int, int] = {}
-        for ins in instrs:
-            for w in ins.inputs:
-                readers[w] = readers.get(w, 0) + 1
-        for w in self.sched.outputs:
-            readers[w] = readers.get(w, 0) + 2
-        fused: dict[int, Instr] = self.fused_squares(readers)
-        for pad, nxt in itertools.pairwise(instrs):
-            if pad.box.name != "pad" or pad.box.kind != "prim" or readers.get(pad.outputs[0]) != 1:
+    def fusions(self) -> dict[int, Instr]:
+        """Pairs of instructions written as one statement, by the index of the second (the first is
+        skipped): `t = pad(b); a += t` (or `-=`) as `a[lo:-hi] += b` when the add writes into `a` in
+        place (the transpose of a slice then costs no n-sized temporary), and `s = square(x); sum(s)`
+        over all axes as `xp.vdot(x, x)` (one pass, no squared temporary). Only where the add or sum
+        comes right after (so nothing in between can have reused b's buffer) and is the one reader of
+        the intermediate: the schedule says so when that reads it for the last time (`frees`: an
+        output is never freed), once."""
+        fused: dict[int, Instr] = {}
+        types = self.d.types
+        for k, (first, nxt) in enumerate(itertools.pairwise(self.sched.instrs), 1):
+            name = first.box.name
+            if (name != "pad" and name != "square") or first.box.kind != "prim":
                 continue
-            p = pad.outputs[0]
-            if nxt.box.name in ("add", "sub") and nxt.reuse is not None and p in nxt.inputs and nxt.reuse != p \
+            p = first.outputs[0]
+            if p not in nxt.frees or nxt.inputs.count(p) != 1:
+                continue
+            if name == "square":
+                if nxt.box.name == "sum" and nxt.inputs == first.outputs \
+                        and nxt.box.param_dict.get("axis") is None and not nxt.box.param_dict.get("keepdims") \
+                        and types[first.inputs[0]].dtype in ("f32", "f64"):  # type: ignore[union-attr]
+                    fused[k] = first
+            elif nxt.box.name in ("add", "sub") and nxt.reuse is not None and nxt.reuse != p \
                     and (nxt.box.name == "add" or nxt.inputs[1] == p):
-                fused[p] = nxt
+                fused[k] = first
         return fused
 
-    def fused_squares(self, readers: dict[int, int]) -> dict[int, Instr]:
-        """`s = square(x); sum(s)` over all axes as `xp.vdot(x, x)`: one pass, no squared temporary
-        (only where nothing else reads s and the sum follows right after, as with the pads)."""
-        fused: dict[int, Instr] = {}
-        for sq, nxt in itertools.pairwise(self.sched.instrs):
-            if sq.box.name == "square" and sq.box.kind == "prim" and readers.get(sq.outputs[0]) == 1 \
-                    and nxt.box.name == "sum" and nxt.inputs == sq.outputs \
-                    and nxt.box.param_dict.get("axis") is None and not nxt.box.param_dict.get("keepdims") \
-                    and self.d.types[sq.inputs[0]].dtype in ("f32", "f64"):  # type: ignore[union-attr]
-                fused[sq.outputs[0]] = nxt
-        return fused
+    def fused(self, first: Instr, ins: Instr) -> None:
+        """One statement for two instructions (see `fusions`)."""
+        if first.box.name == "square":
+            x = self.var[first.inputs[0]]
+            name = self.fresh()
+            self.emit(f"{name} = xp.vdot({x}, {x})", ins)
+            self.var[ins.outputs[0]] = name
+        else:
+            self.pad_update(first, ins)
 
     def pad_update(self, pad: Instr, ins: Instr) -> None:
-        """Emit `a[lo0:-hi0, ...] += b` for the fused `a + pad(b)` (see `fused_pads`)."""
+        """Emit `a[lo0:-hi0, ...] += b` for the fused `a + pad(b)` (see `fusions`)."""
         out = self.var[ins.reuse]  # type: ignore[index]
         rank = self.d.types[pad.inputs[0]].rank  # type: ignore[union-attr]
         width = pad.box.param_dict["width"]
@@ -228,25 +235,22 @@ class _Emitter:
         self.var[ins.outputs[0]] = out
 
     def run(self) -> NumpyProgram:
-        fused = self.fused_pads()
-        pads = {ins.outputs[0]: ins for ins in self.sched.instrs if ins.outputs and ins.outputs[0] in fused}
-        for ins in self.sched.instrs:
-            if ins.outputs and ins.outputs[0] in fused:
-                continue  # written as a slice update by the add that reads it
-            pad = next((pads[w] for w in ins.inputs if w in fused and fused[w] is ins), None) if fused else None
-            if pad is not None and pad.box.name == "square":
-                x = self.var[pad.inputs[0]]
-                name = self.fresh()
-                self.emit(f"{name} = xp.vdot({x}, {x})", ins)
-                self.var[ins.outputs[0]] = name
-            elif pad is not None:
-                self.pad_update(pad, ins)
-            elif ins.kind == "const":
+        fusions = self.fusions()
+        for k, ins in enumerate(self.sched.instrs):
+            if fusions:
+                if k + 1 in fusions:
+                    continue  # written together with the instruction after it
+                first = fusions.get(k)
+                if first is not None:
+                    self.fused(first, ins)
+                    continue
+            kind = ins.kind
+            if kind == "const":
                 self.constant(ins)
-            elif self.foldable(ins):
-                self.fold_scalar(ins)
-            elif ins.box.kind == "gen":
+            elif kind == "generator":
                 self.generator(ins)
+            elif ins.box.name in SCALAR_FOLDS and self.foldable(ins):
+                self.fold_scalar(ins)
             else:
                 self.primitive(ins)
         lines = self.function_lines()
@@ -333,8 +337,9 @@ class _Emitter:
     def foldable(self, ins: Instr) -> bool:
         """A float scalar arithmetic node over folded constants (see SCALAR_FOLDS)."""
         const = self.const
-        if ins.box.name not in SCALAR_FOLDS or not ins.inputs or ins.inputs[0] not in const \
-                or not all(w in const for w in ins.inputs):  # (most nodes fail the first test: no generator)
+        inputs = ins.inputs
+        if ins.box.name not in SCALAR_FOLDS or not inputs or inputs[0] not in const \
+                or not const.keys() >= set(inputs):  # (most nodes fail at their first argument)
             return False
         t = self.d.types[ins.outputs[0]] if len(ins.outputs) == 1 else None
         return (ins.box.kind == "prim" and isinstance(t, TensorType)
@@ -373,7 +378,10 @@ class _Emitter:
 
     def primitive(self, ins: Instr) -> None:
         var, const, types = self.var, self.const, self.d.types
-        args = [self.arg(w, ins) if w in const else var[w] for w in ins.inputs]
+        if const and not const.keys().isdisjoint(ins.inputs):
+            args = [self.arg(w, ins) if w in const else var[w] for w in ins.inputs]
+        else:
+            args = list(map(var.__getitem__, ins.inputs))
         (w,) = ins.outputs
         reuse = ins.reuse
         if reuse is None:
@@ -381,7 +389,7 @@ class _Emitter:
         else:  # which argument (if any) is the buffer written: `t0 += b` or `xp.add(b, c, out=t0)`
             out = var[reuse]
             pattern = args.index(out) if out in args else -1
-        key = (id(ins.box), pattern, id(types[w]), *[id(types[v]) for v in ins.inputs])
+        key = (id(ins.box), pattern, id(types[w]), *map(id, map(types.__getitem__, ins.inputs)))
         form = self.forms.get(key)
         if form is None:
             form = self.form(ins, pattern)

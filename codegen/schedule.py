@@ -34,6 +34,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import compress
 
 from codegen.errors import CodegenError
 from grammar.errors import Span
@@ -72,7 +73,7 @@ def elementwise_in_place(box: Box, in_types: Sequence[WireType], out_type: WireT
     return op_kind(box) == "elementwise" and box.name != "cast"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: one object per instruction for the collector, not two
 class Instr:
     """One step of the program: `outputs = box(inputs)`.
 
@@ -93,17 +94,16 @@ class Instr:
 _make_instr = constructor(Instr)  # one per instruction: see grammar/frozen.py
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Group:
     """A fusion group: consecutive instructions with one iteration space (`space`, the output shape of
     its elementwise part). `kind` is `elementwise`, `reduction` (an elementwise prologue ending in one
-    reduction) or the kind of its single instruction. `live_out` are the wires it must materialise."""
+    reduction) or the kind of its single instruction (`Schedule.live_out`: the wires it must materialise)."""
 
     id: int
     kind: str
     instrs: tuple[int, ...]
     space: tuple[Dim, ...] | None
-    live_out: tuple[int, ...]
 
 
 @dataclass(frozen=True)
@@ -115,12 +115,19 @@ class Schedule:
     outputs: tuple[int, ...]
     instrs: tuple[Instr, ...]
     groups: tuple[Group, ...]
-    last_use: tuple[tuple[int, int], ...]  # (wire, index of its last reading instruction); END = len(instrs)
+    # by wire: the index of its last reading instruction (END = len(instrs) for an output, -1 for an
+    # input nobody reads, -2 for a wire no instruction touches: the result of a dropped node)
+    last_use: tuple[int, ...]
     shared: tuple[tuple[int, int], ...]    # (node, node it shares the result of): common subexpressions
     dropped: tuple[int, ...]               # nodes whose results reach no output
 
     def last_use_of(self, wire: int) -> int:
-        return dict(self.last_use)[wire]
+        return self.last_use[wire]
+
+    def live_out(self, group: Group) -> tuple[int, ...]:
+        """The wires made in `group` that are read after it (or are outputs): what it must materialise."""
+        final = group.instrs[-1]
+        return tuple(sorted(w for k in group.instrs for w in self.instrs[k].outputs if self.last_use[w] > final))
 
     def describe(self) -> str:
         """A readable listing (for DSL_DEBUG and tests)."""
@@ -145,47 +152,71 @@ def build_schedule(d: Diagram, in_place: InPlace = elementwise_in_place) -> Sche
     share = sharing(d)  # CSE and dead code: the one implementation, in rewrite/cleanup.py
     rep = share.rep
     nodes, types = d.nodes, d.types
-    kind_of: dict[int, str] = {}  # op_kind by box (by identity: a deep model repeats a few box objects)
-    kinds: dict[int, str] = {}
-    consts: list[int] = []
-    rest: list[int] = []
-    for i in share.live:
-        box = nodes[i].box
-        kind = kind_of.get(id(box))
-        if kind is None:
-            kind = kind_of[id(box)] = op_kind(box)
-        kinds[i] = kind
-        (consts if kind == "const" else rest).append(i)
-    # Scalar constants have no inputs: hoisting them keeps fusion groups contiguous.
-    order = consts + rest
+    order, kinds = _order(d, share.live)
+    # The per-instruction facts as lists indexed by instruction (the passes below read them by index)
+    ins_of = [nodes[i].inputs for i in order]
+    outs_of = [nodes[i].outputs for i in order]
     get = rep.get  # only merged wires are stored (see `Sharing.rep`)
-    ins_of = ([tuple([get(w, w) for w in nodes[i].inputs]) for i in order] if rep
-              else [nodes[i].inputs for i in order])  # inputs by instruction
+    if rep:
+        untouched = rep.keys().isdisjoint
+        for k, ins in enumerate(ins_of):
+            if not untouched(ins):
+                ins_of[k] = tuple([get(w, w) for w in ins])
     end = len(order)
-    last: dict[int, int] = {w: -1 for w in d.inputs}
-    for k, i in enumerate(order):
-        for w in nodes[i].outputs:
+    last = [_UNUSED] * len(types)  # by wire: the last instruction reading (or writing) it
+    for w in d.inputs:
+        last[w] = -1
+    for k, outs in enumerate(outs_of):
+        for w in outs:
             last[w] = k
         for w in ins_of[k]:
             last[w] = k
     for w in d.outputs:
         last[get(w, w)] = end
 
-    groups = _fusion_groups(d, order, kinds, ins_of, last)
-    group_of = {k: g.id for g in groups for k in g.instrs}
+    groups, group_of = _fusion_groups(types, kinds, ins_of, outs_of)
     instrs = _instructions(d, order, kinds, ins_of, last, group_of, in_place)
     return Schedule(types, d.inputs, tuple(get(w, w) for w in d.outputs), instrs, tuple(groups),
-                    tuple(sorted(last.items())), share.shared, share.dropped)
+                    tuple(last), share.shared, share.dropped)
 
 
-def _instructions(d: Diagram, order: list[int], kinds: dict[int, str], ins_of: list[tuple[int, ...]],
-                  last: dict[int, int], group_of: dict[int, int], in_place: InPlace) -> tuple[Instr, ...]:
+_UNUSED = -2  # `last` of a wire no instruction touches (the result of a dropped node)
+
+
+def _order(d: Diagram, live: tuple[int, ...]) -> tuple[list[int], list[str]]:
+    """The live nodes in instruction order, scalar constants first (they have no inputs: hoisting them
+    keeps fusion groups contiguous), and each one's kind (`op_kind`)."""
+    nodes = d.nodes
+    kind_of: dict[int, str] = {}  # op_kind by box (by identity: a deep model repeats a few box objects)
+    kinds: list[str] = []
+    consts: list[int] = []  # positions of the constants in `live`
+    for i in live:
+        box = nodes[i].box
+        kind = kind_of.get(id(box))
+        if kind is None:
+            kind = kind_of[id(box)] = op_kind(box)
+        if kind == "const":
+            consts.append(len(kinds))
+        kinds.append(kind)
+    if not consts:
+        return list(live), kinds
+    rest = [True] * len(kinds)
+    for p in consts:
+        rest[p] = False
+    return ([live[p] for p in consts] + list(compress(live, rest)),
+            [kinds[p] for p in consts] + list(compress(kinds, rest)))
+
+
+def _instructions(d: Diagram, order: list[int], kinds: list[str], ins_of: list[tuple[int, ...]],
+                  last: list[int], group_of: list[int], in_place: InPlace) -> tuple[Instr, ...]:
     """The instructions with their buffer reuse. `roots[w]` is the set of buffers wire w may share
-    memory with; "owned" buffers are the ones this program allocated. A buffer dies after the last
-    use of every wire on it."""
+    memory with; "owned" buffers are the ones this program allocated (`buf[w]`: the one buffer an
+    owned wire is, itself or the dead input it was computed into). A buffer dies after the last use
+    of every wire on it; instruction k may overwrite an argument's buffer when that is owned, dead
+    after k and aliased by no other argument of k (a same-index overlap like `x * x` is fine)."""
     nodes, types = d.nodes, d.types
     roots: dict[int, frozenset[int]] = {w: frozenset({-1 - k}) for k, w in enumerate(d.inputs)}
-    owned: set[int] = set()   # wires that *are* an owned buffer (not a view of one)
+    buf: dict[int, int] = {}
     buffer_end: dict[int, int] = {}
     instrs: list[Instr] = []
     # in_place by (box, argument types, result type), by identity: a deep model repeats a few kinds of
@@ -195,24 +226,37 @@ def _instructions(d: Diagram, order: list[int], kinds: dict[int, str], ins_of: l
     for k, i in enumerate(order):
         node = nodes[i]
         ins = ins_of[k]
-        kind = kinds[i]
+        kind = kinds[k]
         reuse = None
         outs = node.outputs
         if len(outs) == 1:
             out_t = types[outs[0]]
             for w in ins:
+                b = buf.get(w)
+                if b is None or buffer_end[b] > k:
+                    continue
                 t = types[w]
-                if w in owned and (t is out_t or t == out_t) and _dead_after(w, k, ins, roots, buffer_end) \
-                        and _can(in_place, decided, node.box, ins, types, out_t):
+                if t is not out_t and t != out_t:
+                    continue
+                if len(ins) > 1 and _aliased(b, w, ins, roots):
+                    continue
+                key = (id(node.box), id(out_t), *map(id, map(types.__getitem__, ins)))
+                ok = decided.get(key)
+                if ok is None:
+                    ok = decided[key] = in_place(node.box, tuple([types[v] for v in ins]), out_t)
+                if ok:
                     reuse = w
                     break
         for w in outs:
             if reuse is not None:
-                root = roots[w] = roots[reuse]
-                owned.add(w)
-            elif kind in FRESH_KINDS and isinstance(types[w], TensorType):
+                b = buf[w] = buf[reuse]
+                roots[w] = roots[reuse]
+                if buffer_end[b] < last[w]:
+                    buffer_end[b] = last[w]
+                continue
+            if kind in FRESH_KINDS and isinstance(types[w], TensorType):
+                buf[w] = w
                 root = roots[w] = frozenset((w,))
-                owned.add(w)
             elif kind == "const":
                 root = roots[w] = frozenset((w,))
             else:  # views, generators, others: may alias any argument (and, for generators, anything)
@@ -231,46 +275,28 @@ def _instructions(d: Diagram, order: list[int], kinds: dict[int, str], ins_of: l
     return tuple(instrs)
 
 
-def _can(in_place: InPlace, decided: dict[tuple[int, ...], bool], box: Box, ins: tuple[int, ...],
-         types: tuple[WireType, ...], out_t: WireType) -> bool:
-    """`in_place`, asked once per (box, types): a deep model repeats a few kinds of node. Keyed by
-    the objects' ids (they all live as long as the diagram): equal boxes or types that are different
-    objects only ask again."""
-    key = (id(box), id(out_t), *[id(types[v]) for v in ins])
-    ok = decided.get(key)
-    if ok is None:
-        ok = decided[key] = in_place(box, tuple([types[v] for v in ins]), out_t)
-    return ok
-
-
-def _dead_after(w: int, k: int, ins: tuple[int, ...], roots: dict[int, frozenset[int]],
-                buffer_end: dict[int, int]) -> bool:
-    """Whether instruction k may overwrite wire w's buffer: every wire on it is last read at k, and no
-    other argument of k may alias it (a same-index overlap like `x * x` is fine; a view is not)."""
-    mine = roots[w]
-    for b in mine:
-        if buffer_end[b] > k:
-            return False
+def _aliased(b: int, w: int, ins: tuple[int, ...], roots: dict[int, frozenset[int]]) -> bool:
+    """Whether an argument of an instruction other than `w` may share buffer `b` (w's)."""
     for v in ins:
-        if v != w and not mine.isdisjoint(roots[v]):
-            return False
-    return True
+        if v != w and b in roots[v]:
+            return True
+    return False
 
 
 _JOINING = frozenset({"elementwise", "reduction"})
 
 
-def _fusion_groups(d: Diagram, order: list[int], kinds: dict[int, str], ins_of: list[tuple[int, ...]],
-                   last: dict[int, int]) -> list[Group]:
+def _fusion_groups(types: tuple[WireType, ...], kinds: list[str], ins_of: list[tuple[int, ...]],
+                   outs_of: list[tuple[int, ...]]) -> tuple[list[Group], list[int]]:
     """Consecutive instructions form a group when each elementwise one reads a wire made inside the
-    group and has the group's output shape; a reduction of such a wire closes the group."""
+    group and has the group's output shape; a reduction of such a wire closes the group. Returns the
+    groups and each instruction's group."""
     groups: list[tuple[str, list[int], tuple[Dim, ...] | None]] = []
+    group_of: list[int] = []
     made: set[int] = set()
-    nodes, types = d.nodes, d.types
     current: tuple[str, list[int], tuple[Dim, ...] | None] = ("", [], None)  # the open group
-    for k, i in enumerate(order):
-        outs = nodes[i].outputs
-        kind = kinds[i]
+    for k, outs in enumerate(outs_of):
+        kind = kinds[k]
         joins = current[0] == "elementwise" and kind in _JOINING and not made.isdisjoint(ins_of[k])
         if joins and kind == "elementwise":
             made_t = types[outs[0]]
@@ -288,14 +314,6 @@ def _fusion_groups(d: Diagram, order: list[int], kinds: dict[int, str], ins_of: 
             current = (kind, [k], shape)
             groups.append(current)
             made = set()
+        group_of.append(len(groups) - 1)
         made.update(outs)
-    out: list[Group] = []
-    get = last.get
-    for gid, (kind, ks, space) in enumerate(groups):
-        final = ks[-1]
-        # every output is last read at or after the instruction making it: live out of the group when
-        # read after its end (an output's `last` is `end`, which is after every instruction)
-        live_out = [w for k in ks for w in nodes[order[k]].outputs if get(w, -1) > final]
-        live_out.sort()
-        out.append(Group(gid, kind, tuple(ks), space, tuple(live_out)))
-    return out
+    return [Group(gid, kind, tuple(ks), space) for gid, (kind, ks, space) in enumerate(groups)], group_of
