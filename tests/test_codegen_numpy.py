@@ -106,6 +106,22 @@ def test_buffer_reuse_is_safe(d: Diagram) -> None:
         assert pos[ins.reuse] < k
 
 
+def test_schedule_groups_and_live_out() -> None:
+    """Fusion groups are runs of elementwise instructions over one space; a group's live-out wires
+    are the ones read after it or returned (here: the sum reads s, which a cos also reads later)."""
+    v = T("f64", N)
+    b = Builder()
+    x = b.input(v)
+    (s,) = b.add(make_box("sin"), [x], [v])
+    (e,) = b.add(make_box("exp"), [s], [v])
+    (t,) = b.add(make_box("sum"), [e], [T("f64")])
+    (c,) = b.add(make_box("cos"), [s], [v])
+    sched = build_schedule(b.build([t, c]), in_place=can_write_in_place)
+    assert [(g.kind, len(g.instrs)) for g in sched.groups] == [("reduction", 3), ("elementwise", 1)]
+    assert [sched.live_out(g) for g in sched.groups] == [(s, t), (c,)]
+    assert sched.last_use_of(s) == 3 and sched.last_use_of(t) == len(sched.instrs) == 4
+
+
 # ------------------------------------------------------------------ f32, broadcasting, constants
 
 
