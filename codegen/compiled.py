@@ -58,8 +58,10 @@ def numpy_key(d: Diagram, boxes: Mapping[str, Callable[..., Any]]) -> Hashable:
     Bound dims are not part of it: the generated code reads them from its arguments (see
     `codegen.numpy_emitter`), so one function serves every binding."""
     dtypes = tuple(t.dtype if isinstance(t, TensorType) else str(t) for t in d.dom)
-    used = sorted({n.box.name for n in d.nodes if n.box.kind == "gen"})
-    impls = tuple((name, id(boxes[name])) for name in used if name in boxes)
+    impls: tuple[tuple[str, int], ...] = ()
+    if boxes:  # (without implementations, the generator boxes used change nothing: skip the scan)
+        used = sorted({n.box.name for n in d.nodes if n.box.kind == "gen"})
+        impls = tuple((name, id(boxes[name])) for name in used if name in boxes)
     # Spans only change comments, but a cached function should show the source it was built from.
     lines = tuple([(n.span.filename, n.span.line) if n.span else None for n in d.nodes])
     # The diagram as it is (types, nodes in order, wires), not its canonical form: the generated code
