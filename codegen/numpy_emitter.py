@@ -129,7 +129,7 @@ class _Emitter:
         # deep model repeats a few kinds of node, and the rendered parameters never change once a
         # dim's name is claimed
         self.signatures: dict[tuple[Any, ...], tuple[Any, ...]] = {}
-        self.comments: dict[tuple[str, int], str] = {}  # `  # file:line` by (file, line)
+        self.comments: dict[str, str] = {}  # `  # file:` by file name
         # statement format strings by box, types and in-place pattern, by identity (see `primitive`)
         self.forms: dict[tuple[int, ...], tuple[str, str]] = {}
 
@@ -317,11 +317,11 @@ class _Emitter:
         if span is None:
             self.body.append(f"    {code}")
             return
-        where = (span.filename, span.line)  # every node has a span object of its own: key by the line
-        comment = self.comments.get(where)
-        if comment is None:
-            comment = self.comments[where] = _source_comment(span)
-        self.body.append(f"    {code}{comment}")
+        # `  # file:line` (as `_source_comment`), with the file's part sanitised once per file
+        prefix = self.comments.get(span.filename)
+        if prefix is None:
+            prefix = self.comments[span.filename] = f"  # {safe_comment(span.filename)}:"
+        self.body.append(f"    {code}{prefix}{span.line}")
 
     def constant(self, ins: Instr) -> None:
         params = ins.box.param_dict
