@@ -236,6 +236,7 @@ class _Emitter:
 
     def run(self) -> NumpyProgram:
         fusions = self.fusions()
+        const = self.const
         for k, ins in enumerate(self.sched.instrs):
             if fusions:
                 if k + 1 in fusions:
@@ -249,7 +250,7 @@ class _Emitter:
                 self.constant(ins)
             elif kind == "generator":
                 self.generator(ins)
-            elif ins.box.name in SCALAR_FOLDS and self.foldable(ins):
+            elif ins.inputs and ins.inputs[0] in const and self.foldable(ins):  # (needs constant arguments only)
                 self.fold_scalar(ins)
             else:
                 self.primitive(ins)
