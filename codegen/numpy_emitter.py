@@ -40,11 +40,12 @@ from typing import Any
 from codegen.errors import CodegenError
 from codegen.lowering_numpy import LOWERINGS, Call, can_write_in_place
 from codegen.naming import Namer, py_literal, safe_comment
+from codegen.numpy_dims import dim_lines, dim_source
 from codegen.schedule import Instr, Schedule, build_schedule
 from grammar.errors import Span
 from semantics.diagram import Diagram, inherit_spans
 from semantics.primitives import PRIMITIVES
-from semantics.types import CEIL_ATOMS, NUMPY_DTYPE, Dim, TensorType
+from semantics.types import NUMPY_DTYPE, Dim, TensorType
 
 HELPERS = ("array_namespace", "box_outputs", "call_function", "erf", "fdiv", "gauss_legendre", "logsumexp", "unindex")
 # Scalar float arithmetic on constants and dim sizes is folded into one Python expression at the top
@@ -85,26 +86,6 @@ def generate_numpy(d: Diagram, sampled: bool = False) -> NumpyProgram:
         raise CodegenError("this diagram has rows on function-typed wires: compile it with compile_diagram, "
                            "which runs the sampling pass (rewrite.sampling) first", d.span)
     return _Emitter(d).run()
-
-
-def dim_source(d: Dim, names: dict[str, str]) -> str:
-    """Python source for a polynomial dim over the dim variables `names` (atom -> identifier).
-
-    >>> dim_source(Dim.sym("n") * 2 - 1, {"n": "n"})
-    '2 * n - 1'
-    """
-    if d.is_const:
-        return str(d.value)
-    out = ""
-    for i, (mono, c) in enumerate(sorted(d.terms, key=lambda t: (-len(t[0]), t[0]))):
-        mag = abs(c)
-        factors = [names[a] for a in mono]
-        body = " * ".join(([str(mag)] if mag != 1 or not factors else []) + factors)
-        if i == 0:
-            out = ("-" if c < 0 else "") + body
-        else:
-            out += (" - " if c < 0 else " + ") + body
-    return out
 
 
 class _Emitter:
@@ -278,40 +259,7 @@ class _Emitter:
                 f"    return {', '.join(returns) if returns else '()'}"]
 
     def dim_lines(self) -> list[str]:
-        sources: dict[str, str] = {}
-        for w, name in zip(self.d.inputs, self.params):
-            t = self.d.types[w]
-            for axis, dim in enumerate(t.shape if isinstance(t, TensorType) else ()):  # a function: no axes
-                if len(dim.terms) == 1 and dim.terms[0][1] == 1 and len(dim.terms[0][0]) == 1:
-                    sources.setdefault(dim.terms[0][0][0], f"{name}.shape[{axis}]")
-        self._solve_linear(sources)
-        lines = []
-        for atom in self.dims:
-            _ceil_source(atom, sources)
-        for atom, var in self.dims.items():
-            if atom not in sources:
-                raise CodegenError(f"dim {atom} is needed by {self.d.name or 'the diagram'} but is not the size "
-                                   "of any argument's axis, so it cannot be read from the inputs", self.d.span)
-            lines.append(f"    {var} = {sources[atom]}")
-        return lines
-
-    def _solve_linear(self, sources: dict[str, str]) -> None:
-        """A dim that is only known through a compound argument dim (`x: f64[n + 1]`) is read back
-        from it: `n = (x.shape[0] - 1) // 1` (the inputs were validated, so it divides exactly)."""
-        progress = True
-        while progress:
-            progress = False
-            for w, name in zip(self.d.inputs, self.params):
-                t = self.d.types[w]
-                for axis, dim in enumerate(t.shape if isinstance(t, TensorType) else ()):
-                    unknown = [a for a in dim.atoms if a not in sources]
-                    linear = dim.linear_in(unknown[0]) if len(unknown) == 1 else None
-                    if linear is None:
-                        continue
-                    coeff, rest = (" + ".join(" * ".join([str(c)] + [sources[a] for a in m]) for m, c in part.terms)
-                                   for part in linear)
-                    sources[unknown[0]] = f"({name}.shape[{axis}] - ({rest or '0'})) // ({coeff})"
-                    progress = True
+        return dim_lines(self.d, self.params, self.dims)
 
     def emit(self, code: str, ins: Instr) -> None:
         span = ins.span
@@ -525,16 +473,3 @@ def _number_literal(value: Any, dtype: str) -> str | None:
 def _source_comment(span: Span | None) -> str:
     """`  # file:line` of the DSL operation a generated line computes (empty without a span)."""
     return f"  # {safe_comment(f'{span.filename}:{span.line}')}" if span is not None else ""
-
-
-def _ceil_source(atom: str, sources: dict[str, str]) -> None:
-    """Add the expression of an opaque size ceil(num/k) (a strided slice of a symbolic dim, needed when a
-    derived diagram makes an array of that size) to `sources`, from the dims it stands on."""
-    if atom in sources or atom not in CEIL_ATOMS:
-        return
-    num, k = CEIL_ATOMS[atom]
-    for a in num.atoms:
-        _ceil_source(a, sources)
-    if all(a in sources for a in num.atoms):
-        expr = " + ".join(" * ".join([str(c)] + [f"({sources[a]})" for a in m]) for m, c in num.terms)
-        sources[atom] = f"max(0, -(-({expr or '0'}) // {k}))"
