@@ -28,7 +28,7 @@ from __future__ import annotations
 import re
 import re._constants as sre  # (private, but the stable parse that `re` compiles from)
 import re._parser as sre_parse
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -65,30 +65,18 @@ def split_alternatives(regex: str) -> list[str]:
     """
     parts: list[str] = []
     depth, start, first_group_end = 0, 0, -1
-    i, in_class = 0, False
-    while i < len(regex):
-        c = regex[i]
-        if c == "\\":
-            i += 2
-            continue
+    for i, piece, in_class in regex_pieces(regex):
         if in_class:
-            in_class = c != "]"
-        elif c == "[":
-            in_class = True
-            i += 2 if regex.startswith("[^", i) else 1
-            if regex.startswith("]", i):  # (a `]` first in a class is literal)
-                i += 1
             continue
-        elif c == "(":
+        if piece == "(":
             depth += 1
-        elif c == ")":
+        elif piece == ")":
             depth -= 1
             if depth == 0 and first_group_end < 0:
                 first_group_end = i
-        elif c == "|" and depth == 0:
+        elif piece == "|" and depth == 0:
             parts.append(regex[start:i])
             start = i + 1
-        i += 1
     parts.append(regex[start:])
     if len(parts) == 1 and regex.startswith("(?:") and first_group_end > 0:
         inner, rest = regex[3:first_group_end], regex[first_group_end + 1:]
@@ -96,6 +84,31 @@ def split_alternatives(regex: str) -> list[str]:
         if len(split) > 1:
             return [part + rest for part in split]
     return parts
+
+
+def regex_pieces(regex: str) -> Iterator[tuple[int, str, bool]]:
+    """The pieces of `regex` in order, as (position, text, part of a character class): an escape is
+    one piece, a class's opening (`[`, `[^`, with a `]` right after it, which is literal) is one;
+    every other character is a piece of its own. The one scanner of regex text in `grammar/`.
+
+    >>> [(p, c) for _, p, c in regex_pieces(r"a\\.[^]x](")]
+    [('a', False), ('\\\\.', False), ('[^]', True), ('x', True), (']', True), ('(', False)]
+    """
+    i, in_class = 0, False
+    while i < len(regex):
+        c = regex[i]
+        if c == "\\":
+            yield i, regex[i:i + 2], in_class
+            i += 2
+        elif c == "[" and not in_class:
+            j = i + (2 if regex.startswith("[^", i) else 1)
+            j += regex.startswith("]", j)
+            yield i, regex[i:j], True
+            in_class, i = True, j
+        else:
+            yield i, c, in_class
+            in_class = in_class and c != "]"
+            i += 1
 
 
 class _Alt:

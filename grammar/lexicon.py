@@ -28,7 +28,7 @@ from operator import sub
 
 from lark.lexer import PatternStr, TerminalDef
 
-from grammar.alternation import fast_alternation
+from grammar.alternation import fast_alternation, regex_pieces
 
 
 class Unparsed(Exception):
@@ -165,19 +165,5 @@ def _gap(ignored: list[str]) -> str:
 
 def _non_capturing(regex: str) -> str:
     """`regex` with its capturing groups made non-capturing (`findall` returns whole matches then)."""
-    out, i, in_class = [], 0, False
-    while i < len(regex):
-        c = regex[i]
-        if c == "\\":
-            out.append(regex[i:i + 2])
-            i += 2
-            continue
-        if in_class:
-            in_class = c != "]"
-        elif c == "[":
-            in_class = True
-        elif c == "(" and not regex.startswith("(?", i):
-            c = "(?:"
-        out.append(c)
-        i += 1
-    return "".join(out)
+    return "".join("(?:" if piece == "(" and not in_class and not regex.startswith("(?", i) else piece
+                   for i, piece, in_class in regex_pieces(regex))
