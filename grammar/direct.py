@@ -10,8 +10,8 @@ token, positions propagated through every level) that the AST builder then walks
 It has three layers, one module each:
 - tokens (`grammar.lexicon`): the grammar's terminals compiled into one regex (the same order,
   priorities and keyword rule as Lark's basic lexer; a test compares the token streams);
-- types, expressions and morphisms (`grammar.direct_exprs`);
-- declarations and statements (this module), and the entry points.
+- types and expressions (`grammar.direct_exprs`);
+- declarations, statements and point-free morphisms (this module), and the entry points.
 
 `dsl.lark` stays the one definition of the language: the parser is a recursive descent over the
 same rules (each method names its rule), and every node is built by `grammar.build`, the
@@ -219,6 +219,68 @@ class _Parser(ExprParser):
             raise Unparsed
         self.i += 1
         return build.make_def(name, tuple(params), ret, stmts, self.span(first), name_span)
+
+    # A chain's partial results span from its first operand to the current one, each operand taken
+    # without the parentheses around it (the AstBuilder sees an inlined `"(" morphism ")"` as the
+    # tree inside): `extent` holds the token indices of the last operand parsed, parentheses stripped.
+
+    def morphism(self) -> ast.Morphism:  # ?morphism: mtensor (MSEQ mtensor)*
+        self.enter()
+        first_token = self.i
+        m = self.mtensor()
+        first = self.extent[0]
+        while self.kinds[self.i] == "MSEQ":
+            op = self.values[self.i]
+            self.i += 1
+            right = self.mtensor()
+            m = build.make_compose(op, m, right, self.span_of(first, self.extent[1]))
+            self.extent = (first_token, self.i - 1)
+        self.depth -= 1
+        return m
+
+    def mtensor(self) -> ast.Morphism:  # ?mtensor: matom (_TENSOR matom)*
+        first_token = self.i
+        m = self.matom()
+        first = self.extent[0]
+        while self.kinds[self.i] == "_TENSOR":
+            self.i += 1
+            right = self.matom()
+            m = ast.MTensor(m, right, self.span_of(first, self.extent[1]))
+            self.extent = (first_token, self.i - 1)
+        return m
+
+    def matom(self) -> ast.Morphism:
+        first = self.i
+        if self.kinds[first] == "LPAR":  # "(" morphism ")": the extent stays the one inside
+            self.i += 1
+            m = self.morphism()
+            self.expect("RPAR")
+            return m
+        m = self.named_matom(first)
+        self.extent = (first, self.i - 1)
+        return m
+
+    def named_matom(self, first: int) -> ast.Morphism:
+        name = build.name_of(self.expect("NAME"))
+        if self.kinds[self.i] == "LPAR":  # NAME "(" type ("," type)* ","? ")" -> mstruct
+            self.i += 1
+            types = self.tail(self.type(), self.type)
+            return build.make_structural(name, types, self.span(first))
+        parts = [name]  # mname: NAME ("." NAME)*
+        while self.kinds[self.i] == "DOT":
+            self.i += 1
+            parts.append(build.name_of(self.expect("NAME")))
+        if self.kinds[self.i] != "LSQB":  # mname -> mbox
+            return ast.MBox(".".join(parts), (), self.span(first))
+        self.i += 1  # mname "[" [kwargs] "]" -> mbox_params
+        kwargs: list[ast.Keyword] = []
+        while self.kinds[self.i] != "RSQB":  # kwargs: kwarg ("," kwarg)* ","?
+            kwargs.append(self.kwarg())
+            if self.kinds[self.i] != "COMMA":
+                break
+            self.i += 1
+        self.expect("RSQB")
+        return ast.MBox(".".join(parts), tuple(kwargs), self.span(first))
 
     def body(self) -> list[Any]:  # body: (_stmt | ";")*   _stmt: assign | return_stmt
         stmts: list[Any] = []

@@ -1,9 +1,9 @@
-"""The expression layer of the direct parser: types, dims, expressions and point-free morphisms.
+"""The expression layer of the direct parser: types, dims and expressions.
 
 `ExprParser` walks the token lists of `grammar.lexicon.Tokens` (`i` is the next token) by
 recursive descent over the rules of `dsl.lark` (each method names its rule) and builds every node
 the way `grammar.build` and the Lark path build it (spans included); `grammar.direct` adds the
-declarations and statements on top. Anything it does not accept raises `Unparsed`.
+declarations, statements and point-free morphisms on top. Anything it does not accept raises `Unparsed`.
 
 Why it is shaped this way: the binary operators are parsed by precedence climbing (one loop for
 all levels), and a unary/postfix/atom operand by one method, so that an operand costs one or two
@@ -51,7 +51,7 @@ _TensorType = constructor(ast.TensorTypeExpr)
 
 
 class ExprParser:
-    """Recursive descent over the token lists, from types up to expressions and morphisms."""
+    """Recursive descent over the token lists, from types up to expressions."""
 
     def __init__(self, text: str, filename: str, lexicon: Lexicon):
         self.text, self.filename = text, filename
@@ -450,67 +450,3 @@ class ExprParser:
             self.i += 1
             return e
         return ast.TupleExpr(self.tail(e, self.expr), self.span(first))
-
-    # ------------------------------------------------------------ morphisms
-
-    # A chain's partial results span from its first operand to the current one, each operand taken
-    # without the parentheses around it (the AstBuilder sees an inlined `"(" morphism ")"` as the
-    # tree inside): `extent` holds the token indices of the last operand parsed, parentheses stripped.
-
-    def morphism(self) -> ast.Morphism:  # ?morphism: mtensor (MSEQ mtensor)*
-        self.enter()
-        first_token = self.i
-        m = self.mtensor()
-        first = self.extent[0]
-        while self.kinds[self.i] == "MSEQ":
-            op = self.values[self.i]
-            self.i += 1
-            right = self.mtensor()
-            m = build.make_compose(op, m, right, self.span_of(first, self.extent[1]))
-            self.extent = (first_token, self.i - 1)
-        self.depth -= 1
-        return m
-
-    def mtensor(self) -> ast.Morphism:  # ?mtensor: matom (_TENSOR matom)*
-        first_token = self.i
-        m = self.matom()
-        first = self.extent[0]
-        while self.kinds[self.i] == "_TENSOR":
-            self.i += 1
-            right = self.matom()
-            m = ast.MTensor(m, right, self.span_of(first, self.extent[1]))
-            self.extent = (first_token, self.i - 1)
-        return m
-
-    def matom(self) -> ast.Morphism:
-        first = self.i
-        if self.kinds[first] == "LPAR":  # "(" morphism ")": the extent stays the one inside
-            self.i += 1
-            m = self.morphism()
-            self.expect("RPAR")
-            return m
-        m = self.named_matom(first)
-        self.extent = (first, self.i - 1)
-        return m
-
-    def named_matom(self, first: int) -> ast.Morphism:
-        name = build.name_of(self.expect("NAME"))
-        if self.kinds[self.i] == "LPAR":  # NAME "(" type ("," type)* ","? ")" -> mstruct
-            self.i += 1
-            types = self.tail(self.type(), self.type)
-            return build.make_structural(name, types, self.span(first))
-        parts = [name]  # mname: NAME ("." NAME)*
-        while self.kinds[self.i] == "DOT":
-            self.i += 1
-            parts.append(build.name_of(self.expect("NAME")))
-        if self.kinds[self.i] != "LSQB":  # mname -> mbox
-            return ast.MBox(".".join(parts), (), self.span(first))
-        self.i += 1  # mname "[" [kwargs] "]" -> mbox_params
-        kwargs: list[ast.Keyword] = []
-        while self.kinds[self.i] != "RSQB":  # kwargs: kwarg ("," kwarg)* ","?
-            kwargs.append(self.kwarg())
-            if self.kinds[self.i] != "COMMA":
-                break
-            self.i += 1
-        self.expect("RSQB")
-        return ast.MBox(".".join(parts), tuple(kwargs), self.span(first))

@@ -12,10 +12,11 @@ from typing import Any
 
 from grammar import ast
 from grammar.errors import DslError, Span
+from semantics.call_checks import check_return
 from semantics.derived import DERIVED_OPS, derived_signature, resolve_wrt
 from semantics.diagram import Builder, Diagram
 from semantics.errors import DerivativeError, RebindError, TypeCheckError, UnboundNameError
-from semantics.expressions import BodyElaborator, check_return
+from semantics.expressions import BodyElaborator
 from semantics.order import ReadAhead, binders, dependency_order
 from semantics.pointfree import PointFree
 from semantics.primitives import PRIMITIVES

@@ -7,7 +7,7 @@ dims used as values stay `Pending` until their dtype is known (see semantics/val
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Protocol
 
 import numpy as np
@@ -15,10 +15,12 @@ import numpy as np
 from grammar import ast
 from grammar.errors import DslError, Span
 from grammar.frozen import constructor
+from semantics.call_checks import arg_mismatch, dotted, suggest, type_of
 from semantics.diagram import Box, Builder, make_box
-from semantics.errors import RebindError, ShapeError, TypeCheckError, UnboundNameError
+from semantics.errors import RebindError, TypeCheckError, UnboundNameError
 from semantics.fold import fold
 from semantics.lambdas import LambdaElaboration
+from semantics.literals import const_box, dim_arithmetic, once_per_dtype
 from semantics.order import ReadAhead
 from semantics.primitives import INFIX_PRIMS, PRIMITIVES, REQUIRED, Primitive
 from semantics.program import Definition, DerivedDef, DiagramDef, GeneratorDef, GenericDef, instantiate
@@ -150,7 +152,7 @@ class BodyElaborator(LambdaElaboration):
             (w,) = self.b.add(make_box("dimsize", {"dim": dim, "dtype": dtype}), (), (TensorType(dtype),), span)
             return WireVal(w, TensorType(dtype), span)
 
-        return Pending(_once_per_dtype(build), None, True, span, dim)
+        return Pending(once_per_dtype(build), None, True, span, dim)
 
     # ------------------------------------------------------------ expressions
 
@@ -190,7 +192,7 @@ class BodyElaborator(LambdaElaboration):
         if isinstance(e, ast.Attr):
             if e.attr == "T":
                 return self.call_primitive(PRIMITIVES["transpose"], [self.expr(e.value)], {"axes": None}, e.span)
-            raise TypeCheckError(f"'{_dotted(e)}' is not a value; call it: {_dotted(e)}(...)", e.span)
+            raise TypeCheckError(f"'{dotted(e)}' is not a value; call it: {dotted(e)}(...)", e.span)
         if isinstance(e, ast.Str):
             raise TypeCheckError("a string is only allowed as a static argument (einsum subscripts)", e.span)
         if isinstance(e, ast.Lambda):
@@ -247,7 +249,7 @@ class BodyElaborator(LambdaElaboration):
             return self.literal(CONSTANTS[e.id], e.span)
         if e.id in PRIMITIVES or self.scope.resolve(e.id, e.span) is not None:
             raise TypeCheckError(f"'{e.id}' is a box, not a value; call it: {e.id}(...)", e.span)
-        raise UnboundNameError(f"unbound name '{e.id}'" + _suggest(e.id, list(self.env)), e.span)
+        raise UnboundNameError(f"unbound name '{e.id}'" + suggest(e.id, list(self.env)), e.span)
 
     # ------------------------------------------------------------ calls
 
@@ -261,13 +263,13 @@ class BodyElaborator(LambdaElaboration):
             args, kwargs = self.bind_primitive_args(prim, e)
             return self.call_primitive(prim, args, kwargs, e.span)
         self.check_callee_bound(e)
-        fname = _dotted(e.func) if isinstance(e.func, (ast.Name, ast.Attr)) else None
+        fname = dotted(e.func) if isinstance(e.func, (ast.Name, ast.Attr)) else None
         special = self.functional_call(e, fname)
         if special is not None:
             return special
         assert fname is not None
         if isinstance(e.func, ast.Name) and e.func.id in self.env:
-            raise TypeCheckError(f"'{fname}' is a wire of type {_type_of(self.env[fname])}, not a function", e.func.span)
+            raise TypeCheckError(f"'{fname}' is a wire of type {type_of(self.env[fname])}, not a function", e.func.span)
         d = self.scope.resolve(fname, e.func.span)
         if d is not None:
             return self.call_definition(d, e)
@@ -275,7 +277,7 @@ class BodyElaborator(LambdaElaboration):
             prim = PRIMITIVES[fname]
             args, kwargs = self.bind_primitive_args(prim, e)
             return self.call_primitive(prim, args, kwargs, e.span)
-        raise UnboundNameError(f"unknown function '{fname}'" + _suggest(fname, list(PRIMITIVES)), e.func.span)
+        raise UnboundNameError(f"unknown function '{fname}'" + suggest(fname, list(PRIMITIVES)), e.func.span)
 
     def bind_primitive_args(self, prim: Primitive, e: ast.Call) -> tuple[list[Value], dict[str, Any]]:
         """Split a call's arguments into wire values and static parameters, by the row's convention."""
@@ -396,7 +398,7 @@ class BodyElaborator(LambdaElaboration):
 
     def pending_call(self, prim: Primitive, args: list[Value], params: dict[str, Any], span: Span | None) -> Value:
         pend = [a if isinstance(a, Pending) else self.literal(a.value, a.span) for a in args]  # type: ignore[union-attr]
-        dim = _dim_arithmetic(prim.name, pend)
+        dim = dim_arithmetic(prim.name, pend)
         if dim is not None:
             return self.dim_value(dim, span)
         numbers = [p.number for p in pend]
@@ -413,7 +415,7 @@ class BodyElaborator(LambdaElaboration):
             assert isinstance(out, WireVal)
             return out
 
-        return Pending(_once_per_dtype(build), None, all(p.is_int for p in pend), span)
+        return Pending(once_per_dtype(build), None, all(p.is_int for p in pend), span)
 
     def call_definition(self, d: Definition, e: ast.Call) -> Value:
         if isinstance(d, GenericDef):
@@ -438,7 +440,7 @@ class BodyElaborator(LambdaElaboration):
         binding: dict[str, Dim] = {}
         for w, t, pname, a in zip(wires, dom, names, e.args):
             if not unify(t, w.type, binding):
-                raise _arg_mismatch(d.name, pname, t, w.type, binding, a.span)
+                raise arg_mismatch(d.name, pname, t, w.type, binding, a.span)
         out_wires: tuple[int, ...]
         if isinstance(d, DiagramDef):  # a box, not inlined: see semantics.diagram.Callee
             cod = instantiate(d.diagram.cod, binding)
@@ -451,27 +453,6 @@ class BodyElaborator(LambdaElaboration):
         return _result(out_wires, cod, e.span)
 
 
-_CONST_BOXES: dict[tuple[Any, str], Box] = {}
-
-
-def const_box(value: bool | int | float, dtype: str) -> Box:
-    """The box of the literal `value` of `dtype` (already converted to it), one object per distinct
-    literal: a model repeats its constants, and each box would otherwise be built, hashed and kept
-    (with its parameter tuples) once per use.
-
-    >>> const_box(2.0, "f64") is const_box(2.0, "f64")
-    True
-    >>> str(const_box(-0.0, "f64")), str(const_box(0.0, "f64"))
-    ('const[dtype=f64, value=-0.0]', 'const[dtype=f64, value=0.0]')
-    """
-    # (the dtype fixes the value's Python type; -0.0 and 0.0 are equal keys, so zeros go by their text)
-    key = (value if value else repr(value), dtype)
-    box = _CONST_BOXES.get(key)
-    if box is None:
-        if len(_CONST_BOXES) >= 4096:  # (a bounded cache: NaNs never hit, each is its own key)
-            _CONST_BOXES.clear()
-        box = _CONST_BOXES[key] = make_box("const", {"value": value, "dtype": dtype})
-    return box
 
 
 _ARITY: dict[str, int | None] = {}
@@ -484,37 +465,6 @@ def _arity(prim: Primitive) -> int | None:
         fixed = prim.name not in ("index", "transpose") and not prim.variadic
         _ARITY[prim.name] = len(prim.wire_args) if fixed else None
     return _ARITY[prim.name]
-
-
-def _once_per_dtype(build: Callable[[str], WireVal]) -> Callable[[str], WireVal]:
-    """A pending expression bound to a name (`t = 1.0 / (N * S)`) and read twice is one wire, as
-    any named value is: its nodes are written once per dtype, not at each use."""
-    built: dict[str, WireVal] = {}
-
-    def once(dtype: str) -> WireVal:
-        if dtype not in built:
-            built[dtype] = build(dtype)
-        return built[dtype]
-
-    return once
-
-
-_DIM_OPS = {"add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b}
-
-
-def _dim_arithmetic(name: str, pend: Sequence[Pending]) -> Dim | None:
-    """`N * S - 1` as one dim when it is integer arithmetic on dims (None otherwise)."""
-    if not any(p.dim is not None for p in pend) or (name not in _DIM_OPS and name != "neg"):
-        return None
-    dims = []
-    for p in pend:
-        if p.dim is not None:
-            dims.append(p.dim)
-        elif p.is_int and isinstance(p.number, int) and not isinstance(p.number, bool):
-            dims.append(Dim.const(p.number))
-        else:
-            return None
-    return -dims[0] if name == "neg" else _DIM_OPS[name](dims[0], dims[1])
 
 
 def _call_box(d: DerivedDef) -> Box:
@@ -532,48 +482,3 @@ def _respan(v: Value, span: Span | None) -> Value:
     if isinstance(v, Pending):
         return Pending(v.build, v.number, v.is_int, span, v.dim)
     return v
-
-
-def _type_of(v: Value) -> str:
-    return str(v.type) if isinstance(v, WireVal) else "tuple" if isinstance(v, TupleVal) else "number"
-
-
-def _dotted(e: ast.Expr) -> str:
-    if isinstance(e, ast.Name):
-        return e.id
-    if isinstance(e, ast.Attr):
-        return f"{_dotted(e.value)}.{e.attr}"
-    return "<expression>"
-
-
-def _same_kind(want: WireType, got: WireType) -> bool:
-    """Same dtype and rank: a mismatch between them is about dims (a ShapeError)."""
-    return isinstance(want, TensorType) and isinstance(got, TensorType) and want.dtype == got.dtype and want.rank == got.rank
-
-
-def _arg_mismatch(fname: str, pname: str, want: WireType, got: WireType, binding: Mapping[str, Dim],
-                  span: Span | None) -> DslError:
-    if _same_kind(want, got):
-        bound = ", ".join(f"{k} = {v}" for k, v in binding.items())
-        return ShapeError(f"shape mismatch in argument '{pname}' of {fname}: expected {want}, got {got}"
-                          + (f" (with {bound})" if bound else ""), span)
-    return TypeCheckError(f"type mismatch in argument '{pname}' of {fname}: expected {want}, got {got}", span)
-
-
-def _suggest(name: str, candidates: list[str]) -> str:
-    import difflib
-
-    close = difflib.get_close_matches(name, candidates, n=1)
-    return f"; did you mean '{close[0]}'?" if close else ""
-
-
-def check_return(values: Sequence[WireVal], declared: tuple[WireType, ...], binding: dict[str, Dim],
-                 spans: Sequence[Span | None]) -> None:
-    """Each returned wire must have its declared type (dims not fixed by the parameters are inferred)."""
-    for i, (v, t, sp) in enumerate(zip(values, declared, spans)):
-        if not unify(t, v.type, binding):
-            what = f"return value {i + 1}" if len(declared) > 1 else "the return value"
-            cls = ShapeError if _same_kind(t, v.type) else TypeCheckError
-            raise cls(f"{what} has type {v.type}, but the signature declares {t}", sp)
-
-
