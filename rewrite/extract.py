@@ -193,16 +193,29 @@ def _scalar_const(value: float, t: TensorType, originals: Mapping[tuple[float, s
 def rebuild(fz: Frozen, choice: Mapping[int, ENode], tab: Tables, d: Diagram, roots: Sequence[int],
             originals: Mapping[tuple[float, str], Box] | None = None, spans: Mapping[int, Any] | None = None) -> Diagram:
     """A Diagram computing the root classes from d's inputs, one node per chosen class (iterative)."""
-    originals = originals or {}
-    b = Builder()
-    ins_of = [b.input(d.types[w]) for w in d.inputs]
-    wire: dict[int, int] = {}
-    tuples: dict[int, tuple[int, ...]] = {}
+    r = _Rebuild(choice, Builder(), originals or {})
+    ins_of = [r.b.input(d.types[w]) for w in d.inputs]
+    for root in roots:
+        r.emit_from(root, tab, ins_of, (spans or {}).get)
+    return r.b.build([r.full(k) for k in roots], input_names=d.input_names, name=d.name, span=d.span)
 
-    def args_of(c: int) -> list[int]:
+
+class _Rebuild:
+    """`rebuild`'s state: the wire of each class emitted (`tuples` for multi-output ones), and the
+    Num classes of non-scalar type, built as a scalar const (`filled`) and broadcast where a reader
+    needs the full value (`broadcast`)."""
+
+    def __init__(self, choice: Mapping[int, ENode], b: Builder, originals: Mapping[tuple[float, str], Box]):
+        self.choice, self.b, self.originals = choice, b, originals
+        self.wire: dict[int, int] = {}
+        self.tuples: dict[int, tuple[int, ...]] = {}
+        self.filled: dict[int, WireType] = {}
+        self.broadcast: dict[int, int] = {}
+
+    def args_of(self, c: int) -> list[int]:
         out: list[int] = []
         for _ in range(1_000_000):
-            n = choice.get(c)
+            n = self.choice.get(c)
             if n is None:
                 raise ExtractionError(f"argument list class {c} has no term")
             if n.op == "nil":
@@ -211,47 +224,45 @@ def rebuild(fz: Frozen, choice: Mapping[int, ENode], tab: Tables, d: Diagram, ro
             c = n.children[1]
         raise ExtractionError("argument list too long")
 
-    def deps(n: ENode) -> Sequence[int]:
+    def deps(self, n: ENode) -> Sequence[int]:
         op, children = n.op, n.children
-        if op == "multi" or (op == "op" and len(children) == 1 and choice.get(children[0], n).op in _LIST_OPS):
-            return args_of(children[0])
+        if op == "multi" or (op == "op" and len(children) == 1 and self.choice.get(children[0], n).op in _LIST_OPS):
+            return self.args_of(children[0])
         return children
 
-    filled: dict[int, WireType] = {}  # Num classes of non-scalar type, built as a scalar const
-    broadcast: dict[int, int] = {}
-
-    def full(k: int) -> int:
-        if k not in filled:
-            return wire[k]
-        if k not in broadcast:
-            t = filled[k]
+    def full(self, k: int) -> int:
+        if k not in self.filled:
+            return self.wire[k]
+        if k not in self.broadcast:
+            t = self.filled[k]
             vt = _value_type(t)
-            w = wire[k]
+            w = self.wire[k]
             if vt.shape:
-                (w,) = b.add(make_box("broadcast_to", {"shape": vt.shape}), [w], [vt])
+                (w,) = self.b.add(make_box("broadcast_to", {"shape": vt.shape}), [w], [vt])
             if isinstance(t, FunType):  # a constant function (the zero tangent of a function wire)
                 from rewrite.functional import constant_function
 
-                w = constant_function(b, w, t)
-            broadcast[k] = w
-        return broadcast[k]
+                w = constant_function(self.b, w, t)
+            self.broadcast[k] = w
+        return self.broadcast[k]
 
-    def _operands(box: Box, kids: Sequence[int], out_t: WireType) -> list[int]:
+    def operands(self, box: Box, kids: Sequence[int], out_t: WireType) -> list[int]:
         """Elementwise boxes read a filled constant as a scalar (broadcasting does the rest) when that
         leaves the node's type unchanged; everything else reads the full tensor."""
-        scalar = [wire[k] for k in kids]
-        if any(k in filled for k in kids) and box.kind == "prim" and PRIMITIVES[box.name].elementwise:
+        scalar = [self.wire[k] for k in kids]
+        if any(k in self.filled for k in kids) and box.kind == "prim" and PRIMITIVES[box.name].elementwise:
             try:
-                if PRIMITIVES[box.name].infer([b.types[w] for w in scalar], box.param_dict) == (out_t,):
+                if PRIMITIVES[box.name].infer([self.b.types[w] for w in scalar], box.param_dict) == (out_t,):
                     return scalar
             except DslError:
                 pass
-        return [full(k) for k in kids]
+        return [self.full(k) for k in kids]
 
-    span_of = (spans or {}).get
-    boxes, types, add = tab.boxes, tab.types, b.add
-    for root in roots:
-        # depth first; a class's entry comes back with its dependencies (None: not expanded yet)
+    def emit_from(self, root: int, tab: Tables, ins_of: Sequence[int], span_of: Any) -> None:
+        """Emit `root` and what it reads, depth first (a class's entry comes back with its
+        dependencies; None: not expanded yet)."""
+        wire, tuples, filled, choice = self.wire, self.tuples, self.filled, self.choice
+        boxes, types, add = tab.boxes, tab.types, self.b.add
         stack: list[tuple[int, Sequence[int] | None]] = [(root, None)]
         while stack:
             c, kids = stack.pop()
@@ -261,7 +272,7 @@ def rebuild(fz: Frozen, choice: Mapping[int, ENode], tab: Tables, d: Diagram, ro
             if n is None:
                 raise ExtractionError(f"e-class {c} has no finite-cost term")
             if kids is None:
-                kids = deps(n)
+                kids = self.deps(n)
                 todo = [(k, None) for k in reversed(kids) if k not in wire and k not in tuples]
                 if todo:  # (otherwise its entry would come straight back: emit it now)
                     stack.append((c, kids))
@@ -271,7 +282,7 @@ def rebuild(fz: Frozen, choice: Mapping[int, ENode], tab: Tables, d: Diagram, ro
             if op == "op":
                 box = boxes[n.a][0]
                 out_t = types[n.t]
-                ins = _operands(box, kids, out_t) if filled else [wire[k] for k in kids]
+                ins = self.operands(box, kids, out_t) if filled else [wire[k] for k in kids]
                 (wire[c],) = add(box, ins, (out_t,), span_of(c))
             elif op == "leaf":
                 wire[c] = ins_of[n.a]
@@ -279,7 +290,7 @@ def rebuild(fz: Frozen, choice: Mapping[int, ENode], tab: Tables, d: Diagram, ro
                 t = types[n.t]
                 vt = _value_type(t)
                 st = TensorType(vt.dtype, ())
-                (wire[c],) = add(_scalar_const(n.value, vt, originals), [], (st,))
+                (wire[c],) = add(_scalar_const(n.value, vt, self.originals), [], (st,))
                 if t != st:  # a filled tensor or function: expanded where a reader needs it
                     filled[c] = t
             elif op == "multi":
@@ -289,4 +300,3 @@ def rebuild(fz: Frozen, choice: Mapping[int, ENode], tab: Tables, d: Diagram, ro
                 wire[c] = tuples[n.children[0]][n.a]
             else:
                 raise ExtractionError(f"unexpected {n.op} node in a term position")
-    return b.build([full(r) for r in roots], input_names=d.input_names, name=d.name, span=d.span)
