@@ -184,19 +184,8 @@ def _choices(names: Sequence[str], about: dict[str, str]) -> str:
     return ", ".join(one(n) for n in names)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="dsl", description="Typed string diagrams: check, run, show, "
-                                "differentiate and compile .dsl models.")
-    p.add_argument("--version", action="version", version=f"dsl {dsl.__version__}")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND")
-    sub.required = True
-
-    c = sub.add_parser("check", help="type-check a file and print every definition's signature",
-                       description="Parse, type- and shape-check FILE (deriving derived definitions) and "
-                       "print the signature of every definition.")
-    c.add_argument("file", help="a .dsl file")
-    c.set_defaults(func=cmd_check)
-
+def _add_run_command(sub: Any) -> None:
+    """`dsl run`: the command with the most options (inputs, functions, sampling grids, outputs)."""
     r = sub.add_parser("run", help="run a definition on inputs",
                        description="Run definition NAME of FILE. Inputs: .npy files (one per parameter, in "
                        "order), .npz/.json files holding arrays by parameter name, name=path items, or "
@@ -226,6 +215,22 @@ def build_parser() -> argparse.ArgumentParser:
                    "--at grid as 'points'), .npy (the one output), .csv (the sampled functions as a table)")
     r.add_argument("--time", action="store_true", help="print the run time")
     r.set_defaults(func=cmd_run)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="dsl", description="Typed string diagrams: check, run, show, "
+                                "differentiate and compile .dsl models.")
+    p.add_argument("--version", action="version", version=f"dsl {dsl.__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    c = sub.add_parser("check", help="type-check a file and print every definition's signature",
+                       description="Parse, type- and shape-check FILE (deriving derived definitions) and "
+                       "print the signature of every definition.")
+    c.add_argument("file", help="a .dsl file")
+    c.set_defaults(func=cmd_check)
+
+    _add_run_command(sub)
 
     s = sub.add_parser("show", help="print a definition as canonical DSL text",
                        description="Print definition NAME of FILE as canonical DSL text with its signature.")
