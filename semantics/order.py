@@ -24,55 +24,13 @@ from semantics.errors import RebindError, TypeCheckError
 
 
 def free_names(e: ast.Expr) -> set[str]:
-    """The names an expression reads (lambda parameters excluded).
+    """The names an expression reads (lambda parameters excluded). Iterative: deeply nested
+    expressions are reported by elaboration with a clear error, not by a RecursionError here.
 
     >>> from grammar import parse
     >>> sorted(free_names(parse("def f() -> f64 { return g(a + b, x => x * c) }").decls[0].returns.values[0]))
     ['a', 'b', 'c', 'g']
     """
-    out: set[str] = set()
-    try:
-        _collect(e, _NOTHING, out, 0)
-    except _TooDeep:  # deeply nested expressions are reported by elaboration with a clear error,
-        return _free_names_iterative(e)  # not by a RecursionError here
-    return out
-
-
-class _TooDeep(Exception):
-    pass
-
-
-_NOTHING: frozenset[str] = frozenset()
-_MAX_RECURSION = 100
-
-
-def _collect(node: object, bound: frozenset[str], out: set[str], depth: int) -> None:
-    """`free_names` by recursion (a call per node is cheaper than a stack of (node, bound) pairs),
-    for expressions nested less than _MAX_RECURSION deep."""
-    cls = node.__class__
-    if cls is ast.Name:
-        if node.id not in bound:  # type: ignore[attr-defined]
-            out.add(node.id)  # type: ignore[attr-defined]
-        return
-    if cls in _LEAVES:
-        return
-    if depth > _MAX_RECURSION:
-        raise _TooDeep
-    if cls is ast.BinOp:
-        _collect(node.left, bound, out, depth + 1)  # type: ignore[attr-defined]
-        _collect(node.right, bound, out, depth + 1)  # type: ignore[attr-defined]
-    elif cls is ast.Lambda:
-        _collect(node.body, bound | set(node.params), out, depth + 1)  # type: ignore[attr-defined]
-    elif cls is tuple:
-        for item in node:  # type: ignore[attr-defined]
-            _collect(item, bound, out, depth + 1)
-    else:
-        for f in _children(cls):
-            _collect(getattr(node, f), bound, out, depth + 1)
-
-
-def _free_names_iterative(e: ast.Expr) -> set[str]:
-    """`free_names` with an explicit stack, for any depth."""
     out: set[str] = set()
     stack: list[tuple[object, frozenset[str]]] = [(e, frozenset())]
     while stack:
