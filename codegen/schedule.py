@@ -7,8 +7,10 @@ the target language:
   subexpressions), and nodes whose results never reach an output are dropped;
 * **order** — scalar constants first (they are hoisted), then the nodes in SSA order;
 * **fusion groups** — maximal runs of elementwise instructions over one iteration space (the
-  broadcast output shape), and a reduction together with its elementwise prologue. NumPy emits a
-  group as consecutive statements sharing one buffer; the CUDA backend emits one kernel per group;
+  broadcast output shape), and a reduction together with its elementwise prologue: consecutive
+  NumPy statements that share one buffer. Computed on first use (`Schedule.groups`), for listings
+  and tests: the NumPy emitter writes one statement per instruction, and the kernel plan
+  (`codegen.kernel_plan`) merges its fused kernels across the whole program itself;
 * **liveness** — the last instruction that reads each wire (outputs stay live to the end);
 * **buffer reuse** — which instruction may write its result into the buffer of a dead input
   (`out=` in NumPy). A buffer is reusable only if this program allocated it (never an input array,
@@ -23,7 +25,7 @@ Everything here is plain frozen data, so a schedule can be printed, compared and
 >>> b = Builder(); x = b.input(v)
 >>> (s,) = b.add(make_box("sin"), [x], [v]); (c,) = b.add(make_box("cos"), [s], [v])
 >>> sched = build_schedule(b.build([c]))
->>> [(i.box.name, i.group, i.reuse) for i in sched.instrs]
+>>> [(i.box.name, sched.group_of[k], i.reuse) for k, i in enumerate(sched.instrs)]
 [('sin', 0, None), ('cos', 0, 1)]
 >>> print(sched.describe())
 g0 elementwise [n]: w1 = sin(w0)  [last use: w0]
@@ -34,6 +36,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from itertools import compress
 
 from codegen.errors import CodegenError
@@ -77,7 +80,7 @@ def elementwise_in_place(box: Box, in_types: Sequence[WireType], out_type: WireT
 class Instr:
     """One step of the program: `outputs = box(inputs)`.
 
-    `node` is the index of the diagram node it comes from, `group` its fusion group, `reuse` the
+    `node` is the index of the diagram node it comes from, `reuse` the
     input wire whose (dead) buffer receives the result, `frees` the wires read here for the last time."""
 
     node: int
@@ -85,7 +88,6 @@ class Instr:
     inputs: tuple[int, ...]
     outputs: tuple[int, ...]
     kind: str
-    group: int
     reuse: int | None
     frees: tuple[int, ...]
     span: Span | None = None
@@ -114,7 +116,6 @@ class Schedule:
     inputs: tuple[int, ...]
     outputs: tuple[int, ...]
     instrs: tuple[Instr, ...]
-    groups: tuple[Group, ...]
     # by wire: the index of its last reading instruction (END = len(instrs) for an output, -1 for an
     # input nobody reads, -2 for a wire no instruction touches: the result of a dropped node)
     last_use: tuple[int, ...]
@@ -124,6 +125,25 @@ class Schedule:
     def last_use_of(self, wire: int) -> int:
         return self.last_use[wire]
 
+    @property
+    def groups(self) -> tuple[Group, ...]:
+        """The fusion groups, in order (see `_fusion_groups`)."""
+        return self._grouping[0]
+
+    @property
+    def group_of(self) -> tuple[int, ...]:
+        """Each instruction's fusion group."""
+        return self._grouping[1]
+
+    @cached_property
+    def _grouping(self) -> tuple[tuple[Group, ...], tuple[int, ...]]:
+        # on first use: the emitters lower instruction by instruction (the kernel plan merges its own
+        # kernels), so only a listing or a test asks for the groups, and most schedules never do
+        instrs = self.instrs
+        groups, group_of = _fusion_groups(self.types, [i.kind for i in instrs], [i.inputs for i in instrs],
+                                          [i.outputs for i in instrs])
+        return tuple(groups), tuple(group_of)
+
     def live_out(self, group: Group) -> tuple[int, ...]:
         """The wires made in `group` that are read after it (or are outputs): what it must materialise."""
         final = group.instrs[-1]
@@ -132,8 +152,8 @@ class Schedule:
     def describe(self) -> str:
         """A readable listing (for DSL_DEBUG and tests)."""
         lines = []
-        for ins in self.instrs:
-            g = self.groups[ins.group]
+        for k, ins in enumerate(self.instrs):
+            g = self.groups[self.group_of[k]]
             space = "[" + ", ".join(map(str, g.space)) + "]" if g.space is not None else "-"
             outs = ", ".join(f"w{w}" for w in ins.outputs)
             args = ", ".join(f"w{w}" for w in ins.inputs)
@@ -174,9 +194,8 @@ def build_schedule(d: Diagram, in_place: InPlace = elementwise_in_place) -> Sche
     for w in d.outputs:
         last[get(w, w)] = end
 
-    groups, group_of = _fusion_groups(types, kinds, ins_of, outs_of)
-    instrs = _instructions(d, order, kinds, ins_of, last, group_of, in_place)
-    return Schedule(types, d.inputs, tuple(get(w, w) for w in d.outputs), instrs, tuple(groups),
+    instrs = _instructions(d, order, kinds, ins_of, last, in_place)
+    return Schedule(types, d.inputs, tuple(get(w, w) for w in d.outputs), instrs,
                     tuple(last), share.shared, share.dropped)
 
 
@@ -208,79 +227,108 @@ def _order(d: Diagram, live: tuple[int, ...]) -> tuple[list[int], list[str]]:
 
 
 def _instructions(d: Diagram, order: list[int], kinds: list[str], ins_of: list[tuple[int, ...]],
-                  last: list[int], group_of: list[int], in_place: InPlace) -> tuple[Instr, ...]:
-    """The instructions with their buffer reuse. `roots[w]` is the set of buffers wire w may share
-    memory with; "owned" buffers are the ones this program allocated (`buf[w]`: the one buffer an
-    owned wire is, itself or the dead input it was computed into). A buffer dies after the last use
-    of every wire on it; instruction k may overwrite an argument's buffer when that is owned, dead
-    after k and aliased by no other argument of k (a same-index overlap like `x * x` is fine)."""
+                  last: list[int], in_place: InPlace) -> tuple[Instr, ...]:
+    """The instructions with their buffer reuse (decided by `_Buffers`) and the wires each one reads
+    for the last time."""
     nodes, types = d.nodes, d.types
-    roots: dict[int, frozenset[int]] = {w: frozenset({-1 - k}) for k, w in enumerate(d.inputs)}
-    buf: dict[int, int] = {}
-    buffer_end: dict[int, int] = {}
+    bufs = _Buffers(types, d.inputs, in_place)
+    buf, end = bufs.buf, bufs.end
     instrs: list[Instr] = []
-    # in_place by (box, argument types, result type), by identity: a deep model repeats a few kinds of
-    # node, and hashing ids is a C call where hashing the types runs their Python __hash__
-    decided: dict[tuple[int, ...], bool] = {}
     make = _make_instr
     for k, i in enumerate(order):
         node = nodes[i]
         ins = ins_of[k]
         kind = kinds[k]
-        reuse = None
         outs = node.outputs
-        if len(outs) == 1:
-            out_t = types[outs[0]]
-            for w in ins:
-                b = buf.get(w)
-                if b is None or buffer_end[b] > k:
-                    continue
-                t = types[w]
-                if t is not out_t and t != out_t:
-                    continue
-                if len(ins) > 1 and _aliased(b, w, ins, roots):
-                    continue
-                key = (id(node.box), id(out_t), *map(id, map(types.__getitem__, ins)))
-                ok = decided.get(key)
-                if ok is None:
-                    ok = decided[key] = in_place(node.box, tuple([types[v] for v in ins]), out_t)
-                if ok:
-                    reuse = w
-                    break
+        reuse = bufs.reusable(k, node.box, ins, types[outs[0]]) if len(outs) == 1 else None
         for w in outs:
-            if reuse is not None:
-                b = buf[w] = buf[reuse]
-                roots[w] = roots[reuse]
-                if buffer_end[b] < last[w]:
-                    buffer_end[b] = last[w]
-                continue
-            if kind in FRESH_KINDS and isinstance(types[w], TensorType):
-                buf[w] = w
-                root = roots[w] = frozenset((w,))
-            elif kind == "const":
-                root = roots[w] = frozenset((w,))
-            else:  # views, generators, others: may alias any argument (and, for generators, anything)
-                extra = {-1 - len(d.inputs) - w} if kind == "generator" else set()
-                root = roots[w] = frozenset().union(*(roots[v] for v in ins), extra)
             lw = last[w]
-            for b in root:
-                if buffer_end.get(b, -1) < lw:
-                    buffer_end[b] = lw
+            if reuse is not None:  # w lives in the dead argument's buffer, which now lives as long as w
+                b = buf[w] = buf[reuse]
+                if end[b] < lw:
+                    end[b] = lw
+            elif kind in FRESH_KINDS and isinstance(types[w], TensorType):
+                buf[w] = w  # a new buffer (no wire named it before: w is defined here)
+                end[w] = lw
+            else:
+                bufs.alias(w, kind, ins, lw)
         if len(ins) == 1:  # the common cases, without building a set
             frees: tuple[int, ...] = ins if last[ins[0]] == k else ()
         else:
             freed = [w for w in ins if last[w] == k]
             frees = tuple(sorted(set(freed))) if len(freed) > 1 else tuple(freed)
-        instrs.append(make(i, node.box, ins, outs, kind, group_of[k], reuse, frees, node.span))
+        instrs.append(make(i, node.box, ins, outs, kind, reuse, frees, node.span))
     return tuple(instrs)
 
 
-def _aliased(b: int, w: int, ins: tuple[int, ...], roots: dict[int, frozenset[int]]) -> bool:
-    """Whether an argument of an instruction other than `w` may share buffer `b` (w's)."""
-    for v in ins:
-        if v != w and b in roots[v]:
-            return True
-    return False
+class _Buffers:
+    """The memory each wire may share while the instructions are laid out in order.
+
+    A wire is either *owned* (`buf[w]`: the one buffer it is, which this program allocated: its own
+    or the dead argument's it was computed into) or shares memory with the buffers in `roots[w]`
+    (the inputs' buffers are numbered `-1 - k`, a generator's result `-1 - len(inputs) - w`); an
+    owned wire's set is just {buf[w]}, so it is not stored (most wires are owned). `end[b]` is the
+    last instruction reading a wire on buffer b. Instruction k may overwrite an argument's buffer
+    when that is owned, dead after k and aliased by no other argument of k (a same-index overlap
+    like `x * x` is fine) and the backend's `in_place` allows it."""
+
+    __slots__ = ("buf", "decided", "end", "in_place", "n_inputs", "roots", "types")
+
+    def __init__(self, types: tuple[WireType, ...], inputs: tuple[int, ...], in_place: InPlace):
+        self.types = types
+        self.n_inputs = len(inputs)
+        self.in_place = in_place
+        self.buf: dict[int, int] = {}
+        self.roots: dict[int, frozenset[int]] = {w: frozenset({-1 - k}) for k, w in enumerate(inputs)}
+        self.end: dict[int, int] = {}
+        # in_place by (box, argument types, result type), by identity: a deep model repeats a few kinds
+        # of node, and hashing ids is a C call where hashing the types runs their Python __hash__
+        self.decided: dict[tuple[int, ...], bool] = {}
+
+    def reusable(self, k: int, box: Box, ins: tuple[int, ...], out_t: WireType) -> int | None:
+        """The argument of instruction k whose buffer its one result may be written into, if any."""
+        buf, end, types = self.buf, self.end, self.types
+        for w in ins:
+            b = buf.get(w)
+            if b is None or end[b] > k:
+                continue
+            t = types[w]
+            if t is not out_t and t != out_t:
+                continue
+            if len(ins) > 1 and self.aliased(b, w, ins):
+                continue
+            key = (id(box), id(out_t), *map(id, map(types.__getitem__, ins)))
+            ok = self.decided.get(key)
+            if ok is None:
+                ok = self.decided[key] = self.in_place(box, tuple([types[v] for v in ins]), out_t)
+            if ok:
+                return w
+        return None
+
+    def aliased(self, b: int, w: int, ins: tuple[int, ...]) -> bool:
+        """Whether an argument other than `w` may share buffer `b` (w's)."""
+        buf, roots = self.buf, self.roots
+        for v in ins:
+            if v != w:
+                bv = buf.get(v)
+                if (bv == b) if bv is not None else (b in roots[v]):
+                    return True
+        return False
+
+    def alias(self, w: int, kind: str, ins: tuple[int, ...], lw: int) -> None:
+        """Record a wire that is not an owned buffer: a constant (its own root) or a view, generator
+        result or other (may alias any argument; a generator's result, anything)."""
+        if kind == "const":
+            root = frozenset((w,))
+        else:
+            buf, roots = self.buf, self.roots
+            extra = {-1 - self.n_inputs - w} if kind == "generator" else set()
+            root = frozenset().union(*(frozenset((buf[v],)) if v in buf else roots[v] for v in ins), extra)
+        self.roots[w] = root
+        end = self.end
+        for b in root:
+            if end.get(b, -1) < lw:
+                end[b] = lw
 
 
 _JOINING = frozenset({"elementwise", "reduction"})

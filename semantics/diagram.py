@@ -385,36 +385,46 @@ def inherit_spans(d: Diagram) -> Diagram:
     >>> [n.span.line for n in inherit_spans(b.build([y])).nodes]
     [3, 3]
     """
-    spans = [n.span for n in d.nodes]
-    missing = [i for i, s in enumerate(spans) if s is None]
+    nodes = d.nodes
+    missing = [i for i, n in enumerate(nodes) if n.span is None]
     if not missing:
         return d
-    # readers and producers of the wires around the nodes without a span only (usually a few)
-    outs = {w for i in missing for w in d.nodes[i].outputs}
-    ins = {w for i in missing for w in d.nodes[i].inputs}
+    spans: dict[int, Span | None] = {i: None for i in missing}  # the spans found for them so far
+    # readers and producers of the wires around the nodes without a span only (usually a few among
+    # thousands: one C-level disjointness test per node finds the nodes that touch them)
+    outs = {w for i in missing for w in nodes[i].outputs}
+    ins = {w for i in missing for w in nodes[i].inputs}
     readers: dict[int, list[int]] = {}
     producer: dict[int, int] = {}
-    for i, n in enumerate(d.nodes):
-        for w in n.inputs:
-            if w in outs:
-                readers.setdefault(w, []).append(i)
-        for w in n.outputs:
-            if w in ins:
-                producer[w] = i
+    for i, n in enumerate(nodes):
+        if not outs.isdisjoint(n.inputs):
+            for w in n.inputs:
+                if w in outs:
+                    readers.setdefault(w, []).append(i)
+        if not ins.isdisjoint(n.outputs):
+            for w in n.outputs:
+                if w in ins:
+                    producer[w] = i
+
+    def span(i: int) -> Span | None:
+        return spans[i] if i in spans else nodes[i].span
+
     for _ in range(3):  # a reader may get its span from a producer only in the forward pass: repeat
         for i in reversed(missing):  # readers come later: already resolved
             if spans[i] is None:
-                spans[i] = next((spans[r] for w in d.nodes[i].outputs for r in readers.get(w, ())
-                                 if spans[r] is not None), None)
+                spans[i] = next((span(r) for w in nodes[i].outputs for r in readers.get(w, ())
+                                 if span(r) is not None), None)
         for i in missing:
             if spans[i] is None:
-                spans[i] = next((spans[producer[w]] for w in d.nodes[i].inputs
-                                 if w in producer and spans[producer[w]] is not None), None)
-        if all(spans[i] is not None for i in missing):
+                spans[i] = next((span(producer[w]) for w in nodes[i].inputs
+                                 if w in producer and span(producer[w]) is not None), None)
+        if all(s is not None for s in spans.values()):
             break
-    spans = [s or d.span for s in spans]
-    nodes = tuple(n if n.span is s else Node(n.box, n.inputs, n.outputs, s) for n, s in zip(d.nodes, spans))
-    return Diagram(d.types, d.inputs, nodes, d.outputs, d.input_names, d.name, d.span)
+    new = list(nodes)
+    for i, s in spans.items():
+        n = nodes[i]
+        new[i] = _Node(n.box, n.inputs, n.outputs, s or d.span)
+    return Diagram(d.types, d.inputs, tuple(new), d.outputs, d.input_names, d.name, d.span)
 
 
 def structural_errors(d: Diagram) -> Iterable[str]:
