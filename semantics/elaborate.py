@@ -234,10 +234,10 @@ class Elaborator:
         return wires
 
     def assign(self, body: BodyElaborator, stmt: ast.Assign, value: Value) -> None:
-        spans = stmt.target_spans or (stmt.span,) * len(stmt.targets)
         if len(stmt.targets) == 1:
-            body.bind(stmt.targets[0], value, spans[0])
+            body.bind(stmt.targets[0], value, stmt.target_spans[0] if stmt.target_spans else stmt.span)
             return
+        spans = stmt.target_spans or (stmt.span,) * len(stmt.targets)
         items = value.items if isinstance(value, TupleVal) else (value,)
         if len(items) != len(stmt.targets):
             raise TypeCheckError(f"cannot unpack {len(items)} value(s) into {len(stmt.targets)} names "

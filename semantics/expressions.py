@@ -368,11 +368,17 @@ class BodyElaborator(LambdaElaboration):
 
     def _add_node(self, prim: Primitive, in_types: tuple[WireType, ...], ins: tuple[int, ...], params: dict[str, Any],
                   span: Span | None) -> Value:
-        try:
-            out_types = prim.infer(in_types, params)
-        except DslError as err:
-            raise err.with_span(span) from None
-        box = make_box(prim.name, params)
+        plain = None if params else _PLAIN_NODES.get((id(prim), *map(id, in_types)))
+        if plain is not None:
+            box, out_types = plain[0], plain[1]
+        else:
+            try:
+                out_types = prim.infer(in_types, params)
+            except DslError as err:
+                raise err.with_span(span) from None
+            box = make_box(prim.name, params)
+            if not params:
+                _remember_plain(prim, in_types, box, out_types)
         # a node on function-typed wires (a lambda's body) is hash-consed: `rho(x) * rho(x)` is one
         # apply read twice, as printed text reloads (lambda bodies have no statements to name it)
         if len(out_types) == 1:
@@ -453,6 +459,19 @@ class BodyElaborator(LambdaElaboration):
         return _result(out_wires, cod, e.span)
 
 
+
+
+# The box and output types of a node without static parameters, by the identities of its row and
+# argument types: a model repeats a few kinds of node, and this skips the shape rule's memo, whose key
+# hashes the types in Python (`TensorType.__hash__`). The entry keeps the row and the types alive, so
+# their ids cannot be reused by other objects while it is stored.
+_PLAIN_NODES: dict[tuple[int, ...], tuple[Box, tuple[WireType, ...], Primitive, tuple[WireType, ...]]] = {}
+
+
+def _remember_plain(prim: Primitive, in_types: tuple[WireType, ...], box: Box, out_types: tuple[WireType, ...]) -> None:
+    if len(_PLAIN_NODES) >= 4096:  # (bounded, like the shape rules' memo)
+        _PLAIN_NODES.clear()
+    _PLAIN_NODES[(id(prim), *map(id, in_types))] = (box, out_types, prim, in_types)
 
 
 _ARITY: dict[str, int | None] = {}

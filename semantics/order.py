@@ -72,8 +72,12 @@ def binders(stmts: Sequence[ast.Assign], bound: Collection[str]) -> dict[str, in
     """Which statement binds each name; a second binding (or a parameter re-bound) is an error."""
     owner: dict[str, int] = {}
     for i, stmt in enumerate(stmts):
-        spans = stmt.target_spans or (stmt.span,) * len(stmt.targets)
-        for name, span in zip(stmt.targets, spans):
+        targets = stmt.targets
+        if len(targets) == 1 and targets[0] not in owner and targets[0] not in bound:
+            owner[targets[0]] = i  # (the common case: one new name, no spans to pair up)
+            continue
+        spans = stmt.target_spans or (stmt.span,) * len(targets)
+        for name, span in zip(targets, spans):
             if name in bound:
                 raise RebindError(f"'{name}' is already bound (a parameter); statements are single "
                                   "assignment, choose a new name", span)
