@@ -45,30 +45,41 @@ def sharing(d: Diagram, merge: bool = True) -> Sharing:
         return Sharing(live, _Identity(), (), _complement(len(d.nodes), live))
     rep = _Identity()  # only the wires a merge renamed are stored; every other wire is its own
     get = rep.get  # (a C call: `rep[w]` would run __missing__ in Python for most wires)
+    renamed = rep.keys()  # a live view: `renamed.isdisjoint(ins)` is one C call per node
     seen: dict[tuple[object, ...], int] = {}
     first_of = seen.setdefault  # one hash of the key per node (get, then a store, hashed it twice)
     shared: list[tuple[int, int]] = []
     nodes = d.nodes
     for i, node in enumerate(nodes):
-        # until a first merge every wire is its own representative: the inputs tuple is the key
-        first = first_of((node.box, tuple([get(w, w) for w in node.inputs]) if rep else node.inputs), i)
+        ins = node.inputs
+        # most nodes read no renamed wire (in a random 10k-op DAG only repeated literals merge):
+        # their inputs tuple is the key as it is, without a new tuple per node
+        if rep and not renamed.isdisjoint(ins):
+            ins = tuple([get(w, w) for w in ins])
+        first = first_of((node.box, ins), i)
         if first != i:
-            rep.update(zip(node.outputs, [get(w, w) for w in nodes[first].outputs]))
+            # the first node was never merged itself, so its outputs are their own representatives
+            rep.update(zip(node.outputs, nodes[first].outputs))
             shared.append((i, first))
     if not shared:
         live = _live(d, d.outputs)
         return Sharing(live, rep, (), _complement(len(nodes), live))
     merged = {i for i, _ in shared}
-    kept = [i for i in range(len(nodes)) if i not in merged]
     needed = {get(w, w) for w in d.outputs}
     live_list: list[int] = []
-    for i in reversed(kept):
+    for i in range(len(nodes) - 1, -1, -1):
+        if i in merged:
+            continue
         node = nodes[i]
-        if any(w in needed for w in node.outputs):
+        outs = node.outputs
+        if (outs[0] in needed if len(outs) == 1 else not needed.isdisjoint(outs)):
             live_list.append(i)
-            needed.update([get(w, w) for w in node.inputs])
+            ins = node.inputs
+            needed.update(ins if renamed.isdisjoint(ins) else [get(w, w) for w in ins])
     live_list.reverse()
-    return Sharing(tuple(live_list), rep, tuple(shared), tuple(sorted(set(kept) - set(live_list))))
+    live_set = set(live_list)
+    dropped = tuple(i for i in range(len(nodes)) if i not in merged and i not in live_set)
+    return Sharing(tuple(live_list), rep, tuple(shared), dropped)
 
 
 class _Identity(dict[int, int]):
@@ -174,14 +185,15 @@ def contract_columns(d: Diagram) -> Diagram:
 Rewrite = Callable[[Builder, Node, Diagram, dict[int, Node], dict[int, int], dict[int, int]], int | None]
 
 
-def _rewrite_nodes(d: Diagram, step: Rewrite, fires_at: str) -> Diagram:
+def _rewrite_nodes(d: Diagram, step: Rewrite, fires_at: str, pruned: bool = False) -> Diagram:
     """Rebuild `d` node by node: `step(builder, node, d, producer, readers, rename)` returns the wire
     that replaces the node's single output, or None to copy the node. `readers` counts the diagram's
     outputs too, so a step that needs a wire read once never drops a result. Dead nodes are pruned.
     `step` only ever fires at a primitive named `fires_at`: without one, and with `d` already
-    numbered as the rebuild would number it, the rebuild would copy `d` as it is, so it is skipped."""
+    numbered as the rebuild would number it, the rebuild would copy `d` as it is, so it is skipped
+    (and so is the pruning when the caller says `d` has no dead nodes)."""
     if fires_at not in {n.box.name for n in d.nodes} and _builder_numbered(d):
-        return prune(d)
+        return d if pruned else prune(d)
     producer = {w: n for n in d.nodes for w in n.outputs}
     readers: dict[int, int] = {w: 1 for w in d.outputs}
     for n in d.nodes:
@@ -258,6 +270,18 @@ def _rebuild(d: Diagram, s: Sharing) -> Diagram:
         outs = b.add(node.box, [rename[rep(w, w)] for w in node.inputs], [d.types[w] for w in node.outputs], node.span)
         rename.update(zip(node.outputs, outs))
     return b.build([rename[rep(w, w)] for w in d.outputs], input_names=d.input_names, name=d.name, span=d.span)
+
+
+def after_extraction(d: Diagram) -> Diagram:
+    """The clean-ups that follow the e-graph optimiser: dead nodes dropped, squeezed sums merged
+    (`merge_squeezed_sums`), column scalings contracted (`contract_columns`), broadcasts elided
+    (`elide_broadcasts`). Each of the first two prunes what it rebuilds, so `d` is pruned once up
+    front instead of once by each of them when neither fires (the common case: two sweeps over a
+    10k-node diagram that find nothing)."""
+    d = prune(d)
+    d = _rewrite_nodes(d, _merge_squeeze, "squeeze", pruned=True)
+    d = _rewrite_nodes(d, _column_matvec, "sum_to", pruned=True)
+    return elide_broadcasts(d)
 
 
 def tidy(d: Diagram) -> Diagram:

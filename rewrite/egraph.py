@@ -67,7 +67,9 @@ from rewrite.egraph_encoding import (
     Tables,
     encode,
     num_value,
+    op_lowering,
     op_name,
+    op_rows,
     relevant_rules,
     row_files,
     type_facts,
@@ -428,6 +430,9 @@ class EGraph:
                         c = own[row.output]
                         x = tuple(map(operator.call, readers, row.inputs))
                         named[x[0]] = c
+                continue
+            if low.node is op_lowering and low.inputs.startswith("-ii"):
+                op_rows(rows, own, classes, eg.value_to_i64, readers[3:])
                 continue
             node = low.node
             get = classes.get

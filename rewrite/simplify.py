@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from rewrite.cleanup import contract_columns, elide_broadcasts, merge_squeezed_sums
+from rewrite.cleanup import after_extraction
 from rewrite.optimize import Limits, optimize
 from semantics.diagram import Diagram
 
@@ -28,7 +28,7 @@ def simplify_diagram(d: Diagram, trace: list[Step] | None = None, limits: Limits
     """The e-graph optimiser, then the clean-ups that follow extraction (see rewrite/optimize.py for
     `fast_math`)."""
     out, report = optimize(d, limits, fast_math)
-    out = elide_broadcasts(contract_columns(merge_squeezed_sums(out)))
+    out = after_extraction(out)
     if trace is not None:
         trace.append(Step("e-graph optimisation", out.stats()["ops"], report))
     return out
