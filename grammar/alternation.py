@@ -143,6 +143,51 @@ def _witnesses() -> str:
     return "".join(map(chr, (*range(0x3000), 0xFF10, 0xFF21, 0x1D400, 0x1D7CE, 0x20000, 0x1F600, 0xE0020)))
 
 
+def spans_blanks(regex: str) -> bool:
+    """Whether a match of `regex` may contain a space (True when unsure: a class or flag not
+    understood). `grammar.lexicon` cuts a line at its spaces first, which only such terminals cross.
+
+    >>> spans_blanks('"[^"]*"'), spans_blanks("#.*"), spans_blanks("[a-z_][a-z0-9_]*"), spans_blanks("[0-9]+")
+    (True, True, False, False)
+    """
+    return _may_match(sre_parse.parse(regex).data, " ")
+
+
+def first_chars(regex: str) -> re.Pattern[str] | None:
+    """A pattern matching every character a non-empty match of `regex` may start with; None if
+    that is not known (anchors, look-arounds, flags) or `regex` matches the empty string.
+
+    >>> first_chars('"[^"]*"').pattern, first_chars("(?:ab|c)d").pattern, first_chars("a*")
+    ('"', 'a|c', None)
+    """
+    firsts, nullable = _first_chars(sre_parse.parse(regex).data)
+    return None if firsts is None or nullable else re.compile("|".join(firsts))
+
+
+def _may_match(seq: Any, char: str) -> bool:
+    """Whether the parsed regex `seq` may match `char` somewhere (True when unsure)."""
+    for op, av in seq:
+        if op is sre.LITERAL or op is sre.NOT_LITERAL:
+            if (chr(av) == char) == (op is sre.LITERAL):
+                return True
+        elif op is sre.IN:
+            c = _char_class(av)
+            if c is None or re.match(c, char):
+                return True
+        elif op is sre.BRANCH:
+            if any(_may_match(alt, char) for alt in av[1]):
+                return True
+        elif op is sre.SUBPATTERN and not av[1] and not av[2]:  # a group without flags
+            if _may_match(av[3], char):
+                return True
+        elif op in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT):
+            if _may_match(av[2], char):
+                return True
+        elif op is not sre.AT:  # (anchors match no character) any, flags, look-arounds: unsure
+            return True
+    return False
+
+
 def _first_chars(seq: Any) -> tuple[list[str] | None, bool]:
     """One-character regexes for the first character of what the parsed regex `seq` matches (None:
     unknown), and whether it can match the empty string."""

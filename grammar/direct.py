@@ -179,7 +179,7 @@ class _Parser(ExprParser):
         name = self.values[i]
         name = _alias(name, name)
         params: list[ast.Param] = []
-        values, lines, cols, ends, fn, texts = self.values, self.lines, self.cols, self.ends, self.filename, self.line_texts
+        values, lines, ends, fn, texts = self.values, self.lines, self.ends, self.filename, self.line_texts
         while kinds[self.i] != "RPAR":  # params: param ("," param)* ","?
             start = self.i  # param: NAME [":" type] ["=" expr]
             if kinds[start] != "NAME":
@@ -195,8 +195,8 @@ class _Parser(ExprParser):
                 default = self.expr()
             last = self.i - 1
             line = lines[start]
-            params.append(_Param(_alias(pname, pname), t, _new_tuple(Span, (fn, line, cols[start], lines[last], ends[last],
-                                                                              texts[line])), default))
+            span = _new_tuple(Span, (fn, line, ends[start] - len(pname), lines[last], ends[last], texts[line]))
+            params.append(_Param(_alias(pname, pname), t, span, default))
             if last - start >= SAFE_TOKENS:
                 self.long_part = True
             if kinds[self.i] != "COMMA":
@@ -284,7 +284,7 @@ class _Parser(ExprParser):
 
     def body(self) -> list[Any]:  # body: (_stmt | ";")*   _stmt: assign | return_stmt
         stmts: list[Any] = []
-        kinds, values, lines, cols, ends = self.kinds, self.values, self.lines, self.cols, self.ends
+        kinds, values, lines, ends = self.kinds, self.values, self.lines, self.ends
         fn, texts = self.filename, self.line_texts
         stmt: Any
         while True:
@@ -296,9 +296,11 @@ class _Parser(ExprParser):
                 last = self.i - 1
                 line = lines[first]
                 name = values[first]
+                end = ends[first]
+                col = end - len(name)
                 stmt = _Assign((_alias(name, name),), value,
-                               _new_tuple(Span, (fn, line, cols[first], lines[last], ends[last], texts[line])),
-                               (_new_tuple(Span, (fn, line, cols[first], line, ends[first], texts[line])),))
+                               _new_tuple(Span, (fn, line, col, lines[last], ends[last], texts[line])),
+                               (_new_tuple(Span, (fn, line, col, line, end, texts[line])),))
             elif kind == "NAME":  # assign: NAME ("," NAME)* "=" expr
                 names, spans = [], []
                 while True:

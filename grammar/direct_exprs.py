@@ -56,8 +56,7 @@ class ExprParser:
     def __init__(self, text: str, filename: str, lexicon: Lexicon):
         self.text, self.filename = text, filename
         tokens = lexicon.tokenize(text)
-        self.kinds, self.values, self.lines, self.cols, self.ends = (
-            tokens.kinds, tokens.values, tokens.lines, tokens.cols, tokens.ends)
+        self.kinds, self.values, self.lines, self.ends = tokens.kinds, tokens.values, tokens.lines, tokens.ends
         # Lark counts lines by "\n" only, so split the same way (as `SpanMaker`); [0] is a dummy, so
         # that line n's text is line_texts[n] (spans index it with a token's line)
         self.line_texts = ["", *(line.rstrip("\r") for line in text.split("\n"))]
@@ -71,14 +70,14 @@ class ExprParser:
         """From token `first` to the last token consumed."""
         last = self.i - 1
         line = self.lines[first]
-        return _new_tuple(Span, (self.filename, line, self.cols[first], self.lines[last], self.ends[last],
-                                 self.line_texts[line]))
+        col = self.ends[first] - len(self.values[first])
+        return _new_tuple(Span, (self.filename, line, col, self.lines[last], self.ends[last], self.line_texts[line]))
 
     def span_of(self, first: int, last: int) -> Span:
         """From token `first` to token `last`."""
         line = self.lines[first]
-        return _new_tuple(Span, (self.filename, line, self.cols[first], self.lines[last], self.ends[last],
-                                 self.line_texts[line]))
+        col = self.ends[first] - len(self.values[first])
+        return _new_tuple(Span, (self.filename, line, col, self.lines[last], self.ends[last], self.line_texts[line]))
 
     def expect(self, kind: str) -> str:
         if self.kinds[self.i] != kind:
@@ -160,7 +159,7 @@ class ExprParser:
     def tensor_type(self, first: int) -> ast.TensorTypeExpr | None:
         """`dtype[d, ...]` with each dim a name or an integer and nothing after it that makes it part
         of a bigger type (`⊗`, `->`), built as `type` would build it; None for anything else."""
-        kinds, values, lines, cols, ends = self.kinds, self.values, self.lines, self.cols, self.ends
+        kinds, values, lines, ends = self.kinds, self.values, self.lines, self.ends
         name = values[first]
         if name not in build.DTYPES:
             return None
@@ -180,7 +179,8 @@ class ExprParser:
             else:
                 value = int(text)
             line = lines[j]
-            dims.append(_DimRef(value, _new_tuple(Span, (fn, line, cols[j], line, ends[j], texts[line]))))
+            end = ends[j]
+            dims.append(_DimRef(value, _new_tuple(Span, (fn, line, end - len(text), line, end, texts[line]))))
             j += 2
             if kinds[j - 1] == "RSQB":
                 break
@@ -188,7 +188,7 @@ class ExprParser:
             return None
         self.i = j
         line = lines[first]
-        return _TensorType(name, tuple(dims), _new_tuple(Span, (fn, line, cols[first], lines[j - 1], ends[j - 1],
+        return _TensorType(name, tuple(dims), _new_tuple(Span, (fn, line, ends[first] - len(name), lines[j - 1], ends[j - 1],
                                                                 texts[line])))
 
     def dims(self) -> tuple[ast.DimRef, ...]:  # dims: "[" dim ("," dim)* "]"
@@ -299,7 +299,9 @@ class ExprParser:
         level = _LEVELS.get(kinds[self.i], 0)
         if level < min_level:
             return e
-        values, lines, cols, ends, fn, texts = self.values, self.lines, self.cols, self.ends, self.filename, self.line_texts
+        values, lines, ends, fn, texts = self.values, self.lines, self.ends, self.filename, self.line_texts
+        line = lines[first]
+        col = ends[first] - len(values[first])
         while level >= min_level:
             j = self.i + 1
             op = values[j - 1]
@@ -309,9 +311,8 @@ class ExprParser:
                 self.i = j
                 right = self.binary(level + 1)
             last = self.i - 1
-            line = lines[first]
             e = _BinOp(_OP_ALIASES.get(op, op), e, right,
-                       _new_tuple(Span, (fn, line, cols[first], lines[last], ends[last], texts[line])))
+                       _new_tuple(Span, (fn, line, col, lines[last], ends[last], texts[line])))
             next_level = _LEVELS.get(kinds[self.i], 0)
             if level == 1 and next_level == 1:  # not associative: `a < b < c` is an error
                 raise Unparsed
@@ -323,7 +324,8 @@ class ExprParser:
         self.i = j + 1
         value = self.values[j]
         line = self.lines[j]
-        span = _new_tuple(Span, (self.filename, line, self.cols[j], line, self.ends[j], self.line_texts[line]))
+        end = self.ends[j]
+        span = _new_tuple(Span, (self.filename, line, end - len(value), line, end, self.line_texts[line]))
         if self.kinds[j] == "NAME":
             return _Name(_alias(value, value), span)
         return build.make_num(value, span)

@@ -2,14 +2,23 @@
 
 `Lexicon.from_terminals` takes the terminals of `dsl.lark` (the same order, priorities and keyword
 rule as Lark's basic lexer; a test compares the token streams), and `Lexicon.tokenize` cuts a text
-into `Tokens`: parallel lists of kinds, texts, lines and columns, which the parser indexes.
+into `Tokens`: parallel lists of kinds, texts, lines and end columns, which the parser indexes.
 
 Why it is shaped this way (it runs once per character of every source, so its constant matters):
-each line is cut by ONE `findall` of a master regex, in C (its alternatives ordered for speed:
-`grammar.alternation`); each lexeme carries the whitespace before it (so there are half as many
-matches as tokens plus gaps); every distinct lexeme is then classified once per parse (names,
-operators and numbers repeat), and the per-token lists are built by `map`/`accumulate`/`repeat`
-over the lexemes with dict lookups, never by a Python loop per token.
+a regex match costs ≈ 1,700 machine instructions in `re` whatever the regex (a `findall` over a
+33-token line: ~60% of the cut), while `str.split(" ")` cuts a line into its pieces between spaces
+in C at a fraction of that. Pieces repeat (`f64[n],`, `=`, `return`, `sin(y)`, names), so each
+line is split at its spaces and each distinct piece is cut once per parse, by one `findall` of the
+master regex (its alternatives ordered for speed: `grammar.alternation`); the line's kinds,
+values and end columns are then its pieces' cuts joined in C (`list.extend` of each piece's
+tuples, `accumulate` of their widths), never by a Python loop per token or piece.
+
+A piece is cut as part of its line would be unless a token crosses a space there, which only a
+terminal whose matches may contain a space can do (a string, a comment): a line holding a
+character such a token starts with (`"`, `#`, computed from the terminals), whitespace other than
+single spaces between pieces, or ignored tokens, is cut whole by one `findall` (each lexeme
+carrying the whitespace before it, so that the running sum of their lengths gives the columns).
+Every distinct lexeme is classified once per parse (names, operators and numbers repeat).
 
 >>> from grammar.parser import _lark
 >>> lexicon = Lexicon.from_terminals(_lark().terminals, _lark().lexer_conf.ignore)
@@ -21,14 +30,17 @@ over the lexemes with dict lookups, never by a Python loop per token.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from itertools import accumulate, compress, islice, repeat
 from operator import sub
+from typing import TypeVar
 
 from lark.lexer import PatternStr, TerminalDef
 
-from grammar.alternation import fast_alternation, regex_pieces
+from grammar.alternation import fast_alternation, first_chars, regex_pieces, spans_blanks
+
+T = TypeVar("T")
 
 
 class Unparsed(Exception):
@@ -38,13 +50,18 @@ class Unparsed(Exception):
 @dataclass(frozen=True)
 class Tokens:
     """The tokens of a text as parallel lists, the last one `$END`: kind (terminal name), text,
-    line, column and end column (1-based, end exclusive: a span's `end_col`)."""
+    line and end column (1-based, end exclusive: a span's `end_col`). A token's column is its end
+    less its length (`cols`): the parser computes it for the first token of a span only."""
 
     kinds: list[str]
     values: list[str]
     lines: list[int]
-    cols: list[int]
     ends: list[int]
+
+    @property
+    def cols(self) -> list[int]:
+        """Each token's column (1-based)."""
+        return list(map(sub, self.ends, map(len, self.values)))
 
 
 @dataclass(frozen=True)
@@ -63,6 +80,9 @@ class Lexicon:
     kinds: re.Pattern[str]
     keywords: dict[str, dict[str, str]]  # regex terminal -> {keyword text -> its terminal}: NAME -> {"def": DEF}
     ignore: frozenset[str]
+    # the characters that may start a token containing a space (`"`, `#`); None: lines are never
+    # cut at their spaces first (the gap is not plain whitespace, or the terminals are not understood)
+    crossing: re.Pattern[str] | None = None
 
     @staticmethod
     def from_terminals(terminals: Iterable[TerminalDef], ignore: Iterable[str]) -> Lexicon:
@@ -89,57 +109,52 @@ class Lexicon:
         lexemes = fast_alternation([(_non_capturing(t.pattern.to_regexp()), t.name in ignore) for t in kept],
                                    names and _non_capturing(names))
         kinds = "|".join(f"(?P<{t.name}>{t.pattern.to_regexp()})" for t in kept)
-        return Lexicon(re.compile(f"{gap}(?:{lexemes})"), re.compile(gap), re.compile(kinds), keywords, ignore)
+        crossing = _crossing(gap, [t.pattern.to_regexp() for t in kept if t.name not in ignore or not
+                                   re.fullmatch(t.pattern.to_regexp(), " ")])
+        return Lexicon(re.compile(f"{gap}(?:{lexemes})"), re.compile(gap), re.compile(kinds), keywords, ignore, crossing)
 
     def tokenize(self, text: str) -> Tokens:
         """The tokens of `text` (ignored terminals dropped), then `$END`; `Unparsed` if a character
         is no terminal's (the Lark path reports it).
 
-        Line by line (Lark counts lines by "\\n" only; no token spans lines): a line's lexemes give
-        its tokens' lines (`repeat`) and end columns (the running sum of their lengths) with no
-        pass over the whole text to find where lines start."""
-        findall = self.lexemes.findall
-        lexemes: list[str] = []
+        Line by line (Lark counts lines by "\\n" only; no token spans lines), and on most lines piece
+        by piece: see the module doc."""
+        kinds: list[str] = []
+        values: list[str] = []
         lines: list[int] = []
         ends: list[int] = []
+        cut = _Cut(self)
+        piece_kinds, piece_values, piece_widths = cut.kinds.__getitem__, cut.values.__getitem__, cut.widths.__getitem__
+        add_kinds, add_values = kinds.extend, values.extend
         number = 0
         line = ""
         for number, line in enumerate(text.split("\n"), 1):
-            found = findall(line)
-            if found:
-                lexemes += found
-                lines += repeat(number, len(found))
-                ends += islice(accumulate(map(len, found), initial=1), 1, None)
-                if ends[-1] != len(line) + 1:
-                    raise Unparsed  # findall skipped a character that no terminal matches
-            elif line:
-                raise Unparsed  # (nothing on the line is a token)
-        distinct = list(set(lexemes))
-        # each distinct lexeme's token text: what follows the gap (all of it for blanks alone, at
-        # the end of a line: an ignored token), found in C when the gap is plain whitespace
-        if self.gap.pattern == r"\s*":  # (`str.lstrip` strips what `\s` matches)
-            texts = list(map(str.lstrip, distinct))
-        else:
-            gap_end = self.gap.match
-            texts = [lexeme[gap_end(lexeme).end():] for lexeme in distinct]  # type: ignore[union-attr]
-        while "" in texts:  # (in C; only blanks at the end of a line are a lexeme of their own)
-            blank = texts.index("")
-            texts[blank] = distinct[blank]
-        kind_of_text = {text: self._kind(text) for text in set(texts)}
-        kind_of = dict(zip(distinct, map(kind_of_text.__getitem__, texts)))
-        value_of = dict(zip(distinct, texts))
-        kinds = list(map(kind_of.__getitem__, lexemes))
-        values = list(map(value_of.__getitem__, lexemes))
-        cols = list(map(sub, ends, map(len, values)))
-        if not self.ignore.isdisjoint(kind_of_text.values()):  # comments, blanks at the end of a line
-            keep = [kind not in self.ignore for kind in kinds]
-            kinds, values, lines, cols, ends = (list(compress(x, keep)) for x in (kinds, values, lines, cols, ends))
+            body = line.lstrip(" ")
+            if not body:
+                continue  # (a blank line: no tokens)
+            pieces = body.split(" ")
+            first = len(kinds)
+            try:  # (`any` runs `extend` on each piece's tuple, in C: no iterator per piece)
+                any(map(add_kinds, map(piece_kinds, pieces)))  # type: ignore[arg-type]
+            except TypeError:  # (a piece that only its line's cut can cut: its kinds are None)
+                del kinds[first:]
+                line_kinds, line_values, line_ends = cut.line(line)
+                kinds += line_kinds
+                values += line_values
+                ends += line_ends
+                lines += repeat(number, len(line_kinds))
+                continue
+            any(map(add_values, map(piece_values, pieces)))
+            widths: list[int] = []
+            any(map(widths.extend, map(piece_widths, pieces)))
+            ends += accumulate(widths, initial=len(line) - len(body))
+            del ends[first]  # (the initial value)
+            lines += repeat(number, len(kinds) - first)
         kinds.append("$END")
         values.append("")
         lines.append(number)
-        cols.append(len(line) + 1)
         ends.append(len(line) + 1)
-        return Tokens(kinds, values, lines, cols, ends)
+        return Tokens(kinds, values, lines, ends)
 
     def _kind(self, value: str) -> str:
         """The terminal of a token's text."""
@@ -150,6 +165,18 @@ class Lexicon:
         if "\n" in value and kind not in self.ignore:
             raise Unparsed  # tokens are on one line (so a span's end is on the line of its last token)
         return kind
+
+
+def _crossing(gap: str, regexes: list[str]) -> re.Pattern[str] | None:
+    """The characters that may start a match of `regexes` containing a space, as one pattern; None
+    when lines cannot be cut at their spaces first: the gap is not `\\s*`, or such a match may start
+    with a blank or with a character not known."""
+    if gap != r"\s*":
+        return None
+    starts = [first_chars(r) for r in regexes if spans_blanks(r)]
+    if any(s is None or s.search(" \t\r\f\v") for s in starts):
+        return None
+    return re.compile("|".join(s.pattern for s in starts if s is not None) or "(?!)")
 
 
 def _gap(ignored: list[str]) -> str:
@@ -167,3 +194,88 @@ def _non_capturing(regex: str) -> str:
     """`regex` with its capturing groups made non-capturing (`findall` returns whole matches then)."""
     return "".join("(?:" if piece == "(" and not in_class and not regex.startswith("(?", i) else piece
                    for i, piece, in_class in regex_pieces(regex))
+
+
+class _Memo(dict[str, T]):
+    """A dict that computes (and stores) a missing key's value on its first lookup, through
+    `__missing__`: in the C lookups of `map(memo.__getitem__, keys)`, with no exception raised and
+    caught for a new key."""
+
+    def __init__(self, compute: Callable[[str], T]):
+        super().__init__()
+        self.compute = compute
+
+    def __missing__(self, key: str) -> T:
+        return self.compute(key)
+
+
+class _Cut:
+    """How `Lexicon.tokenize` cuts the pieces and lines of one text, remembered per distinct piece
+    and lexeme, since they repeat: a piece's kinds, values and widths (the characters from the end
+    of the token before to the end of each token, the space before the piece included)."""
+
+    def __init__(self, lexicon: Lexicon):
+        self.lexicon = lexicon
+        self.crossing = lexicon.crossing.search if lexicon.crossing is not None else bool
+        self.kinds: _Memo[tuple[str, ...] | None] = _Memo(self.piece)
+        self.values: dict[str, tuple[str, ...]] = {}
+        self.widths: dict[str, tuple[int, ...]] = {}
+        self.line_only: set[str] = set()  # pieces that only the whole line's cut can cut
+        self.kind_of = _Memo(self.classify)  # lexeme -> kind of its token
+        self.value_of: dict[str, str] = {}  # lexeme -> text of its token
+
+    def piece(self, piece: str) -> tuple[str, ...] | None:
+        """Cut a new `piece`: the kinds of its tokens (its values and widths are stored); None if a
+        token may cross a space there, it holds an ignored token (whitespace other than a space, a
+        comment) or it is empty (two spaces in a row)."""
+        lexicon = self.lexicon
+        if not piece or piece in self.line_only or self.crossing(piece):
+            self.line_only.add(piece)
+            return None
+        found = lexicon.lexemes.findall(piece)
+        if len(found) == 1 and len(found[0]) == len(piece):  # (one token, the most frequent new piece: a name)
+            kind = self.kind_of[piece]
+            if kind in lexicon.ignore:
+                self.line_only.add(piece)
+                return None
+            self.values[piece] = (self.value_of[piece],)
+            self.widths[piece] = (len(piece) + 1,)
+            single: tuple[str, ...] = (kind,)
+            self.kinds[piece] = single
+            return single
+        widths = list(map(len, found))
+        kinds = tuple(map(self.kind_of.__getitem__, found))
+        if sum(widths) != len(piece) or not lexicon.ignore.isdisjoint(kinds):
+            # (a character no terminal matches, for the line's cut to raise `Unparsed`; a comment,
+            # whitespace that is not a space)
+            self.line_only.add(piece)
+            return None
+        widths[0] += 1
+        self.values[piece] = tuple(map(self.value_of.__getitem__, found))
+        self.widths[piece] = tuple(widths)
+        cut = self.kinds[piece] = kinds
+        return cut
+
+    def line(self, line: str) -> tuple[list[str], list[str], list[int]]:
+        """The kinds, values and end columns of the tokens of a whole line, cut by one `findall`."""
+        found = self.lexicon.lexemes.findall(line)
+        ends = list(islice(accumulate(map(len, found), initial=1), 1, None))
+        if not ends or ends[-1] != len(line) + 1:
+            raise Unparsed  # findall skipped a character that no terminal matches
+        kinds = list(map(self.kind_of.__getitem__, found))
+        if not self.lexicon.ignore.isdisjoint(kinds):  # comments, blanks at the end of the line
+            keep = [kind not in self.lexicon.ignore for kind in kinds]
+            kinds, found, ends = list(compress(kinds, keep)), list(compress(found, keep)), list(compress(ends, keep))
+        return kinds, list(map(self.value_of.__getitem__, found)), ends
+
+    def classify(self, lexeme: str) -> str:
+        """The kind of a new lexeme's token (its text is what follows the gap; all of it for blanks
+        alone, at the end of a line: an ignored token), and its text stored in `value_of`."""
+        gap = self.lexicon.gap
+        if gap.pattern == r"\s*":  # (`str.lstrip` strips what `\s` matches)
+            value = lexeme.lstrip() or lexeme
+        else:
+            value = lexeme[gap.match(lexeme).end():] or lexeme  # type: ignore[union-attr]
+        self.value_of[lexeme] = value
+        kind = self.kind_of[lexeme] = self.lexicon._kind(value)
+        return kind

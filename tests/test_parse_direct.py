@@ -95,6 +95,28 @@ def test_random_texts_are_cut_as_lark_cuts_them(text):
     assert list(zip(tokens.kinds, tokens.values, tokens.lines, tokens.cols, tokens.ends))[:-1] == lark
 
 
+# Random lines of tokens and whitespace: the tokenizer cuts most lines piece by piece (between
+# spaces, each distinct piece once) and a line where a token may cross a space (a string, a
+# comment) or with other blanks whole; both must cut as Lark does, columns included.
+_PIECES = st.sampled_from(["x", "y1", "def", "define", "return", "3", "2.5", "1e-3", ".5", "5.", "f64[n],", "sin(y)",
+                           "(", ")", "[", "]", ",", ":", "->", "=>", "==", "=", "<=", "≤", "⊗", "∇", "**", "*", "+",
+                           '"a b"', '"s"', "# c d", "#", "\t", "\r", "$", "é"])
+_BLANKS = st.sampled_from([" ", " ", " ", "", "  ", "\n", "\n    ", " \t"])
+
+
+@settings(max_examples=EXAMPLES * 3, deadline=None)
+@given(st.lists(st.tuples(_PIECES, _BLANKS), max_size=16))
+def test_texts_cut_piece_by_piece_are_cut_as_lark_cuts_them(parts):
+    text = "".join(piece + blank for piece, blank in parts)
+    test_random_texts_are_cut_as_lark_cuts_them.hypothesis.inner_test(text)
+
+
+def test_only_strings_and_comments_are_cut_with_their_whole_line():
+    # (the characters that may start a token containing a space, read from the terminals)
+    crossing = _lexicon().crossing
+    assert crossing is not None and [c for c in '"#xy1(.:=-' if crossing.match(c)] == ['"', "#"]
+
+
 @pytest.mark.parametrize("text", ["x $ y", '"open', "def f(x) { return x } }", "def f(a) { return a < a < a }",
                                   "x = 3", "return 1", "def f(x: f64) -> f64 { return x\n y = 1 }", "def f() {}",
                                   "diagram d = a.b(f64)"])
