@@ -135,8 +135,13 @@ class _Emitter:
         return py_literal(v, atom=atom)
 
     def fresh(self) -> str:
-        name = self.namer.claim(f"t{self.temps}")
+        """A new temporary, `t0`, `t1`, ... (renamed by the namer only if a parameter took the name)."""
+        name = f"t{self.temps}"
         self.temps += 1
+        taken = self.namer.taken
+        if name in taken:
+            return self.namer.claim(name)
+        taken.add(name)  # (what `claim` does for a free identifier, in one set operation)
         return name
 
     def arg(self, w: int, consumer: Instr) -> str:
@@ -348,13 +353,11 @@ class _Emitter:
             self.forms[key] = form
         if form[0] == "alias":
             var[w] = form[1].format(*args)
-        elif reuse is not None:
-            self.emit(form[1].format(*args, out), ins)
-            var[w] = out
-        else:
-            name = self.fresh()
-            self.emit(form[1].format(*args, name), ins)
-            var[w] = name
+            return
+        if reuse is None:
+            out = self.fresh()
+        self.emit(form[1].format(*args, out), ins)
+        var[w] = out
 
     def form(self, ins: Instr, pattern: int) -> tuple[str, str] | None:
         """The statement of a node with a template lowering as a format string over its argument sources

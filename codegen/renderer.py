@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Generator
 
 from codegen.kernel_coords import Coords, broadcast, coord_map, coordinate_lines, dim_expr, product
 from codegen.kernel_lowering import EXPR, REDUCTIONS, cast_template
@@ -38,6 +39,9 @@ from codegen.kernel_plan import Kernel, Plan
 from codegen.naming import safe_comment
 from codegen.targets import Target
 from semantics.types import TensorType
+
+# A renderer step: yields the (wire, coords) whose text it reads, is sent that text, returns its own.
+Renders = Generator[tuple[int, Coords], str, str]
 
 _TOKEN = re.compile(r"@(\w+)\(|(-?)#(inf|\d+)")
 
@@ -106,9 +110,38 @@ class _Writer:
         return addr or "0"
 
     def value(self, w: int, coords: Coords) -> str:
-        key = (w, coords)
-        if key in self.memo:
-            return self.memo[key]
+        """The expression of wire `w` at `coords`. The expressions a wire reads are rendered first, by an
+        explicit stack of `_render` generators rather than by recursion (a kernel may inline a chain
+        of thousands of wires, deeper than Python's recursion limit); each generator asks for what it
+        reads by yielding (wire, coords) and is sent back the text, in the order a recursive
+        renderer would visit them, so the named values come out in the same order."""
+        memo = self.memo
+        if (w, coords) in memo:
+            return memo[(w, coords)]
+        stack: list[Renders] = []  # the steps waiting for a text, innermost last
+        fresh: Renders | None = self._render(w, coords)  # a step not started yet
+        text = ""
+        while True:
+            try:
+                key = next(fresh) if fresh is not None else stack[-1].send(text)
+            except StopIteration as done:
+                if fresh is None:
+                    stack.pop()
+                fresh, text = None, done.value
+                if not stack:
+                    return text
+                continue
+            if fresh is not None:
+                stack.append(fresh)
+                fresh = None
+            cached = memo.get(key)
+            if cached is None:
+                fresh = self._render(*key)
+            else:
+                text = cached
+
+    def _render(self, w: int, coords: Coords) -> Renders:
+        """The text of `w` at `coords` (memoised; see `value`)."""
         if w in self.inputs:
             text = f"{self.inputs[w]}[{self.address(w, coords)}]"
         else:
@@ -117,15 +150,15 @@ class _Writer:
             if name in ("const", "dimsize"):
                 text = self.constant(w)
             elif name in EXPR and name != "stop_gradient":
-                text = self.elementwise(w, coords)
+                text = yield from self.elementwise(w, coords)
             else:
-                text = self.moved(w, coords)
+                text = yield from self.moved(w, coords)
             if self.uses.get(w, 0) > 1 and not _simple(text):
                 var = f"v{self.count}"
                 self.count += 1
                 self.lines.append(f"const {self.ctype(w)} {var} = {text};")
                 text = var
-        self.memo[key] = text
+        self.memo[(w, coords)] = text
         return text
 
     def constant(self, w: int) -> str:
@@ -135,10 +168,12 @@ class _Writer:
             return f"(({self.t.ctype[p['dtype']]}){dim_expr(p['dim'])})"
         return self.literal(p["value"], p["dtype"])
 
-    def elementwise(self, w: int, coords: Coords) -> str:
+    def elementwise(self, w: int, coords: Coords) -> Renders:
         ins = self.instrs[self.producer[w]]
         out: TensorType = self.types[w]  # type: ignore[assignment]
-        args = [self.value(v, broadcast(coords, out, self.types[v])) for v in ins.inputs]  # type: ignore[arg-type]
+        args = []
+        for v in ins.inputs:
+            args.append((yield (v, broadcast(coords, out, self.types[v]))))  # type: ignore[arg-type]
         entry = EXPR[ins.box.name]
         dtype = self.types[ins.inputs[-1]].dtype  # type: ignore[union-attr]
         template = entry.template
@@ -149,7 +184,7 @@ class _Writer:
         named = dict(zip(("c", "x", "y") if ins.box.name == "where" else ("x", "y"), args))
         return substitute(self.fill(template, dtype).replace("{T}", self.t.ctype[out.dtype]), named)
 
-    def moved(self, w: int, coords: Coords) -> str:
+    def moved(self, w: int, coords: Coords) -> Renders:
         ins = self.instrs[self.producer[w]]
         x: TensorType = self.types[ins.inputs[0]]  # type: ignore[assignment]
         out: TensorType = self.types[w]  # type: ignore[assignment]
@@ -157,11 +192,10 @@ class _Writer:
             inner, guard = self.pad(dict(ins.box.param_dict), x, out, coords)
         else:
             inner, guard = coord_map(ins.box.name, ins.box.param_dict, x, out, coords)
-        text = self.value(ins.inputs[0], inner)
+        text = yield (ins.inputs[0], inner)
         if guard:
             text = f"({guard} ? {text} : {self.literal(0, out.dtype)})"
         return text
-
 
     def pad(self, p: dict, x: TensorType, out: TensorType, c: Coords) -> tuple[Coords, str | None]:
         """A pad reads its source at clamped coordinates and selects 0 outside it (branch-free). A guard

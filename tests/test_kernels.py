@@ -140,6 +140,22 @@ def test_moves_are_fused_into_one_kernel() -> None:
     assert [k for k, i in plan.steps if k == "instr" and plan.schedule.instrs[i].kind != "const"] == []
 
 
+def test_a_long_inlined_chain_renders_without_recursion() -> None:
+    """A kernel inlining a chain of thousands of single-use elementwise wires (the 600-layer chain's
+    gradient, a 10,000-op DAG) renders: the renderer walks what a value reads with an explicit
+    stack, not Python recursion (which stopped after a few hundred nested operations)."""
+    v = TensorType("f64", (Dim.sym("n"),))
+    b = Builder()
+    w = b.input(v)
+    for k in range(3000):
+        (w,) = b.add(make_box("sin" if k % 2 else "cos"), [w], [v])
+    d = b.build([w], name="chain", input_names=("x",))
+    plan = plan_kernels(d)
+    assert len(plan.kernels) == 1
+    (line,) = [line for line in emit(d, "c").splitlines() if line.strip().startswith("o0[i] =")]
+    assert line.count("sin(") == 1500 and line.count("cos(") == 1500 and line.count("a0[i]") == 1
+
+
 def test_energy_value_and_gradient_share_a_loop() -> None:
     mod = dsl.load(ROOT / "benchmarks" / "models" / "stencil_energy.dsl")
     plan = plan_kernels(mod.optimized("vg_energy"))
