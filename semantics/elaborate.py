@@ -219,8 +219,14 @@ class Elaborator:
             stmts: Sequence[ast.Assign] = decl.body
         else:
             stmts = dependency_order(decl.body, body.env.keys())
+        env = body.env
         for stmt in stmts:
-            self.assign(body, stmt, body.expr(stmt.value))
+            value = body.expr(stmt.value)
+            targets = stmt.targets
+            if len(targets) == 1 and targets[0] not in env:
+                env[targets[0]] = value  # (`assign`'s common case: one new name)
+            else:
+                self.assign(body, stmt, value)
         values, spans = self.flatten_returns(body, decl.returns, declared)
         if declared is not None and len(values) != len(declared):
             raise TypeCheckError(f"'{decl.name}' returns {len(values)} value(s) but its signature declares "

@@ -224,7 +224,10 @@ class BodyElaborator(LambdaElaboration):
 
     def _operand(self, e: ast.Expr) -> Value:
         """`expr(e)`; names and numbers nest nothing, so they skip its depth count."""
-        if isinstance(e, ast.Name):
+        if e.__class__ is ast.Name:
+            v = self.env.get(e.id)
+            if v.__class__ is WireVal and len(self.levels) == 1:  # (`name`'s common case, without the call)
+                return v
             return self.name(e)
         if isinstance(e, ast.Num):
             return self.literal(e.value, e.span, e.is_int)
