@@ -252,13 +252,24 @@ def _instructions(d: Diagram, order: list[int], kinds: list[str], ins_of: list[t
                 end[w] = lw
             else:
                 bufs.alias(w, kind, ins, lw)
-        if len(ins) == 1:  # the common cases, without building a set
+        if len(ins) == 1:  # (the common case without a call)
             frees: tuple[int, ...] = ins if last[ins[0]] == k else ()
         else:
-            freed = [w for w in ins if last[w] == k]
-            frees = tuple(sorted(set(freed))) if len(freed) > 1 else tuple(freed)
+            frees = _frees(ins, last, k)
         instrs.append(make(i, node.box, ins, outs, kind, reuse, frees, node.span))
     return tuple(instrs)
+
+
+def _frees(ins: tuple[int, ...], last: list[int], k: int) -> tuple[int, ...]:
+    """The distinct arguments of instruction k that it reads for the last time, in wire order."""
+    if len(ins) == 1:
+        return ins if last[ins[0]] == k else ()
+    if len(ins) == 2:  # (the common case without a set)
+        a, b = ins
+        if last[a] == k:
+            return (a if a < b else b, b if a < b else a) if last[b] == k and a != b else (a,)
+        return (b,) if last[b] == k else ()
+    return tuple(sorted({w for w in ins if last[w] == k}))
 
 
 class _Buffers:
@@ -297,17 +308,27 @@ class _Buffers:
                 continue
             if len(ins) > 1 and self.aliased(b, w, ins):
                 continue
-            key = (id(box), id(out_t), *map(id, map(types.__getitem__, ins)))
-            ok = self.decided.get(key)
-            if ok is None:
-                ok = self.decided[key] = self.in_place(box, tuple([types[v] for v in ins]), out_t)
-            if ok:
-                return w
+            return w if self.allows(box, ins, out_t) else None  # (the same answer for every argument)
         return None
+
+    def allows(self, box: Box, ins: tuple[int, ...], out_t: WireType) -> bool:
+        """The backend's `in_place` for this box, argument types and result type (memoised)."""
+        types = self.types
+        key = (id(box), id(out_t), *map(id, map(types.__getitem__, ins)))
+        ok = self.decided.get(key)
+        if ok is None:
+            ok = self.decided[key] = self.in_place(box, tuple([types[v] for v in ins]), out_t)
+        return ok
 
     def aliased(self, b: int, w: int, ins: tuple[int, ...]) -> bool:
         """Whether an argument other than `w` may share buffer `b` (w's)."""
         buf, roots = self.buf, self.roots
+        if len(ins) == 2:  # (the common case, without a loop)
+            v = ins[1] if w == ins[0] else ins[0]
+            if v == w:
+                return False
+            bv = buf.get(v)
+            return (bv == b) if bv is not None else (b in roots[v])
         for v in ins:
             if v != w:
                 bv = buf.get(v)
