@@ -263,13 +263,20 @@ def _is_column(t: object) -> bool:
 
 def _rebuild(d: Diagram, s: Sharing) -> Diagram:
     b = Builder()
-    rename = {w: b.input(d.types[w]) for w in d.inputs}
-    rep = s.rep.get
+    types, nodes, add = d.types, d.nodes, b.add
+    rename = {w: b.input(types[w]) for w in d.inputs}
+    get = s.rep.get
+    renamed = s.rep.keys()
     for i in s.live:
-        node = d.nodes[i]
-        outs = b.add(node.box, [rename[rep(w, w)] for w in node.inputs], [d.types[w] for w in node.outputs], node.span)
-        rename.update(zip(node.outputs, outs))
-    return b.build([rename[rep(w, w)] for w in d.outputs], input_names=d.input_names, name=d.name, span=d.span)
+        node = nodes[i]
+        ins, outs = node.inputs, node.outputs
+        # (most nodes read no merged wire, and have one output: no generic zip/update per node)
+        new_ins = [rename[w] for w in ins] if renamed.isdisjoint(ins) else [rename[get(w, w)] for w in ins]
+        if len(outs) == 1:
+            (rename[outs[0]],) = add(node.box, new_ins, (types[outs[0]],), node.span)
+        else:
+            rename.update(zip(outs, add(node.box, new_ins, [types[w] for w in outs], node.span)))
+    return b.build([rename[get(w, w)] for w in d.outputs], input_names=d.input_names, name=d.name, span=d.span)
 
 
 def after_extraction(d: Diagram) -> Diagram:

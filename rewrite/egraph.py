@@ -12,8 +12,12 @@ pool (egglog instances must stay on the thread that made them), `push`es, and on
 or when it is garbage — `pop`s back to the declared state and returns the instance to the pool.
 egglog's pop restores everything the push saved (rows, e-class ids, rules and functions declared
 after it), so nothing leaks from one e-graph to the next; `pool_counts()` counts how often a
-schema was declared in this process. Rules that depend on the diagram (the JVP rules) are declared
-after the push with `declare`, and popped with the rest.
+schema was declared in this process. A rule of the table is declared into an instance the first
+time one of its e-graphs may run it (`EGraph._need`: parsing and declaring the 43 IEEE-safe rules
+was ~75 ms of a fresh process, a 10,000-op random DAG needs 23 of them); rule sets list their rules
+in table order, so results never depend on which rules an instance declared before. Rules that
+depend on the diagram (the JVP rules) are declared after the push with `declare`, and popped with
+the rest.
 
 Loading (EGGLOG-NOTES.md): rows are read with egglog's `input` from in-memory files
 (`os.memfd_create`, read back through /proc/self/fd; a temporary file where that does not exist),
@@ -45,25 +49,22 @@ function, the primitive table's NumPy meaning in the wire's dtype — and unions
 
 from __future__ import annotations
 
-import functools
 import itertools
 import operator
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from egglog import bindings
 
+from rewrite.egraph_base import Base, Extension, base_of
 from rewrite.egraph_encoding import (
     LOWERING,
-    SCHEMA,
     DenseIds,
     ENode,
     Frozen,
     Lowering,
     Rows,
-    RuleOps,
     Tables,
     encode,
     num_value,
@@ -74,7 +75,7 @@ from rewrite.egraph_encoding import (
     row_files,
     type_facts,
 )
-from rewrite.rules import STAGES, Rule
+from rewrite.rules import Rule
 from semantics.diagram import Diagram
 from semantics.fold import fold, foldable
 from semantics.types import TensorType
@@ -83,51 +84,21 @@ __all__ = ["EGraph", "ENode", "Extension", "Frozen", "Lowering", "Tables", "num_
 
 
 
-@dataclass(frozen=True)
-class Extension:
-    """Declarations another module adds to every e-graph of its kind (the JVP tangent sort): egglog
-    text declared with the schema, the constructors that then count in `size()`, and the rule
-    names `run_step` reports."""
+class _Instance:
+    """A declared egglog instance, and the rules of its table declared in it so far (indices)."""
 
-    program: str = ""
-    constructors: tuple[str, ...] = ()
-    rules: tuple[str, ...] = ()
+    __slots__ = ("eg", "rules")
 
-
-@dataclass(frozen=True)
-class _Base:
-    """A declared state: the schema, one rule table (with the box ids it mentions) and an extension."""
-
-    program: str
-    rule_names: frozenset[str]
-    rule_sets: frozenset[str]
-    counted: frozenset[str]
-    ops: tuple[RuleOps, ...]  # per rule of the table, in order (rule k is alone in rule set rs-k)
-    stages: tuple[tuple[str, tuple[int, ...]], ...]  # stage rule set -> its rules (indices)
-
-
-@functools.lru_cache(maxsize=16)
-def _base(rules: tuple[Rule, ...], ext: Extension, boxes: tuple[tuple[str, int], ...]) -> _Base:
-    """Each rule of the table goes alone in a rule set `rs-k`, and a stage rule set (`algebra`, ...)
-    combines its rules, so a step can run the subset of a stage that can match (`_stage_ruleset`)."""
-    texts = []
-    for k, r in enumerate(rules):
-        text, tail = r.egglog(dict(boxes)), f':ruleset {r.stage} :name "{r.name}")'
-        assert text.endswith(tail), text
-        texts.append(f"(ruleset rs-{k})\n{text[:-len(tail)]}:ruleset rs-{k} :name \"{r.name}\")")
-    names = sorted({r.stage for r in rules} | {rs for _, sets in STAGES for rs in sets})
-    stages = tuple((rs, tuple(k for k, r in enumerate(rules) if r.stage == rs)) for rs in names)
-    texts += [f"(unstable-combined-ruleset {rs} {' '.join(f'rs-{k}' for k in ks)})" for rs, ks in stages]
-    return _Base("\n".join([SCHEMA, *texts, ext.program]), frozenset(r.name for r in rules) | frozenset(ext.rules),
-                 frozenset(r.stage for r in rules), frozenset(LOWERING) | frozenset(ext.constructors),
-                 tuple(RuleOps.of(r) for r in rules), stages)
+    def __init__(self, eg: bindings.EGraph) -> None:
+        self.eg = eg
+        self.rules: set[int] = set()
 
 
 class _Pool(threading.local):
-    """Per thread (egglog instances are unsendable): declared instances at rest, per `_Base`."""
+    """Per thread (egglog instances are unsendable): declared instances at rest, per `Base`."""
 
     def __init__(self) -> None:
-        self.free: dict[_Base, list[bindings.EGraph]] = {}
+        self.free: dict[Base, list[_Instance]] = {}
 
 
 _POOL = _Pool()
@@ -150,27 +121,27 @@ def pool_counts() -> dict[str, int]:
     return dict(_COUNTS)
 
 
-def _acquire(base: _Base) -> bindings.EGraph:
+def _acquire(base: Base) -> _Instance:
     free = _POOL.free.setdefault(base, [])
     if free:
-        eg = free.pop()
+        inst = free.pop()
     else:
-        eg = bindings.EGraph()
-        eg.run_program(*_parse(eg, base.program))
+        inst = _Instance(bindings.EGraph())
+        inst.eg.run_program(*_parse(inst.eg, base.program))
         _COUNTS["declared"] += 1
     _COUNTS["taken"] += 1
-    eg.run_program(*_parse(eg, "(push)"))
-    return eg
+    inst.eg.run_program(*_parse(inst.eg, "(push)"))
+    return inst
 
 
-def _release(base: _Base, eg: bindings.EGraph, pushes: int) -> None:
+def _release(base: Base, inst: _Instance, pushes: int) -> None:
     try:
-        eg.run_program(*_parse(eg, f"(pop {pushes})"))
+        inst.eg.run_program(*_parse(inst.eg, f"(pop {pushes})"))
     except bindings.EggSmolError:  # not back in the declared state: drop the instance
         return
     free = _POOL.free.setdefault(base, [])
     if len(free) < _POOL_SIZE:
-        free.append(eg)
+        free.append(inst)
 
 
 class EGraph:
@@ -181,10 +152,13 @@ class EGraph:
 
     def __init__(self, rules: Sequence[Rule], tables: Tables | None = None, extension: Extension | None = None) -> None:
         self.tables = tables or Tables()
-        self._base = _base(tuple(rules), extension or Extension(), tuple(sorted(self.tables.rule_boxes().items())))
+        self._base = base_of(tuple(rules), extension or Extension(), tuple(sorted(self.tables.rule_boxes().items())))
         self._thread = threading.get_ident()
-        self._eg = _acquire(self._base)
+        self._inst = _acquire(self._base)
+        self._eg = self._inst.eg
         self._pushes = 1  # ours over the declared state, the pool's own included
+        self._fresh = True  # nothing run since the push (see `_need`)
+        self._above: set[int] = set()  # rules of the table declared over the push (see `_need`)
         self._closed = False
         self._sizes: tuple[tuple[str, int], ...] | None = None
         self._ops: set[str] | None = set()  # op names loaded (None: unknown, after a `declare`)
@@ -201,7 +175,7 @@ class EGraph:
             return
         self._closed = True
         if threading.get_ident() == self._thread:
-            _release(self._base, self._eg, self._pushes)
+            _release(self._base, self._inst, self._pushes)
 
     def __enter__(self) -> EGraph:
         return self
@@ -229,7 +203,28 @@ class EGraph:
         if self._closed:
             raise RuntimeError("this EGraph was closed: its egglog instance is back in the pool")
         self._sizes = None  # any command may change them
+        self._fresh = False
         return self._eg.run_program(*_parse(self._eg, text))
+
+    def _need(self, rules: Iterable[int]) -> None:
+        """Declare the rules of the table (indices) that a step may run and this instance has not
+        declared yet: into the declared state while this e-graph is still empty (pop, declare, push:
+        the instance's next e-graphs have them too), else over the push (gone at `close`).
+        Declaring a rule costs ~1 ms (measured: the IEEE-safe table is ~45 ms of a fresh process's
+        CPU; a 10,000-op random DAG needs 23 of its rules). What an e-graph computes does not depend
+        on which rules its instance declared before: a rule runs only in a step of its rule set, and
+        every rule set lists its rules in table order, whatever order they were declared in."""
+        missing = sorted(k for k in rules if k not in self._inst.rules and k not in self._above)
+        if not missing:
+            return
+        text = "\n".join(self._base.rules[k] for k in missing)
+        if self._fresh and self._pushes == 1:
+            self._run(f"(pop)\n{text}\n(push)")
+            self._inst.rules.update(missing)
+            self._fresh = True
+        else:
+            self._run(text)
+            self._above.update(missing)
 
     # ----------------------------------------------------------- loading
 
@@ -239,6 +234,8 @@ class EGraph:
         rows, outputs = encode(diagrams, self.tables)
         if self._ops is not None:
             self._ops.update(r[1] for rel in ("R1", "R2", "R3", "RN", "RMulti") for r in rows[rel])
+            relevant = relevant_rules(self._base.ops, self._ops)
+            self._need(k for k, r in enumerate(self._base.ops) if r.name in relevant)
         self.input_rows({**rows, **type_facts(self.tables)}, "load")
         self._run("(run-schedule (saturate (run typing)))")
         return outputs
@@ -294,9 +291,13 @@ class EGraph:
         """The rule set that runs `step_rules(rs)`: `rs` itself when that is all of it, else a
         combination declared once per e-graph (and per set of ops loaded)."""
         stage = dict(self._base.stages).get(rs)
-        if stage is None or self._ops is None:
+        if stage is None:
+            return rs
+        if self._ops is None:
+            self._need(stage)
             return rs
         members = set(self.step_rules(rs))
+        self._need(k for k in stage if self._base.ops[k].name in members)
         if len(members) == len(stage):
             return rs
         key = (rs, frozenset(self._ops))

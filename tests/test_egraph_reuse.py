@@ -17,7 +17,7 @@ import dsl
 from rewrite import egraph, egraph_encoding
 from rewrite.egraph import EGraph, pool_counts
 from rewrite.optimize import optimize
-from rewrite.rules import RULES
+from rewrite.rules import RULES, rules_for
 from semantics.diagram import Builder, Diagram, make_box
 from semantics.types import scalar
 from tests.helpers import examples
@@ -148,3 +148,42 @@ def test_leaving_out_rules_that_cannot_match_changes_nothing(d):
     assert out.outputs == want.outputs and report.rules_fired == want_report.rules_fired
     assert [(s.name, s.iterations, s.stop_reason, s.size_after) for s in report.stages] == \
         [(s.name, s.iterations, s.stop_reason, s.size_after) for s in want_report.stages]
+
+
+def _exp_chain() -> Diagram:
+    """exp(log(x) * 1) - x * 0.5 * 2: rules about exp, log, mul and sub can match, the rest cannot."""
+    b = Builder()
+    x = b.input(F64)
+    one, half, two = (b.add(make_box("const", {"value": v, "dtype": "f64"}), [], [F64])[0] for v in (1.0, 0.5, 2.0))
+    (lg,) = b.add(make_box("log"), [x], [F64])
+    (m,) = b.add(make_box("mul"), [lg, one], [F64])
+    (e,) = b.add(make_box("exp"), [m], [F64])
+    (h,) = b.add(make_box("mul"), [x, half], [F64])
+    (t,) = b.add(make_box("mul"), [h, two], [F64])
+    (y,) = b.add(make_box("sub"), [e, t], [F64])
+    return b.build([y])
+
+
+@pytest.mark.parametrize("fast_math", [False, True])
+def test_rules_are_declared_when_first_needed_and_results_do_not_depend_on_which(fast_math, monkeypatch):
+    """An instance declares a rule of its table the first time an e-graph may run it (declaring costs
+    ~1 ms a rule): optimising in an instance that has declared none of them, one that has declared
+    those of another model first, and one that has declared every rule gives the same result."""
+    table = rules_for(fast_math)
+
+    def run() -> tuple[list[object], tuple[object, ...]]:
+        out, report = optimize(_exp_chain(), fast_math=fast_math)
+        return [(n.box, n.inputs, n.outputs) for n in out.nodes], report.rules_fired
+
+    monkeypatch.setattr(egraph, "_POOL", egraph._Pool())  # no instance at rest: the next one declares no rule
+    fresh = run()
+    (inst,) = [i for free in egraph._POOL.free.values() for i in free]
+    assert 0 < len(inst.rules) < len(table)  # only those that can match exp, log, mul and sub
+    monkeypatch.setattr(egraph, "_POOL", egraph._Pool())
+    optimize(_sin_times_two(), fast_math=fast_math)  # another model's rules first, in the same instance
+    assert run() == fresh
+    with EGraph(table) as eg:  # the same instance, with every rule of the table declared
+        eg._need(range(len(table)))
+    (inst,) = [i for free in egraph._POOL.free.values() for i in free]
+    assert len(inst.rules) == len(table)
+    assert run() == fresh
