@@ -286,6 +286,8 @@ def after_extraction(d: Diagram) -> Diagram:
     front instead of once by each of them when neither fires (the common case: two sweeps over a
     10k-node diagram that find nothing)."""
     d = prune(d)
+    if _builder_numbered(d) and {n.box.name for n in d.nodes}.isdisjoint(("squeeze", "sum_to")):
+        return elide_broadcasts(d)  # neither would fire (one scan for both)
     d = _rewrite_nodes(d, _merge_squeeze, "squeeze", pruned=True)
     d = _rewrite_nodes(d, _column_matvec, "sum_to", pruned=True)
     return elide_broadcasts(d)
