@@ -332,10 +332,16 @@ class _Emitter:
 
     def primitive(self, ins: Instr) -> None:
         var, const, types = self.var, self.const, self.d.types
-        if const and not const.keys().isdisjoint(ins.inputs):
-            args = [self.arg(w, ins) if w in const else var[w] for w in ins.inputs]
+        inputs = ins.inputs
+        # (one and two arguments spelled out: this runs once per generated line, and building these
+        # tuples and lists through `map` objects took a fifth of the emitter's time)
+        two = len(inputs) == 2
+        if const and not const.keys().isdisjoint(inputs):
+            args = [self.arg(w, ins) if w in const else var[w] for w in inputs]
+        elif two:
+            args = [var[inputs[0]], var[inputs[1]]]
         else:
-            args = list(map(var.__getitem__, ins.inputs))
+            args = [var[v] for v in inputs]
         (w,) = ins.outputs
         reuse = ins.reuse
         if reuse is None:
@@ -343,7 +349,9 @@ class _Emitter:
         else:  # which argument (if any) is the buffer written: `t0 += b` or `xp.add(b, c, out=t0)`
             out = var[reuse]
             pattern = args.index(out) if out in args else -1
-        key = (id(ins.box), pattern, id(types[w]), *map(id, map(types.__getitem__, ins.inputs)))
+        # the statement's form by box, in-place pattern and types (by identity: see `forms`)
+        key = ((id(ins.box), pattern, id(types[w]), id(types[inputs[0]]), id(types[inputs[1]])) if two else
+               (id(ins.box), pattern, id(types[w]), *[id(types[v]) for v in inputs]))
         form = self.forms.get(key)
         if form is None:
             form = self.form(ins, pattern)
@@ -356,8 +364,14 @@ class _Emitter:
             return
         if reuse is None:
             out = self.fresh()
-        self.emit(form[1].format(*args, out), ins)
         var[w] = out
+        code = form[1].format(*args, out)
+        span = ins.span
+        prefix = self.comments.get(span.filename) if span is not None else None
+        if prefix is None:  # (no span, or its file's first line)
+            self.emit(code, ins)
+        else:  # `emit`, without the call (this runs once per generated line)
+            self.body.append(f"    {code}{prefix}{span.line}")  # type: ignore[union-attr]
 
     def form(self, ins: Instr, pattern: int) -> tuple[str, str] | None:
         """The statement of a node with a template lowering as a format string over its argument sources

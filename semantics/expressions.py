@@ -367,11 +367,13 @@ class BodyElaborator(LambdaElaboration):
 
     def _node(self, prim: Primitive, wires: Sequence[WireVal], params: dict[str, Any], span: Span | None) -> Value:
         """The node of `prim` on typed wires (its output types from the row's shape rule)."""
+        if len(wires) == 1:  # (`sin(x)`: without the two lists)
+            return self._add_node(prim, (wires[0].type,), (wires[0].wire,), params, span)
         return self._add_node(prim, tuple([w.type for w in wires]), tuple([w.wire for w in wires]), params, span)
 
     def _add_node(self, prim: Primitive, in_types: tuple[WireType, ...], ins: tuple[int, ...], params: dict[str, Any],
                   span: Span | None) -> Value:
-        plain = None if params else _PLAIN_NODES.get((id(prim), *map(id, in_types)))
+        plain = None if params else _PLAIN_NODES.get(_plain_key(prim, in_types))
         if plain is not None:
             box, out_types = plain[0], plain[1]
         else:
@@ -474,7 +476,13 @@ _PLAIN_NODES: dict[tuple[int, ...], tuple[Box, tuple[WireType, ...], Primitive, 
 def _remember_plain(prim: Primitive, in_types: tuple[WireType, ...], box: Box, out_types: tuple[WireType, ...]) -> None:
     if len(_PLAIN_NODES) >= 4096:  # (bounded, like the shape rules' memo)
         _PLAIN_NODES.clear()
-    _PLAIN_NODES[(id(prim), *map(id, in_types))] = (box, out_types, prim, in_types)
+    _PLAIN_NODES[_plain_key(prim, in_types)] = (box, out_types, prim, in_types)
+
+
+def _plain_key(prim: Primitive, in_types: tuple[WireType, ...]) -> tuple[int, ...]:
+    if len(in_types) == 2:  # (binary operators: most nodes, without a map object and a list)
+        return (id(prim), id(in_types[0]), id(in_types[1]))
+    return (id(prim), *map(id, in_types))
 
 
 _ARITY: dict[str, int | None] = {}
