@@ -335,11 +335,13 @@ class _Emitter:
         inputs = ins.inputs
         # (one and two arguments spelled out: this runs once per generated line, and building these
         # tuples and lists through `map` objects took a fifth of the emitter's time)
-        two = len(inputs) == 2
+        n = len(inputs)
         if const and not const.keys().isdisjoint(inputs):
             args = [self.arg(w, ins) if w in const else var[w] for w in inputs]
-        elif two:
+        elif n == 2:
             args = [var[inputs[0]], var[inputs[1]]]
+        elif n == 1:
+            args = [var[inputs[0]]]
         else:
             args = [var[v] for v in inputs]
         (w,) = ins.outputs
@@ -350,7 +352,8 @@ class _Emitter:
             out = var[reuse]
             pattern = args.index(out) if out in args else -1
         # the statement's form by box, in-place pattern and types (by identity: see `forms`)
-        key = ((id(ins.box), pattern, id(types[w]), id(types[inputs[0]]), id(types[inputs[1]])) if two else
+        key = ((id(ins.box), pattern, id(types[w]), id(types[inputs[0]]), id(types[inputs[1]])) if n == 2 else
+               (id(ins.box), pattern, id(types[w]), id(types[inputs[0]])) if n == 1 else
                (id(ins.box), pattern, id(types[w]), *[id(types[v]) for v in inputs]))
         form = self.forms.get(key)
         if form is None:

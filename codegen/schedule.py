@@ -314,8 +314,10 @@ class _Buffers:
     def allows(self, box: Box, ins: tuple[int, ...], out_t: WireType) -> bool:
         """The backend's `in_place` for this box, argument types and result type (memoised)."""
         types = self.types
-        key = ((id(box), id(out_t), id(types[ins[0]]), id(types[ins[1]])) if len(ins) == 2 else
-               (id(box), id(out_t), *[id(types[v]) for v in ins]))  # (two arguments without a list)
+        n = len(ins)  # (one or two arguments without a list)
+        key = ((id(box), id(out_t), id(types[ins[0]]), id(types[ins[1]])) if n == 2 else
+               (id(box), id(out_t), id(types[ins[0]])) if n == 1 else
+               (id(box), id(out_t), *[id(types[v]) for v in ins]))
         ok = self.decided.get(key)
         if ok is None:
             ok = self.decided[key] = self.in_place(box, tuple([types[v] for v in ins]), out_t)

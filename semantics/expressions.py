@@ -373,7 +373,8 @@ class BodyElaborator(LambdaElaboration):
 
     def _add_node(self, prim: Primitive, in_types: tuple[WireType, ...], ins: tuple[int, ...], params: dict[str, Any],
                   span: Span | None) -> Value:
-        plain = None if params else _PLAIN_NODES.get(_plain_key(prim, in_types))
+        plain = None if params else _PLAIN_NODES.get(
+            (id(prim), id(in_types[0]), id(in_types[1])) if len(in_types) == 2 else _plain_key(prim, in_types))
         if plain is not None:
             box, out_types = plain[0], plain[1]
         else:
@@ -480,7 +481,8 @@ def _remember_plain(prim: Primitive, in_types: tuple[WireType, ...], box: Box, o
 
 
 def _plain_key(prim: Primitive, in_types: tuple[WireType, ...]) -> tuple[int, ...]:
-    if len(in_types) == 2:  # (binary operators: most nodes, without a map object and a list)
+    """The key of `_PLAIN_NODES` (`_add_node` spells out the two-argument case: most nodes)."""
+    if len(in_types) == 2:
         return (id(prim), id(in_types[0]), id(in_types[1]))
     return (id(prim), *map(id, in_types))
 
