@@ -234,8 +234,10 @@ class Elaborator:
         wires = [body.typed(v, declared[i].dtype if declared and isinstance(declared[i], TensorType) else None)  # type: ignore[union-attr]
                  for i, v in enumerate(values)]
         if declared is not None:
-            # each distinct wire type once (a long body has few types and many wires)
-            binding = {n: Dim.sym(n) for t in dict.fromkeys(body.b.types) for n in _dim_names(t)}
+            # each distinct wire type object once (a long body has few types and many wires; deduplicated
+            # by identity in C, where `dict.fromkeys` ran a Python `__hash__` per wire)
+            types = body.b.types
+            binding = {n: Dim.sym(n) for t in dict(zip(map(id, types), types)).values() for n in _dim_names(t)}
             check_return(wires, declared, binding, spans)
         return wires
 
