@@ -174,43 +174,18 @@ class _Parser(ExprParser):
         i = first + 1
         if kinds[i] != "NAME" or kinds[i + 1] != "LPAR":
             raise Unparsed
-        self.i = i + 2
         name_span = self.span_of(i, i)
         name = self.values[i]
-        name = _alias(name, name)
-        params: list[ast.Param] = []
-        values, lines, ends, fn, texts = self.values, self.lines, self.ends, self.filename, self.line_texts
-        while kinds[self.i] != "RPAR":  # params: param ("," param)* ","?
-            start = self.i  # param: NAME [":" type] ["=" expr]
-            if kinds[start] != "NAME":
-                raise Unparsed
-            self.i += 1
-            pname = values[start]
-            t = default = None
-            if kinds[self.i] == "COLON":
-                self.i += 1
-                t = self.type()
-            if kinds[self.i] == "EQUAL":
-                self.i += 1
-                default = self.expr()
-            last = self.i - 1
-            line = lines[start]
-            span = _new_tuple(Span, (fn, line, ends[start] - len(pname), lines[last], ends[last], texts[line]))
-            params.append(_Param(_alias(pname, pname), t, span, default))
-            if last - start >= SAFE_TOKENS:
-                self.long_part = True
-            if kinds[self.i] != "COMMA":
-                break
-            self.i += 1
-        if kinds[self.i] != "RPAR":
-            raise Unparsed
-        self.i += 1
+        params = self.params(i + 2)
         ret = None
         if kinds[self.i] == "_ARROW":
             start = self.i
-            self.i += 1
-            ret = self.type()
-            self.measure_part(start)
+            if kinds[start + 1] == "NAME" and kinds[start + 2] == "LSQB":  # (the common `-> f64[n]`; short)
+                ret = self.tensor_type(start + 1)
+            if ret is None:
+                self.i = start + 1
+                ret = self.type()
+                self.measure_part(start)
         if kinds[self.i] != "LBRACE":
             raise Unparsed
         self.i += 1
@@ -218,7 +193,44 @@ class _Parser(ExprParser):
         if kinds[self.i] != "RBRACE":
             raise Unparsed
         self.i += 1
-        return build.make_def(name, tuple(params), ret, stmts, self.span(first), name_span)
+        return build.make_def(_alias(name, name), params, ret, stmts, self.span(first), name_span)
+
+    def params(self, i: int) -> tuple[ast.Param, ...]:
+        """params: param ("," param)* ","?, param: NAME [":" type] ["=" expr], from token i (after
+        the "(") to the ")" (consumed)."""
+        kinds, values, lines, ends, fn, texts = self.kinds, self.values, self.lines, self.ends, self.filename, self.line_texts
+        params: list[ast.Param] = []
+        while kinds[i] != "RPAR":
+            if kinds[i] != "NAME":
+                raise Unparsed
+            pname = values[i]
+            t = None
+            if kinds[i + 1] == "COLON":
+                if kinds[i + 3] == "LSQB":  # (the common `x: f64[n, 3]`, at once; short)
+                    t = self.tensor_type(i + 2)
+                if t is None:
+                    self.i = i + 2
+                    t = self.type()
+            else:
+                self.i = i + 1
+            default = None
+            if kinds[self.i] == "EQUAL":
+                self.i += 1
+                default = self.expr()
+            last = self.i - 1
+            line = lines[i]
+            span = _new_tuple(Span, (fn, line, ends[i] - len(pname), lines[last], ends[last], texts[line]))
+            params.append(_Param(_alias(pname, pname), t, span, default))
+            if last - i >= SAFE_TOKENS:
+                self.long_part = True
+            i = self.i
+            if kinds[i] != "COMMA":
+                break
+            i += 1
+        if kinds[i] != "RPAR":
+            raise Unparsed
+        self.i = i + 1
+        return tuple(params)
 
     # A chain's partial results span from its first operand to the current one, each operand taken
     # without the parentheses around it (the AstBuilder sees an inlined `"(" morphism ")"` as the

@@ -40,6 +40,7 @@ _ARG_END = ("COMMA", "RPAR")
 _OP_ALIASES = build.OP_ALIASES
 _NO_EXPR = ("COLON", "COMMA", "RSQB")
 _alias = build.NAME_ALIASES.get  # (build.name_of without a Python call, for the frequent names)
+_DTYPES = frozenset(build.DTYPES)
 
 _new_tuple = tuple.__new__  # a Span from a tuple of its fields, without the call through `Span.__new__`
 _Name = constructor(ast.Name)
@@ -142,7 +143,7 @@ class ExprParser:
             if kinds[self.i] != "LSQB":
                 return build.make_named_type(name, None, self.span(first))
             dims = self.dims()
-            if name in build.DTYPES:  # (the common case of `build.make_named_type`)
+            if name in _DTYPES:  # (the common case of `build.make_named_type`)
                 return _TensorType(name, dims, self.span(first))
             return build.make_named_type(name, dims, self.span(first))
         self.expect("LPAR")
@@ -157,39 +158,48 @@ class ExprParser:
         return ast.TupleTypeExpr(items, self.span(first))
 
     def tensor_type(self, first: int) -> ast.TensorTypeExpr | None:
-        """`dtype[d, ...]` with each dim a name or an integer and nothing after it that makes it part
-        of a bigger type (`⊗`, `->`), built as `type` would build it; None for anything else."""
-        kinds, values, lines, ends = self.kinds, self.values, self.lines, self.ends
+        """`dtype[d, ...]` from token `first` (a name, "[" after it) with each dim a name or an
+        integer and nothing after it that makes it part of a bigger type (`⊗`, `->`), built as
+        `type` would build it; None for anything else."""
+        values = self.values
         name = values[first]
-        if name not in build.DTYPES:
+        if name not in _DTYPES:
             return None
-        fn, texts = self.filename, self.line_texts
-        dims = []
+        kinds, lines, ends, fn, texts = self.kinds, self.lines, self.ends, self.filename, self.line_texts
         j = first + 2
-        while True:
-            kind = kinds[j]
-            if kinds[j + 1] not in _DIM_END:
-                return None
+        if kinds[j] == "NAME" and kinds[j + 1] == "RSQB" and kinds[j + 2] not in _TYPE_OPS:  # (one named dim: at once)
             text = values[j]
+            line = lines[j]
+            end = ends[j]
+            dim = _DimRef(_alias(text, text), _new_tuple(Span, (fn, line, end - len(text), line, end, texts[line])))
+            self.i = j + 2
+            line = lines[first]
+            return _TensorType(name, (dim,), _new_tuple(Span, (fn, line, ends[first] - len(name), lines[j + 1], ends[j + 1],
+                                                               texts[line])))
+        dims = []
+        while True:
+            text = values[j]
+            kind = kinds[j]
             value: str | int
             if kind == "NAME":
                 value = _alias(text, text)
-            elif kind != "NUMBER" or not text.isdigit() or len(text) > 18:
-                return None  # (`make_dim` decides)
-            else:
+            elif kind == "NUMBER" and text.isdigit() and len(text) <= 18:
                 value = int(text)
+            else:
+                return None  # (`make_dim` decides)
             line = lines[j]
             end = ends[j]
             dims.append(_DimRef(value, _new_tuple(Span, (fn, line, end - len(text), line, end, texts[line]))))
+            after = kinds[j + 1]
             j += 2
-            if kinds[j - 1] == "RSQB":
+            if after != "COMMA":
+                if after != "RSQB" or kinds[j] in _TYPE_OPS:
+                    return None
                 break
-        if kinds[j] in _TYPE_OPS:
-            return None
         self.i = j
         line = lines[first]
-        return _TensorType(name, tuple(dims), _new_tuple(Span, (fn, line, ends[first] - len(name), lines[j - 1], ends[j - 1],
-                                                                texts[line])))
+        span = _new_tuple(Span, (fn, line, ends[first] - len(name), lines[j - 1], ends[j - 1], texts[line]))
+        return _TensorType(name, tuple(dims), span)
 
     def dims(self) -> tuple[ast.DimRef, ...]:  # dims: "[" dim ("," dim)* "]"
         kinds, values = self.kinds, self.values
@@ -291,32 +301,42 @@ class ExprParser:
     def binary(self, min_level: int) -> ast.Expr:
         """The binary levels by precedence climbing (`_LEVELS`): ?compare: arith | arith COMP arith,
         ?arith: term ((PLUS | MINUS) term)*, ?term: unary ((STAR | SLASH | AT) unary)*. A chain folds
-        to the left, each partial result spanning from the chain's first operand. A right operand
-        that is a lone name or number (the common case) is built here, without the recursion."""
+        to the left, each partial result spanning from the chain's first operand. An operand that
+        is a lone name or number (the common case) is built here, without `unary` or the recursion."""
         first = self.i
-        e = self.unary()
         kinds = self.kinds
-        level = _LEVELS.get(kinds[self.i], 0)
+        kind = kinds[first]
+        e = self.leaf(first) if (kind == "NAME" or kind == "NUMBER") and kinds[first + 1] not in _POSTFIX else self.unary()
+        i = self.i
+        level = _LEVELS.get(kinds[i], 0)
         if level < min_level:
             return e
         values, lines, ends, fn, texts = self.values, self.lines, self.ends, self.filename, self.line_texts
         line = lines[first]
         col = ends[first] - len(values[first])
+        text = texts[line]
         while level >= min_level:
-            j = self.i + 1
-            op = values[j - 1]
-            if kinds[j] in _LEAVES and kinds[j + 1] not in _POSTFIX and _LEVELS.get(kinds[j + 1], 0) <= level:
-                right = self.leaf(j)  # (what `binary(level + 1)` returns for it)
+            op = values[i]
+            j = i + 1
+            kind = kinds[j]
+            after = kinds[j + 1]
+            if (kind == "NAME" or kind == "NUMBER") and after not in _POSTFIX and _LEVELS.get(after, 0) <= level:
+                value = values[j]  # (what `binary(level + 1)` returns for it: `leaf`, inline)
+                end = ends[j]
+                at = lines[j]
+                span = _new_tuple(Span, (fn, at, end - len(value), at, end, texts[at]))
+                right = _Name(_alias(value, value), span) if kind == "NAME" else build.make_num(value, span)
+                i = j + 1
             else:
                 self.i = j
                 right = self.binary(level + 1)
-            last = self.i - 1
-            e = _BinOp(_OP_ALIASES.get(op, op), e, right,
-                       _new_tuple(Span, (fn, line, col, lines[last], ends[last], texts[line])))
-            next_level = _LEVELS.get(kinds[self.i], 0)
+                i = self.i
+            e = _BinOp(_OP_ALIASES.get(op, op), e, right, _new_tuple(Span, (fn, line, col, lines[i - 1], ends[i - 1], text)))
+            next_level = _LEVELS.get(kinds[i], 0)
             if level == 1 and next_level == 1:  # not associative: `a < b < c` is an error
                 raise Unparsed
             level = next_level
+        self.i = i
         return e
 
     def leaf(self, j: int) -> ast.Expr:
@@ -359,7 +379,9 @@ class ExprParser:
                     e = _Call(e, (), (), self.span(first))
                     continue
                 items, keywords = self.args()
-                self.expect("RPAR")
+                if kinds[self.i] != "RPAR":
+                    raise Unparsed
+                self.i += 1
                 # (`make_call` checks the order and uniqueness of keyword arguments)
                 e = build.make_call(e, items, self.span(first)) if keywords else _Call(e, items, (), self.span(first))
             elif kind == "LSQB":  # index
