@@ -177,7 +177,7 @@ class _Parser(ExprParser):
         name_span = self.span_of(i, i)
         name = self.values[i]
         params = self.params(i + 2)
-        ret = None
+        ret: ast.TypeExpr | None = None
         if kinds[self.i] == "_ARROW":
             start = self.i
             if kinds[start + 1] == "NAME" and kinds[start + 2] == "LSQB":  # (the common `-> f64[n]`; short)
@@ -204,7 +204,7 @@ class _Parser(ExprParser):
             if kinds[i] != "NAME":
                 raise Unparsed
             pname = values[i]
-            t = None
+            t: ast.TypeExpr | None = None
             if kinds[i + 1] == "COLON":
                 if kinds[i + 3] == "LSQB":  # (the common `x: f64[n, 3]`, at once; short)
                     t = self.tensor_type(i + 2)

@@ -325,7 +325,7 @@ class ExprParser:
                 end = ends[j]
                 at = lines[j]
                 span = _new_tuple(Span, (fn, at, end - len(value), at, end, texts[at]))
-                right = _Name(_alias(value, value), span) if kind == "NAME" else build.make_num(value, span)
+                right: ast.Expr = _Name(_alias(value, value), span) if kind == "NAME" else build.make_num(value, span)
                 i = j + 1
             else:
                 self.i = j
