@@ -134,13 +134,25 @@ def _may_overlap(a: _Alt, b: _Alt) -> bool:
         return any(b.first.match(c) for c in a.finite)
     if b.finite is not None:
         return any(a.first.match(c) for c in b.finite)
-    return re.search(f"(?=(?:{a.first.pattern})){b.first.pattern}", _witnesses()) is not None
+    return re.search(f"(?=(?:{a.first.pattern}))(?:{b.first.pattern})", _witnesses()) is not None
 
 
 @lru_cache(maxsize=1)
 def _witnesses() -> str:
     """Characters on which two category classes are compared (see the module doc)."""
     return "".join(map(chr, (*range(0x3000), 0xFF10, 0xFF21, 0x1D400, 0x1D7CE, 0x20000, 0x1F600, 0xE0020)))
+
+
+def unrivalled(regexes: Sequence[str], k: int) -> bool:
+    """Whether no regex before `regexes[k]` may start with a character `regexes[k]` may start with
+    (False when unsure): then a text that `regexes[k]` matches in full is its terminal's, whatever
+    the alternatives before it.
+
+    >>> unrivalled(["[0-9]+", "[a-z]+"], 1), unrivalled(["[0-9a]+", "[a-z]+"], 1)
+    (True, False)
+    """
+    target = _Alt(regexes[k], False, False, k)
+    return not any(_may_overlap(target, _Alt(r, False, False, i)) for i, r in enumerate(regexes[:k]))
 
 
 def spans_blanks(regex: str) -> bool:

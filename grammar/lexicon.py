@@ -38,7 +38,7 @@ from typing import TypeVar
 
 from lark.lexer import PatternStr, TerminalDef
 
-from grammar.alternation import fast_alternation, first_chars, regex_pieces, spans_blanks
+from grammar.alternation import fast_alternation, first_chars, regex_pieces, spans_blanks, unrivalled
 
 T = TypeVar("T")
 
@@ -83,6 +83,9 @@ class Lexicon:
     # the characters that may start a token containing a space (`"`, `#`); None: lines are never
     # cut at their spaces first (the gap is not plain whitespace, or the terminals are not understood)
     crossing: re.Pattern[str] | None = None
+    # the terminal of names (NAME) and its regex when no terminal before it may start as a name does:
+    # a new token text that it matches in full is a name or a keyword, without the `kinds` match
+    names: tuple[str, re.Pattern[str]] | None = None
 
     @staticmethod
     def from_terminals(terminals: Iterable[TerminalDef], ignore: Iterable[str]) -> Lexicon:
@@ -111,7 +114,11 @@ class Lexicon:
         kinds = "|".join(f"(?P<{t.name}>{t.pattern.to_regexp()})" for t in kept)
         crossing = _crossing(gap, [t.pattern.to_regexp() for t in kept if t.name not in ignore or not
                                    re.fullmatch(t.pattern.to_regexp(), " ")])
-        return Lexicon(re.compile(f"{gap}(?:{lexemes})"), re.compile(gap), re.compile(kinds), keywords, ignore, crossing)
+        regexes = [t.pattern.to_regexp() for t in kept]
+        k = next((k for k, t in enumerate(kept) if t.name in keywords), None)
+        fast_names = None if k is None or not unrivalled(regexes, k) else (kept[k].name, re.compile(regexes[k]))
+        return Lexicon(re.compile(f"{gap}(?:{lexemes})"), re.compile(gap), re.compile(kinds), keywords, ignore, crossing,
+                       fast_names)
 
     def tokenize(self, text: str) -> Tokens:
         """The tokens of `text` (ignored terminals dropped), then `$END`; `Unparsed` if a character
@@ -158,6 +165,8 @@ class Lexicon:
 
     def _kind(self, value: str) -> str:
         """The terminal of a token's text."""
+        if self.names is not None and self.names[1].fullmatch(value):
+            return self.keywords[self.names[0]].get(value, self.names[0])
         m = self.kinds.fullmatch(value)
         if m is None or m.lastgroup is None:
             raise Unparsed  # (cannot happen: the same alternatives matched this text in the lexeme)
