@@ -298,15 +298,18 @@ class ExprParser:
         self.depth -= 1
         return e
 
-    def binary(self, min_level: int) -> ast.Expr:
+    def binary(self, min_level: int, first: int = 0, e: ast.Expr | None = None) -> ast.Expr:
         """The binary levels by precedence climbing (`_LEVELS`): ?compare: arith | arith COMP arith,
         ?arith: term ((PLUS | MINUS) term)*, ?term: unary ((STAR | SLASH | AT) unary)*. A chain folds
-        to the left, each partial result spanning from the chain's first operand. An operand that
-        is a lone name or number (the common case) is built here, without `unary` or the recursion."""
-        first = self.i
+        to the left, each partial result spanning from the chain's first operand (`e`, from token
+        `first`, when the caller parsed it). An operand that is a lone name or number (the common
+        case) is built here, and a right operand climbs a level only if an operator of a higher one
+        follows it."""
         kinds = self.kinds
-        kind = kinds[first]
-        e = self.leaf(first) if (kind == "NAME" or kind == "NUMBER") and kinds[first + 1] not in _POSTFIX else self.unary()
+        if e is None:
+            first = self.i
+            kind = kinds[first]
+            e = self.leaf(first) if (kind == "NAME" or kind == "NUMBER") and kinds[first + 1] not in _POSTFIX else self.unary()
         i = self.i
         level = _LEVELS.get(kinds[i], 0)
         if level < min_level:
@@ -329,7 +332,9 @@ class ExprParser:
                 i = j + 1
             else:
                 self.i = j
-                right = self.binary(level + 1)
+                right = self.unary()
+                if _LEVELS.get(kinds[self.i], 0) > level:
+                    right = self.binary(level + 1, j, right)
                 i = self.i
             e = _BinOp(_OP_ALIASES.get(op, op), e, right, _new_tuple(Span, (fn, line, col, lines[i - 1], ends[i - 1], text)))
             next_level = _LEVELS.get(kinds[i], 0)
