@@ -206,7 +206,7 @@ class _Parser(ExprParser):
             pname = values[i]
             t: ast.TypeExpr | None = None
             if kinds[i + 1] == "COLON":
-                if kinds[i + 3] == "LSQB":  # (the common `x: f64[n, 3]`, at once; short)
+                if kinds[i + 2] == "NAME" and kinds[i + 3] == "LSQB":  # (the common `x: f64[n, 3]`, at once; short)
                     t = self.tensor_type(i + 2)
                 if t is None:
                     self.i = i + 2

@@ -322,8 +322,7 @@ class ExprParser:
             op = values[i]
             j = i + 1
             kind = kinds[j]
-            after = kinds[j + 1]
-            if (kind == "NAME" or kind == "NUMBER") and after not in _POSTFIX and _LEVELS.get(after, 0) <= level:
+            if (kind == "NAME" or kind == "NUMBER") and kinds[j + 1] not in _POSTFIX and _LEVELS.get(kinds[j + 1], 0) <= level:
                 value = values[j]  # (what `binary(level + 1)` returns for it: `leaf`, inline)
                 end = ends[j]
                 at = lines[j]

@@ -129,6 +129,16 @@ def test_invalid_text_goes_to_the_lark_path(text):
     assert outcome(lambda t: parse(t, "t.dsl"), text) == outcome(lambda t: parse_with_lark(t, "t.dsl"), text)
 
 
+def test_every_prefix_of_a_def_is_parsed_or_refused_as_with_lark():
+    # (truncated text: the fast paths look ahead several tokens, never past the end marker)
+    text = "def f(x: f64[n, 2], y: f64[n]) -> f64[n] { z = x[0] * 2.5 + sin(y) ^ 2; return f(z, k=1) }"
+    for cut in range(len(text) + 1):
+        prefix = text[:cut]
+        assert outcome(lambda t: parse(t, "t.dsl"), prefix) == outcome(lambda t: parse_with_lark(t, "t.dsl"), prefix)
+        expr = text[text.index("z =") + 4:][:max(0, cut - 60)]
+        assert outcome(lambda t: parse_expr(t, "e.dsl"), expr) == outcome(lambda t: _parse_with_lark(t, "e.dsl", "expr_start"), expr)
+
+
 @pytest.mark.parametrize("depth", [MAX_DEPTH - 3, MAX_DEPTH - 2, MAX_DEPTH - 1, MAX_DEPTH])
 def test_long_statements_are_depth_checked_as_before(depth):
     # `x + x + ...` folds to a BinOp chain as deep as it is long: the limit is found where Lark finds it
