@@ -20,7 +20,7 @@ from semantics.diagram import Box, Builder, make_box
 from semantics.errors import RebindError, TypeCheckError, UnboundNameError
 from semantics.fold import fold
 from semantics.lambdas import LambdaElaboration
-from semantics.literals import const_box, dim_arithmetic, once_per_dtype
+from semantics.literals import PLAIN_NODES, const_box, dim_arithmetic, once_per_dtype, plain_key, remember_plain
 from semantics.order import ReadAhead
 from semantics.primitives import INFIX_PRIMS, PRIMITIVES, REQUIRED, Primitive
 from semantics.program import Definition, DerivedDef, DiagramDef, GeneratorDef, GenericDef, instantiate
@@ -373,8 +373,8 @@ class BodyElaborator(LambdaElaboration):
 
     def _add_node(self, prim: Primitive, in_types: tuple[WireType, ...], ins: tuple[int, ...], params: dict[str, Any],
                   span: Span | None) -> Value:
-        plain = None if params else _PLAIN_NODES.get(
-            (id(prim), id(in_types[0]), id(in_types[1])) if len(in_types) == 2 else _plain_key(prim, in_types))
+        plain = None if params else PLAIN_NODES.get(  # (the two-argument key spelled out: most nodes)
+            (id(prim), id(in_types[0]), id(in_types[1])) if len(in_types) == 2 else plain_key(prim, in_types))
         if plain is not None:
             box, out_types = plain[0], plain[1]
         else:
@@ -384,7 +384,7 @@ class BodyElaborator(LambdaElaboration):
                 raise err.with_span(span) from None
             box = make_box(prim.name, params)
             if not params:
-                _remember_plain(prim, in_types, box, out_types)
+                remember_plain(prim, in_types, box, out_types)
         # a node on function-typed wires (a lambda's body) is hash-consed: `rho(x) * rho(x)` is one
         # apply read twice, as printed text reloads (lambda bodies have no statements to name it)
         if len(out_types) == 1:
@@ -463,28 +463,6 @@ class BodyElaborator(LambdaElaboration):
             box = Box(d.name, (), kind) if kind == "gen" else _call_box(d)  # type: ignore[arg-type]
             out_wires = self.b.add(box, [w.wire for w in wires], cod, e.span)
         return _result(out_wires, cod, e.span)
-
-
-
-
-# The box and output types of a node without static parameters, by the identities of its row and
-# argument types: a model repeats a few kinds of node, and this skips the shape rule's memo, whose key
-# hashes the types in Python (`TensorType.__hash__`). The entry keeps the row and the types alive, so
-# their ids cannot be reused by other objects while it is stored.
-_PLAIN_NODES: dict[tuple[int, ...], tuple[Box, tuple[WireType, ...], Primitive, tuple[WireType, ...]]] = {}
-
-
-def _remember_plain(prim: Primitive, in_types: tuple[WireType, ...], box: Box, out_types: tuple[WireType, ...]) -> None:
-    if len(_PLAIN_NODES) >= 4096:  # (bounded, like the shape rules' memo)
-        _PLAIN_NODES.clear()
-    _PLAIN_NODES[_plain_key(prim, in_types)] = (box, out_types, prim, in_types)
-
-
-def _plain_key(prim: Primitive, in_types: tuple[WireType, ...]) -> tuple[int, ...]:
-    """The key of `_PLAIN_NODES` (`_add_node` spells out the two-argument case: most nodes)."""
-    if len(in_types) == 2:
-        return (id(prim), id(in_types[0]), id(in_types[1]))
-    return (id(prim), *map(id, in_types))
 
 
 _ARITY: dict[str, int | None] = {}

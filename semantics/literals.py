@@ -1,5 +1,6 @@
 """Literals in expressions: one shared box per distinct constant, a pending literal's nodes written
-once per dtype, and integer arithmetic on dims (`N * S - 1`) kept as a dim.
+once per dtype, and integer arithmetic on dims (`N * S - 1`) kept as a dim; and the shared box and
+output types of each kind of node without static parameters (`PLAIN_NODES`).
 
 (Split from semantics/expressions.py, which elaborates the expressions that use them.)
 """
@@ -10,7 +11,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from semantics.diagram import Box, make_box
-from semantics.types import Dim
+from semantics.primitives import Primitive
+from semantics.types import Dim, WireType
 from semantics.values import Pending, WireVal
 
 _CONST_BOXES: dict[tuple[Any, str], Box] = {}
@@ -65,3 +67,24 @@ def dim_arithmetic(name: str, pend: Sequence[Pending]) -> Dim | None:
         else:
             return None
     return -dims[0] if name == "neg" else _DIM_OPS[name](dims[0], dims[1])
+
+
+# The box and output types of a node without static parameters, by the identities of its row and
+# argument types: a model repeats a few kinds of node, and this skips the shape rule's memo, whose key
+# hashes the types in Python (`TensorType.__hash__`). The entry keeps the row and the types alive, so
+# their ids cannot be reused by other objects while it is stored.
+PLAIN_NODES: dict[tuple[int, ...], tuple[Box, tuple[WireType, ...], Primitive, tuple[WireType, ...]]] = {}
+
+
+def remember_plain(prim: Primitive, in_types: tuple[WireType, ...], box: Box, out_types: tuple[WireType, ...]) -> None:
+    """Store a node's box and output types in `PLAIN_NODES`."""
+    if len(PLAIN_NODES) >= 4096:  # (bounded, like the shape rules' memo)
+        PLAIN_NODES.clear()
+    PLAIN_NODES[plain_key(prim, in_types)] = (box, out_types, prim, in_types)
+
+
+def plain_key(prim: Primitive, in_types: tuple[WireType, ...]) -> tuple[int, ...]:
+    """The key of `PLAIN_NODES` (the elaborator spells out the two-argument case: most nodes)."""
+    if len(in_types) == 2:
+        return (id(prim), id(in_types[0]), id(in_types[1]))
+    return (id(prim), *map(id, in_types))
