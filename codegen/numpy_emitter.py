@@ -33,7 +33,6 @@ def f(x):
 from __future__ import annotations
 
 import functools
-import itertools
 from dataclasses import dataclass
 from typing import Any
 
@@ -181,10 +180,14 @@ class _Emitter:
         the intermediate: the schedule says so when that reads it for the last time (`frees`: an
         output is never freed), once."""
         fused: dict[int, Instr] = {}
-        types = self.d.types
-        for k, (first, nxt) in enumerate(itertools.pairwise(self.sched.instrs), 1):
+        types, instrs = self.d.types, self.sched.instrs
+        # (the few pads and squares first: one comprehension over the program instead of a loop body)
+        for k in [k for k, i in enumerate(instrs, 1) if i.box.name in ("pad", "square")]:
+            if k == len(instrs):
+                break
+            first, nxt = instrs[k - 1], instrs[k]
             name = first.box.name
-            if (name != "pad" and name != "square") or first.box.kind != "prim":
+            if first.box.kind != "prim":
                 continue
             p = first.outputs[0]
             if p not in nxt.frees or nxt.inputs.count(p) != 1:
