@@ -9,9 +9,10 @@ a regex match costs ≈ 1,700 machine instructions in `re` whatever the regex (a
 33-token line: ~60% of the cut), while `str.split(" ")` cuts a line into its pieces between spaces
 in C at a fraction of that. Pieces repeat (`f64[n],`, `=`, `return`, `sin(y)`, names), so each
 line is split at its spaces and each distinct piece is cut once per parse, by one `findall` of the
-master regex (its alternatives ordered for speed: `grammar.alternation`); the line's kinds,
-values and end columns are then its pieces' cuts joined in C (`list.extend` of each piece's
-tuples, `accumulate` of their widths), never by a Python loop per token or piece.
+master regex (its alternatives ordered for speed: `grammar.alternation`); the line's token texts
+and end columns are then its pieces' cuts joined in C (`list.extend` of each piece's tuples,
+`accumulate` of their widths), and the kinds are the texts' kinds (one `map` over the text), never
+by a Python loop per token or piece.
 
 A piece is cut as part of its line would be unless a token crosses a space there, which only a
 terminal whose matches may contain a space can do (a string, a comment): a line holding a
@@ -126,13 +127,11 @@ class Lexicon:
 
         Line by line (Lark counts lines by "\\n" only; no token spans lines), and on most lines piece
         by piece: see the module doc."""
-        kinds: list[str] = []
         values: list[str] = []
         lines: list[int] = []
         ends: list[int] = []
         cut = _Cut(self)
-        piece_kinds, piece_values, piece_widths = cut.kinds.__getitem__, cut.values.__getitem__, cut.widths.__getitem__
-        add_kinds, add_values = kinds.extend, values.extend
+        piece_values, piece_widths, add_values = cut.values.__getitem__, cut.widths.__getitem__, values.extend
         number = 0
         line = ""
         for number, line in enumerate(text.split("\n"), 1):
@@ -140,23 +139,22 @@ class Lexicon:
             if not body:
                 continue  # (a blank line: no tokens)
             pieces = body.split(" ")
-            first = len(kinds)
+            first = len(values)
             try:  # (`any` runs `extend` on each piece's tuple, in C: no iterator per piece)
-                any(map(add_kinds, map(piece_kinds, pieces)))  # type: ignore[arg-type]
-            except TypeError:  # (a piece that only its line's cut can cut: its kinds are None)
-                del kinds[first:]
-                line_kinds, line_values, line_ends = cut.line(line)
-                kinds += line_kinds
+                any(map(add_values, map(piece_values, pieces)))  # type: ignore[arg-type]
+            except TypeError:  # (a piece that only its line's cut can cut: its values are None)
+                del values[first:]
+                line_values, line_ends = cut.line(line)
                 values += line_values
                 ends += line_ends
-                lines += repeat(number, len(line_kinds))
+                lines += repeat(number, len(line_values))
                 continue
-            any(map(add_values, map(piece_values, pieces)))
             widths: list[int] = []
             any(map(widths.extend, map(piece_widths, pieces)))
             ends += accumulate(widths, initial=len(line) - len(body))
             del ends[first]  # (the initial value)
-            lines += repeat(number, len(kinds) - first)
+            lines += repeat(number, len(values) - first)
+        kinds = list(map(cut.kind_of_value.__getitem__, values))  # (a token's kind is its text's)
         kinds.append("$END")
         values.append("")
         lines.append(number)
@@ -220,21 +218,21 @@ class _Memo(dict[str, T]):
 
 class _Cut:
     """How `Lexicon.tokenize` cuts the pieces and lines of one text, remembered per distinct piece
-    and lexeme, since they repeat: a piece's kinds, values and widths (the characters from the end
-    of the token before to the end of each token, the space before the piece included)."""
+    and lexeme, since they repeat: a piece's token texts and widths (the characters from the end of
+    the token before to the end of each token, the space before the piece included)."""
 
     def __init__(self, lexicon: Lexicon):
         self.lexicon = lexicon
         self.crossing = lexicon.crossing.search if lexicon.crossing is not None else bool
-        self.kinds: _Memo[tuple[str, ...] | None] = _Memo(self.piece)
-        self.values: dict[str, tuple[str, ...]] = {}
+        self.values: _Memo[tuple[str, ...] | None] = _Memo(self.piece)
         self.widths: dict[str, tuple[int, ...]] = {}
         self.line_only: set[str] = set()  # pieces that only the whole line's cut can cut
         self.kind_of = _Memo(self.classify)  # lexeme -> kind of its token
         self.value_of: dict[str, str] = {}  # lexeme -> text of its token
+        self.kind_of_value: dict[str, str] = {}  # text of a token -> its kind
 
     def piece(self, piece: str) -> tuple[str, ...] | None:
-        """Cut a new `piece`: the kinds of its tokens (its values and widths are stored); None if a
+        """Cut a new `piece`: the texts of its tokens (their widths are stored); None if a
         token may cross a space there, it holds an ignored token (whitespace other than a space, a
         comment) or it is empty (two spaces in a row)."""
         lexicon = self.lexicon
@@ -247,10 +245,9 @@ class _Cut:
             if kind in lexicon.ignore:
                 self.line_only.add(piece)
                 return None
-            self.values[piece] = (self.value_of[piece],)
             self.widths[piece] = (len(piece) + 1,)
-            single: tuple[str, ...] = (kind,)
-            self.kinds[piece] = single
+            single: tuple[str, ...] = (self.value_of[piece],)
+            self.values[piece] = single
             return single
         widths = list(map(len, found))
         kinds = tuple(map(self.kind_of.__getitem__, found))
@@ -260,13 +257,12 @@ class _Cut:
             self.line_only.add(piece)
             return None
         widths[0] += 1
-        self.values[piece] = tuple(map(self.value_of.__getitem__, found))
         self.widths[piece] = tuple(widths)
-        cut = self.kinds[piece] = kinds
+        cut = self.values[piece] = tuple(map(self.value_of.__getitem__, found))
         return cut
 
-    def line(self, line: str) -> tuple[list[str], list[str], list[int]]:
-        """The kinds, values and end columns of the tokens of a whole line, cut by one `findall`."""
+    def line(self, line: str) -> tuple[list[str], list[int]]:
+        """The texts and end columns of the tokens of a whole line, cut by one `findall`."""
         found = self.lexicon.lexemes.findall(line)
         ends = list(islice(accumulate(map(len, found), initial=1), 1, None))
         if not ends or ends[-1] != len(line) + 1:
@@ -274,8 +270,8 @@ class _Cut:
         kinds = list(map(self.kind_of.__getitem__, found))
         if not self.lexicon.ignore.isdisjoint(kinds):  # comments, blanks at the end of the line
             keep = [kind not in self.lexicon.ignore for kind in kinds]
-            kinds, found, ends = list(compress(kinds, keep)), list(compress(found, keep)), list(compress(ends, keep))
-        return kinds, list(map(self.value_of.__getitem__, found)), ends
+            found, ends = list(compress(found, keep)), list(compress(ends, keep))
+        return list(map(self.value_of.__getitem__, found)), ends
 
     def classify(self, lexeme: str) -> str:
         """The kind of a new lexeme's token (its text is what follows the gap; all of it for blanks
@@ -286,5 +282,5 @@ class _Cut:
         else:
             value = lexeme[gap.match(lexeme).end():] or lexeme  # type: ignore[union-attr]
         self.value_of[lexeme] = value
-        kind = self.kind_of[lexeme] = self.lexicon._kind(value)
+        kind = self.kind_of[lexeme] = self.kind_of_value[value] = self.lexicon._kind(value)
         return kind
