@@ -36,6 +36,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 
 from grammar.errors import DslError
@@ -72,12 +73,16 @@ class Sampled:
     kinds: tuple[tuple[str, int], ...]
 
 
+_LIFTED, _BOX_NAME = frozenset(LIFTED_ROWS), attrgetter("box.name")
+
+
 def is_functional(d: Diagram) -> bool:
     """Whether `d` needs this pass before it can run: it has rows on function-typed wires or
     function-typed outputs (an array diagram only passes function-typed inputs to `fn_eval`)."""
-    if any(n.box.name in LIFTED_ROWS for n in d.nodes):
+    # (both scans run in C: a node's box name, a wire type's class)
+    if not _LIFTED.isdisjoint(map(_BOX_NAME, d.nodes)):
         return True
-    if not any(isinstance(t, FunType) for t in d.types):  # no function-typed wire at all (the common case)
+    if FunType not in set(map(type, d.types)):  # no function-typed wire at all (the common case)
         return False
     return any(isinstance(t, FunType) for t in d.cod) \
         or any(isinstance(d.types[w], FunType) for n in d.nodes if n.box.name not in ("fn_eval", "fn_grad")
