@@ -10,6 +10,7 @@ import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -187,6 +188,11 @@ def _item_text(item: tuple[Any, ...]) -> str:
     return text if item[3] is None else f"{text}:{item[3]}"
 
 
+# The rows `size_checks` looks at: indexing, and the reductions that need a non-empty axis.
+_SIZED = frozenset({"index", "unindex", *(name for name, row in PRIMITIVES.items() if row.nonempty)})
+_BOX_NAME = attrgetter("box.name")
+
+
 def size_checks(d: Any) -> tuple[SizeCheck, ...]:
     """What the types alone cannot promise for a diagram `d` once its dims are bound: an integer
     index on a symbolic axis (`x[5]` needs n > 5; on a constant axis it is checked at load) and a slice
@@ -201,6 +207,8 @@ def size_checks(d: Any) -> tuple[SizeCheck, ...]:
     [('n', 5)]
     """
     out: dict[tuple[Dim, tuple[Any, ...]], SizeCheck] = {}
+    if _SIZED.isdisjoint(map(_BOX_NAME, d.nodes)):  # (most diagrams: one scan in C, no loop body per node)
+        return ()
     for node in d.nodes:
         if node.box.kind == "prim" and PRIMITIVES[node.box.name].nonempty:
             _reduced_axes(d, node, out)
