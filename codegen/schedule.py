@@ -6,16 +6,14 @@ the target language:
 * **sharing** — nodes with the same box reading the same wires are computed once (common
   subexpressions), and nodes whose results never reach an output are dropped;
 * **order** — scalar constants first (they are hoisted), then the nodes in SSA order;
-* **fusion groups** — maximal runs of elementwise instructions over one iteration space (the
-  broadcast output shape), and a reduction together with its elementwise prologue: consecutive
-  NumPy statements that share one buffer. Computed on first use (`Schedule.groups`), for listings
-  and tests: the NumPy emitter writes one statement per instruction, and the kernel plan
-  (`codegen.kernel_plan`) merges its fused kernels across the whole program itself;
 * **liveness** — the last instruction that reads each wire (outputs stay live to the end);
 * **buffer reuse** — which instruction may write its result into the buffer of a dead input
   (`out=` in NumPy). A buffer is reusable only if this program allocated it (never an input array,
   a generator's result or a view that may alias one), every wire that may alias it is dead after
   the instruction, it is not an output, and it has the result's exact dtype and shape.
+
+Fusing instructions into loops is not decided here but by the kernel plan (`codegen.kernel_plan`),
+across the whole program; the NumPy emitter writes one statement per instruction.
 
 Everything here is plain frozen data, so a schedule can be printed, compared and tested on its own.
 
@@ -25,18 +23,17 @@ Everything here is plain frozen data, so a schedule can be printed, compared and
 >>> b = Builder(); x = b.input(v)
 >>> (s,) = b.add(make_box("sin"), [x], [v]); (c,) = b.add(make_box("cos"), [s], [v])
 >>> sched = build_schedule(b.build([c]))
->>> [(i.box.name, sched.group_of[k], i.reuse) for k, i in enumerate(sched.instrs)]
-[('sin', 0, None), ('cos', 0, 1)]
+>>> [(i.box.name, i.reuse) for i in sched.instrs]
+[('sin', None), ('cos', 1)]
 >>> print(sched.describe())
-g0 elementwise [n]: w1 = sin(w0)  [last use: w0]
-g0 elementwise [n]: w2 = cos(w1)  [in place: w1]  [last use: w1]
+elementwise: w1 = sin(w0)  [last use: w0]
+elementwise: w2 = cos(w1)  [in place: w1]  [last use: w1]
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import cached_property
 from itertools import compress
 
 from codegen.errors import CodegenError
@@ -45,7 +42,7 @@ from grammar.frozen import constructor
 from rewrite.cleanup import sharing
 from semantics.diagram import Box, Diagram
 from semantics.primitives import PRIMITIVES
-from semantics.types import Dim, TensorType, WireType
+from semantics.types import TensorType, WireType
 
 # Kinds whose result is a new array this program owns (so a later instruction may write into it).
 FRESH_KINDS = frozenset({"elementwise", "reduction", "contraction", "constructor"})
@@ -96,18 +93,6 @@ class Instr:
 _make_instr = constructor(Instr)  # one per instruction: see grammar/frozen.py
 
 
-@dataclass(frozen=True, slots=True)
-class Group:
-    """A fusion group: consecutive instructions with one iteration space (`space`, the output shape of
-    its elementwise part). `kind` is `elementwise`, `reduction` (an elementwise prologue ending in one
-    reduction) or the kind of its single instruction (`Schedule.live_out`: the wires it must materialise)."""
-
-    id: int
-    kind: str
-    instrs: tuple[int, ...]
-    space: tuple[Dim, ...] | None
-
-
 @dataclass(frozen=True)
 class Schedule:
     """The linear program of a diagram (see the module docstring)."""
@@ -125,39 +110,13 @@ class Schedule:
     def last_use_of(self, wire: int) -> int:
         return self.last_use[wire]
 
-    @property
-    def groups(self) -> tuple[Group, ...]:
-        """The fusion groups, in order (see `_fusion_groups`)."""
-        return self._grouping[0]
-
-    @property
-    def group_of(self) -> tuple[int, ...]:
-        """Each instruction's fusion group."""
-        return self._grouping[1]
-
-    @cached_property
-    def _grouping(self) -> tuple[tuple[Group, ...], tuple[int, ...]]:
-        # on first use: the emitters lower instruction by instruction (the kernel plan merges its own
-        # kernels), so only a listing or a test asks for the groups, and most schedules never do
-        instrs = self.instrs
-        groups, group_of = _fusion_groups(self.types, [i.kind for i in instrs], [i.inputs for i in instrs],
-                                          [i.outputs for i in instrs])
-        return tuple(groups), tuple(group_of)
-
-    def live_out(self, group: Group) -> tuple[int, ...]:
-        """The wires made in `group` that are read after it (or are outputs): what it must materialise."""
-        final = group.instrs[-1]
-        return tuple(sorted(w for k in group.instrs for w in self.instrs[k].outputs if self.last_use[w] > final))
-
     def describe(self) -> str:
         """A readable listing (for DSL_DEBUG and tests)."""
         lines = []
-        for k, ins in enumerate(self.instrs):
-            g = self.groups[self.group_of[k]]
-            space = "[" + ", ".join(map(str, g.space)) + "]" if g.space is not None else "-"
+        for ins in self.instrs:
             outs = ", ".join(f"w{w}" for w in ins.outputs)
             args = ", ".join(f"w{w}" for w in ins.inputs)
-            line = f"g{g.id} {g.kind} {space}: {outs} = {ins.box}({args})"
+            line = f"{ins.kind}: {outs} = {ins.box}({args})"
             if ins.reuse is not None:
                 line += f"  [in place: w{ins.reuse}]"
             if ins.frees:
@@ -355,37 +314,3 @@ class _Buffers:
                 end[b] = lw
 
 
-_JOINING = frozenset({"elementwise", "reduction"})
-
-
-def _fusion_groups(types: tuple[WireType, ...], kinds: list[str], ins_of: list[tuple[int, ...]],
-                   outs_of: list[tuple[int, ...]]) -> tuple[list[Group], list[int]]:
-    """Consecutive instructions form a group when each elementwise one reads a wire made inside the
-    group and has the group's output shape; a reduction of such a wire closes the group. Returns the
-    groups and each instruction's group."""
-    groups: list[tuple[str, list[int], tuple[Dim, ...] | None]] = []
-    group_of: list[int] = []
-    made: set[int] = set()
-    current: tuple[str, list[int], tuple[Dim, ...] | None] = ("", [], None)  # the open group
-    for k, outs in enumerate(outs_of):
-        kind = kinds[k]
-        joins = current[0] == "elementwise" and kind in _JOINING and not made.isdisjoint(ins_of[k])
-        if joins and kind == "elementwise":
-            made_t = types[outs[0]]
-            joins = current[2] == (made_t.shape if isinstance(made_t, TensorType) else None)
-            if joins:
-                current[1].append(k)
-        elif joins:  # a reduction of a wire of the group's shape closes it
-            space = current[2]
-            joins = any(w in made and getattr(types[w], "shape", None) == space for w in ins_of[k])
-            if joins:
-                current = groups[-1] = ("reduction", [*current[1], k], space)
-        if not joins:
-            out_t = types[outs[0]] if outs else None
-            shape = out_t.shape if kind == "elementwise" and isinstance(out_t, TensorType) else None
-            current = (kind, [k], shape)
-            groups.append(current)
-            made = set()
-        group_of.append(len(groups) - 1)
-        made.update(outs)
-    return [Group(gid, kind, tuple(ks), space) for gid, (kind, ks, space) in enumerate(groups)], group_of

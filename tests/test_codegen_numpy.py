@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from codegen import BACKENDS, CodegenError, CompileCache, compile_diagram, emit
+from codegen.kernel_plan import plan_kernels
 from codegen.lowering_numpy import LOWERINGS, can_write_in_place
 from codegen.schedule import build_schedule
 from grammar.errors import DslError, Span
@@ -106,9 +107,10 @@ def test_buffer_reuse_is_safe(d: Diagram) -> None:
         assert pos[ins.reuse] < k
 
 
-def test_schedule_groups_and_live_out() -> None:
-    """Fusion groups are runs of elementwise instructions over one space; a group's live-out wires
-    are the ones read after it or returned (here: the sum reads s, which a cos also reads later)."""
+def test_schedule_last_use_and_kernel_fusion() -> None:
+    """The schedule records each wire's last reader (here the cos reads s after the sum); fusing
+    the instructions into loops is the kernel plan's one job: the sin, exp, sum and cos over one
+    space become one kernel, which stores the cos and accumulates the sum."""
     v = T("f64", N)
     b = Builder()
     x = b.input(v)
@@ -116,10 +118,11 @@ def test_schedule_groups_and_live_out() -> None:
     (e,) = b.add(make_box("exp"), [s], [v])
     (t,) = b.add(make_box("sum"), [e], [T("f64")])
     (c,) = b.add(make_box("cos"), [s], [v])
-    sched = build_schedule(b.build([t, c]), in_place=can_write_in_place)
-    assert [(g.kind, len(g.instrs)) for g in sched.groups] == [("reduction", 3), ("elementwise", 1)]
-    assert [sched.live_out(g) for g in sched.groups] == [(s, t), (c,)]
+    d = b.build([t, c])
+    sched = build_schedule(d, in_place=can_write_in_place)
     assert sched.last_use_of(s) == 3 and sched.last_use_of(t) == len(sched.instrs) == 4
+    (kernel,) = plan_kernels(d).kernels
+    assert [sched.instrs[k].outputs for k in kernel.reductions] == [(t,)] and kernel.stores == (c,)
 
 
 # ------------------------------------------------------------------ f32, broadcasting, constants
