@@ -157,7 +157,8 @@ def unrivalled(regexes: Sequence[str], k: int) -> bool:
 
 def spans_blanks(regex: str) -> bool:
     """Whether a match of `regex` may contain a space (True when unsure: a class or flag not
-    understood). `grammar.lexicon` cuts a line at its spaces first, which only such terminals cross.
+    understood, or an anchor or look-around, whose match may depend on what follows a space).
+    `grammar.lexicon` cuts a line at its spaces first, which only such terminals cross.
 
     >>> spans_blanks('"[^"]*"'), spans_blanks("#.*"), spans_blanks("[a-z_][a-z0-9_]*"), spans_blanks("[0-9]+")
     (True, True, False, False)
@@ -195,7 +196,7 @@ def _may_match(seq: Any, char: str) -> bool:
         elif op in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT):
             if _may_match(av[2], char):
                 return True
-        elif op is not sre.AT:  # (anchors match no character) any, flags, look-arounds: unsure
+        else:  # any, flags, look-arounds, anchors (which test what is around a piece): unsure
             return True
     return False
 
