@@ -10,9 +10,9 @@ a regex match costs ≈ 1,700 machine instructions in `re` whatever the regex (a
 in C at a fraction of that. Pieces repeat (`f64[n],`, `=`, `return`, `sin(y)`, names), so each
 line is split at its spaces and each distinct piece is cut once per parse, by one `findall` of the
 master regex (its alternatives ordered for speed: `grammar.alternation`); the line's token texts
-and end columns are then its pieces' cuts joined in C (`list.extend` of each piece's tuples,
-`accumulate` of their widths), and the kinds are the texts' kinds (one `map` over the text), never
-by a Python loop per token or piece.
+and end columns are then its pieces' cuts joined in C (`list.extend` of each piece's tuple of
+texts and widths in turn, `accumulate` of the widths), and the kinds are the texts' kinds (one
+`map` over the text), never by a Python loop per token or piece.
 
 A piece is cut as part of its line would be unless a token crosses a space there, which only a
 terminal whose matches may contain a space can do (a string, a comment): a line holding a
@@ -127,11 +127,11 @@ class Lexicon:
 
         Line by line (Lark counts lines by "\\n" only; no token spans lines), and on most lines piece
         by piece: see the module doc."""
-        values: list[str] = []
+        cuts: list[str | int] = []  # each token's text and width, in turn (one `extend` per piece)
         lines: list[int] = []
         ends: list[int] = []
         cut = _Cut(self)
-        piece_values, piece_widths, add_values = cut.values.__getitem__, cut.widths.__getitem__, values.extend
+        piece_cuts, add_cuts = cut.cuts.__getitem__, cuts.extend
         number = 0
         line = ""
         for number, line in enumerate(text.split("\n"), 1):
@@ -139,21 +139,23 @@ class Lexicon:
             if not body:
                 continue  # (a blank line: no tokens)
             pieces = body.split(" ")
-            first = len(values)
+            first = len(cuts)
             try:  # (`any` runs `extend` on each piece's tuple, in C: no iterator per piece)
-                any(map(add_values, map(piece_values, pieces)))  # type: ignore[arg-type]
-            except TypeError:  # (a piece that only its line's cut can cut: its values are None)
-                del values[first:]
+                any(map(add_cuts, map(piece_cuts, pieces)))  # type: ignore[arg-type]
+            except TypeError:  # (a piece that only its line's cut can cut: its cut is None)
+                del cuts[first:]
                 line_values, line_ends = cut.line(line)
-                values += line_values
+                pairs: list[str | int] = [0] * (2 * len(line_values))
+                pairs[::2] = line_values
+                cuts += pairs
                 ends += line_ends
                 lines += repeat(number, len(line_values))
                 continue
-            widths: list[int] = []
-            any(map(widths.extend, map(piece_widths, pieces)))
-            ends += accumulate(widths, initial=len(line) - len(body))
-            del ends[first]  # (the initial value)
-            lines += repeat(number, len(values) - first)
+            start = len(ends)
+            ends += accumulate(cuts[first + 1::2], initial=len(line) - len(body))  # type: ignore[arg-type]
+            del ends[start]  # (the initial value)
+            lines += repeat(number, len(ends) - start)
+        values: list[str] = cuts[::2]  # type: ignore[assignment]
         kinds = list(map(cut.kind_of_value.__getitem__, values))  # (a token's kind is its text's)
         kinds.append("$END")
         values.append("")
@@ -224,15 +226,14 @@ class _Cut:
     def __init__(self, lexicon: Lexicon):
         self.lexicon = lexicon
         self.crossing = lexicon.crossing.search if lexicon.crossing is not None else bool
-        self.values: _Memo[tuple[str, ...] | None] = _Memo(self.piece)
-        self.widths: dict[str, tuple[int, ...]] = {}
+        self.cuts: _Memo[tuple[str | int, ...] | None] = _Memo(self.piece)
         self.line_only: set[str] = set()  # pieces that only the whole line's cut can cut
         self.kind_of = _Memo(self.classify)  # lexeme -> kind of its token
         self.value_of: dict[str, str] = {}  # lexeme -> text of its token
         self.kind_of_value: dict[str, str] = {}  # text of a token -> its kind
 
-    def piece(self, piece: str) -> tuple[str, ...] | None:
-        """Cut a new `piece`: the texts of its tokens (their widths are stored); None if a
+    def piece(self, piece: str) -> tuple[str | int, ...] | None:
+        """Cut a new `piece`: the text and width of each of its tokens, in turn; None if a
         token may cross a space there, it holds an ignored token (whitespace other than a space, a
         comment) or it is empty (two spaces in a row)."""
         lexicon = self.lexicon
@@ -245,9 +246,8 @@ class _Cut:
             if kind in lexicon.ignore:
                 self.line_only.add(piece)
                 return None
-            self.widths[piece] = (len(piece) + 1,)
-            single: tuple[str, ...] = (self.value_of[piece],)
-            self.values[piece] = single
+            single: tuple[str | int, ...] = (self.value_of[piece], len(piece) + 1)
+            self.cuts[piece] = single
             return single
         widths = list(map(len, found))
         kinds = tuple(map(self.kind_of.__getitem__, found))
@@ -257,8 +257,10 @@ class _Cut:
             self.line_only.add(piece)
             return None
         widths[0] += 1
-        self.widths[piece] = tuple(widths)
-        cut = self.values[piece] = tuple(map(self.value_of.__getitem__, found))
+        pairs: list[str | int] = [0] * (2 * len(found))
+        pairs[::2] = map(self.value_of.__getitem__, found)
+        pairs[1::2] = widths
+        cut = self.cuts[piece] = tuple(pairs)
         return cut
 
     def line(self, line: str) -> tuple[list[str], list[int]]:
