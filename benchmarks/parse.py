@@ -9,7 +9,10 @@ Workloads (each in a fresh process, after one small warm-up parse so the cached 
 loaded: their load time is reported separately):
 
 - **defs**: N one-line defs `def fK(x: f64[n], y: f64[n]) -> f64[n] { return x * K.5 + sin(y) }`;
-- **bigdef**: one def of N one-line statements `vK = vK-1 * y + 2.5` (as in `scaling.py`).
+- **bigdef**: one def of N one-line statements `vK = vK-1 * y + 2.5` (as in `scaling.py`);
+- **varied**: N one-line defs like `defs` but with random names (2-7 letters) and numbers (1-6
+  decimals) on every line, and spaces around some operators or not: little repeats from line to
+  line, so it shows what the tokenizer's per-parse memo of repeated pieces and lexemes is worth.
 
 Engines: `fast` is `grammar.parse` as users get it (the direct parser, with the Lark path as the
 fallback for errors); `lark` forces the reference path (Lark LALR parse tree + `AstBuilder`), which
@@ -24,6 +27,8 @@ import argparse
 import json
 import math
 import os
+import random
+import string
 import subprocess
 import sys
 import time
@@ -49,7 +54,24 @@ def bigdef_source(n: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-WORKLOADS = {"defs": defs_source, "bigdef": bigdef_source}
+def varied_source(n: int, seed: int = 0) -> str:
+    """n one-line defs with random names and numbers (deterministic for a seed)."""
+    rng = random.Random(seed)
+
+    def name() -> str:  # (a leading "v" keeps keywords such as `as` out)
+        return "v" + "".join(rng.choice(string.ascii_lowercase) for _ in range(rng.randint(2, 7)))
+
+    lines = ["dim n"]
+    for k in range(n):
+        a, b, sp = name(), name(), rng.choice(["", " "])
+        c = f"{rng.random() * 100:.{rng.randint(1, 6)}f}"
+        op1, op2, fn = rng.choice("+-*/"), rng.choice("+-*"), rng.choice(["sin", "cos", "exp", "tanh"])
+        lines.append(f"def {name()}{k}({a}: f64[n], {b}: f64[n]) -> f64[n] "
+                     f"{{ return {a}{sp}{op1}{sp}{c} {op2} {fn}({b}{sp}*{sp}{a}) }}")
+    return "\n".join(lines) + "\n"
+
+
+WORKLOADS = {"defs": defs_source, "bigdef": bigdef_source, "varied": varied_source}
 
 
 def measure(workload: str, n: int, engine: str, repeat: int) -> dict[str, float]:
@@ -67,7 +89,7 @@ def measure(workload: str, n: int, engine: str, repeat: int) -> dict[str, float]
         c0, t0 = time.process_time(), time.perf_counter()
         module = run(text, f"{workload}.dsl")
         cpu, wall = time.process_time() - c0, time.perf_counter() - t0
-        assert len(module.decls) == (n + 1 if workload == "defs" else 2)
+        assert len(module.decls) == (2 if workload == "bigdef" else n + 1)
         del module
         best = {"cpu": min(best["cpu"], cpu), "wall": min(best["wall"], wall)}
     tokens = len(parser._lexicon().tokenize(text).kinds) - 1  # (without the end marker)
