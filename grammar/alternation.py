@@ -166,6 +166,32 @@ def spans_blanks(regex: str) -> bool:
     return _may_match(sre_parse.parse(regex).data, " ")
 
 
+def context_free(regex: str) -> bool:
+    """Whether what `regex` matches at a position never depends on the text before it (no anchor,
+    look-around or back reference): then the lexemes after a token are those of the rest cut alone.
+
+    >>> context_free("[a-z]+"), context_free(r"\\bx"), context_free("(?<=a)b")
+    (True, False, False)
+    """
+    return _context_free(sre_parse.parse(regex).data)
+
+
+def _context_free(seq: Any) -> bool:
+    for op, av in seq:
+        if op is sre.BRANCH:
+            if not all(_context_free(alt) for alt in av[1]):
+                return False
+        elif op is sre.SUBPATTERN:
+            if not _context_free(av[3]):
+                return False
+        elif op in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT):
+            if not _context_free(av[2]):
+                return False
+        elif op not in (sre.LITERAL, sre.NOT_LITERAL, sre.IN, sre.ANY):
+            return False  # (anchors, look-arounds, back references, atomic groups: unsure)
+    return True
+
+
 def first_chars(regex: str) -> re.Pattern[str] | None:
     """A pattern matching every character a non-empty match of `regex` may start with; None if
     that is not known (anchors, look-arounds, flags) or `regex` matches the empty string.

@@ -19,6 +19,8 @@ terminal whose matches may contain a space can do (a string, a comment): a line 
 character such a token starts with (`"`, `#`, computed from the terminals), whitespace other than
 single spaces between pieces, or ignored tokens, is cut whole by one `findall` (each lexeme
 carrying the whitespace before it, so that the running sum of their lengths gives the columns).
+A new piece that starts with a name is cut as that name then its rest, most often a piece
+already cut (`f0(x:` after `(x:`, `y,`), when no terminal looks at the text before its match.
 Every distinct lexeme is classified once per parse (names, operators and numbers repeat).
 
 >>> from grammar.parser import _lark
@@ -39,7 +41,7 @@ from typing import TypeVar
 
 from lark.lexer import PatternStr, TerminalDef
 
-from grammar.alternation import fast_alternation, first_chars, regex_pieces, spans_blanks, unrivalled
+from grammar.alternation import context_free, fast_alternation, first_chars, regex_pieces, spans_blanks, unrivalled
 
 T = TypeVar("T")
 
@@ -87,6 +89,9 @@ class Lexicon:
     # the terminal of names (NAME) and its regex when no terminal before it may start as a name does:
     # a new token text that it matches in full is a name or a keyword, without the `kinds` match
     names: tuple[str, re.Pattern[str]] | None = None
+    # `names` again when no terminal looks at the text before its match (no anchor, look-around):
+    # then a piece's leading name is its first token and the rest is cut as it would be alone
+    leading: re.Pattern[str] | None = None
 
     @staticmethod
     def from_terminals(terminals: Iterable[TerminalDef], ignore: Iterable[str]) -> Lexicon:
@@ -118,8 +123,9 @@ class Lexicon:
         regexes = [t.pattern.to_regexp() for t in kept]
         k = next((k for k, t in enumerate(kept) if t.name in keywords), None)
         fast_names = None if k is None or not unrivalled(regexes, k) else (kept[k].name, re.compile(regexes[k]))
+        leading = (fast_names and all(map(context_free, regexes)) and fast_names[1]) or None
         return Lexicon(re.compile(f"{gap}(?:{lexemes})"), re.compile(gap), re.compile(kinds), keywords, ignore, crossing,
-                       fast_names)
+                       fast_names, leading)
 
     def tokenize(self, text: str) -> Tokens:
         """The tokens of `text` (ignored terminals dropped), then `$END`; `Unparsed` if a character
@@ -226,6 +232,7 @@ class _Cut:
     def __init__(self, lexicon: Lexicon):
         self.lexicon = lexicon
         self.crossing = lexicon.crossing.search if lexicon.crossing is not None else bool
+        self.leading = lexicon.leading.match if lexicon.leading is not None else None
         self.cuts: _Memo[tuple[str | int, ...] | None] = _Memo(self.piece)
         self.line_only: set[str] = set()  # pieces that only the whole line's cut can cut
         self.kind_of = _Memo(self.classify)  # lexeme -> kind of its token
@@ -235,13 +242,32 @@ class _Cut:
     def piece(self, piece: str) -> tuple[str | int, ...] | None:
         """Cut a new `piece`: the text and width of each of its tokens, in turn; None if a
         token may cross a space there, it holds an ignored token (whitespace other than a space, a
-        comment) or it is empty (two spaces in a row)."""
+        comment) or it is empty (two spaces in a row).
+
+        A piece that starts with a name (`f0(x:`, `y,`) is that name then its rest (`(x:`, `,`),
+        which most often was cut already: the two cuts joined, without a `findall`; else the rest's
+        cut is remembered from the piece's, for the next piece with a new name before it."""
         lexicon = self.lexicon
         if not piece or piece in self.line_only or self.crossing(piece):
             self.line_only.add(piece)
             return None
+        end = 0
+        if self.leading is not None and piece[0].isalpha():  # (`isalpha`: most pieces that do not start with a name
+            m = self.leading(piece)                          # fail before the regex match)
+            if m is not None:
+                end = m.end()
+                if end == len(piece):
+                    self.name(piece)
+                    cut: tuple[str | int, ...] = (piece, end + 1)
+                    self.cuts[piece] = cut
+                    return cut
+                rest = self.cuts.get(piece[end:])
+                if rest is not None:
+                    self.name(piece[:end])
+                    cut = self.cuts[piece] = (piece[:end], end + 1, rest[0], rest[1] - 1, *rest[2:])  # type: ignore[operator]
+                    return cut
         found = lexicon.lexemes.findall(piece)
-        if len(found) == 1 and len(found[0]) == len(piece):  # (one token, the most frequent new piece: a name)
+        if len(found) == 1 and len(found[0]) == len(piece):  # (one token: a number, an operator)
             kind = self.kind_of[piece]
             if kind in lexicon.ignore:
                 self.line_only.add(piece)
@@ -261,7 +287,17 @@ class _Cut:
         pairs[::2] = map(self.value_of.__getitem__, found)
         pairs[1::2] = widths
         cut = self.cuts[piece] = tuple(pairs)
+        if end:  # (the rest after the name, as a piece of its own: the space before it in its first width)
+            self.cuts[piece[end:]] = (cut[2], cut[3] + 1, *cut[4:])  # type: ignore[operator]
         return cut
+
+    def name(self, name: str) -> None:
+        """Classify a lexeme that `Lexicon.leading` matched in full: a name or a keyword (as
+        `classify` would, without its second regex match)."""
+        if name not in self.kind_of:
+            names = self.lexicon.names[0]  # type: ignore[index]
+            self.value_of[name] = name
+            self.kind_of[name] = self.kind_of_value[name] = self.lexicon.keywords[names].get(name, names)
 
     def line(self, line: str) -> tuple[list[str], list[int]]:
         """The texts and end columns of the tokens of a whole line, cut by one `findall`."""
