@@ -193,7 +193,10 @@ class _Parser(ExprParser):
         if kinds[self.i] != "RBRACE":
             raise Unparsed
         self.i += 1
-        return build.make_def(_alias(name, name), params, ret, stmts, self.span(first), name_span)
+        line, last, ends = self.lines[first], self.i - 1, self.ends  # (`self.span(first)`, inline)
+        span = _new_tuple(Span, (self.filename, line, ends[first] - len(self.values[first]), self.lines[last], ends[last],
+                                 self.line_texts[line]))
+        return build.make_def(_alias(name, name), params, ret, stmts, span, name_span)
 
     def params(self, i: int) -> tuple[ast.Param, ...]:
         """params: param ("," param)* ","?, param: NAME [":" type] ["=" expr], from token i (after
@@ -325,13 +328,16 @@ class _Parser(ExprParser):
                 self.expect("EQUAL")
                 value = self.expr()
                 stmt = _Assign(tuple(names), value, self.span(first), tuple(spans))
-            elif kind == "RETURN":  # return_stmt: "return" expr ("," expr)*
+            elif kind == "RETURN":  # return_stmt: "return" expr ("," expr)* (its span inline)
                 self.i += 1
                 items = [self.expr()]
                 while kinds[self.i] == "COMMA":
                     self.i += 1
                     items.append(self.expr())
-                stmt = _Return(tuple(items), self.span(first))
+                last = self.i - 1
+                line = lines[first]
+                col = ends[first] - len(values[first])
+                stmt = _Return(tuple(items), _new_tuple(Span, (fn, line, col, lines[last], ends[last], texts[line])))
             elif kind == "SEMICOLON":
                 self.i += 1
                 continue
