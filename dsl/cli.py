@@ -217,6 +217,19 @@ def _add_run_command(sub: Any) -> None:
     r.set_defaults(func=cmd_run)
 
 
+def _add_draw_command(sub: Any) -> None:
+    """The `draw` command: a definition as a string diagram, in the format OUT's extension names."""
+    d = sub.add_parser("draw", help="draw a definition as a string diagram (SVG, PNG or Graphviz .dot)",
+                       description="Draw definition NAME of FILE as a string diagram (inputs at the top, outputs at "
+                       "the bottom). The extension of OUT picks the format: .svg (pure Python), .png (needs "
+                       "the pure-pip rasteriser resvg_py: pip install 'dsl-diagrams[png]'), .dot (Graphviz text).")
+    d.add_argument("file", help="a .dsl file")
+    d.add_argument("name", help="the definition to draw")
+    d.add_argument("-o", "--output", metavar="OUT", help="output path (default NAME.svg)")
+    d.add_argument("--no-types", action="store_true", help="do not label wires with their types")
+    d.set_defaults(func=cmd_draw)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="dsl", description="Typed string diagrams: check, run, show, "
                                 "differentiate and compile .dsl models.")
@@ -257,15 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "Python launcher that runs them")
     e.set_defaults(func=cmd_emit)
 
-    d = sub.add_parser("draw", help="draw a definition as a string diagram (SVG, PNG or Graphviz .dot)",
-                       description="Draw definition NAME of FILE as a string diagram (inputs at the top, outputs at "
-                       "the bottom). The extension of OUT picks the format: .svg (pure Python), .png (needs "
-                       "the pure-pip rasteriser resvg_py: pip install 'dsl-diagrams[png]'), .dot (Graphviz text).")
-    d.add_argument("file", help="a .dsl file")
-    d.add_argument("name", help="the definition to draw")
-    d.add_argument("-o", "--output", metavar="OUT", help="output path (default NAME.svg)")
-    d.add_argument("--no-types", action="store_true", help="do not label wires with their types")
-    d.set_defaults(func=cmd_draw)
+    _add_draw_command(sub)
     for command in sub.choices.values():  # (not the REPL, added below: it has its own settings)
         command.add_argument("--fast-math", action="store_true",
                              help="let the optimiser rewrite as for real numbers (x*0 -> 0, exp(log x) -> x, "
