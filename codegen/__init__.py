@@ -2,7 +2,7 @@
 
 Entry points: `compile_diagram(diagram, backend) -> callable`, `emit(diagram, target) -> str`.
 
-* `schedule` — the backend-neutral linear program (sharing, fusion groups, liveness, buffer reuse);
+* `schedule` — the backend-neutral linear program (sharing, order, liveness, buffer reuse);
 * `numpy_emitter` + `lowering_numpy` (+ `numpy_dims`) — straight-line Python over an array namespace `xp`;
 * `kernel_plan` + `renderer` (+ `kernel_coords`) + `targets` + `kernel_lowering` — fused kernels: one
   C-style renderer, target differences as data; `kernel_program` — kernels + a Python launcher;

@@ -163,7 +163,7 @@ _UNUSED = -2  # `last` of a wire no instruction touches (the result of a dropped
 
 def _order(d: Diagram, live: tuple[int, ...]) -> tuple[list[int], list[str]]:
     """The live nodes in instruction order, scalar constants first (they have no inputs: hoisting them
-    keeps fusion groups contiguous), and each one's kind (`op_kind`)."""
+    keeps the elementwise runs that the kernel plan fuses contiguous), and each one's kind (`op_kind`)."""
     nodes = d.nodes
     kind_of: dict[int, str] = {}  # op_kind by box (by identity: a deep model repeats a few box objects)
     kinds: list[str] = []

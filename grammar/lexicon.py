@@ -169,10 +169,16 @@ class Lexicon:
         ends.append(len(line) + 1)
         return Tokens(kinds, values, lines, ends)
 
+    def name_kind(self, name: str) -> str:
+        """The terminal of a text that the names terminal matches in full (`names` is known): a
+        keyword's (`def` -> DEF) or the names terminal's."""
+        names = self.names[0]  # type: ignore[index]
+        return self.keywords[names].get(name, names)
+
     def _kind(self, value: str) -> str:
         """The terminal of a token's text."""
         if self.names is not None and self.names[1].fullmatch(value):
-            return self.keywords[self.names[0]].get(value, self.names[0])
+            return self.name_kind(value)
         m = self.kinds.fullmatch(value)
         if m is None or m.lastgroup is None:
             raise Unparsed  # (cannot happen: the same alternatives matched this text in the lexeme)
@@ -295,9 +301,8 @@ class _Cut:
         """Classify a lexeme that `Lexicon.leading` matched in full: a name or a keyword (as
         `classify` would, without its second regex match)."""
         if name not in self.kind_of:
-            names = self.lexicon.names[0]  # type: ignore[index]
             self.value_of[name] = name
-            self.kind_of[name] = self.kind_of_value[name] = self.lexicon.keywords[names].get(name, names)
+            self.kind_of[name] = self.kind_of_value[name] = self.lexicon.name_kind(name)
 
     def line(self, line: str) -> tuple[list[str], list[int]]:
         """The texts and end columns of the tokens of a whole line, cut by one `findall`."""
