@@ -169,6 +169,8 @@ class EGraph:
         self._counted = set(self._base.counted)  # the constructors freeze exports
         self._scanned: set[tuple[Any, ...]] = set()  # constant operations already folded (or not foldable)
         self._read: dict[str, int] = {}  # rows of Q1/Q2 read by the last `fold`
+        # what `fold` knew at each `push`: a `pop` takes the folds since back, so it must forget them
+        self._fold_saves: list[tuple[set[tuple[Any, ...]], dict[str, int]]] = []
 
     def close(self) -> None:
         """Pop back to the declared state and return the egglog instance to the pool (idempotent)."""
@@ -374,6 +376,7 @@ class EGraph:
         """Save the e-graph (egglog copies it) for a later `pop`."""
         self._run("(push)")
         self._pushes += 1
+        self._fold_saves.append((set(self._scanned), dict(self._read)))
 
     def pop(self) -> None:
         """Back to the e-graph of the last `push` (never past the declared state)."""
@@ -381,6 +384,7 @@ class EGraph:
             raise RuntimeError("pop without a matching push")
         self._run("(pop)")
         self._pushes -= 1
+        self._scanned, self._read = self._fold_saves.pop()
         self._subsets = {k: v for k, v in self._subsets.items() if v[1] <= self._pushes}
 
     def same(self, w1: int, w2: int) -> bool:

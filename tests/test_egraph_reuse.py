@@ -187,3 +187,19 @@ def test_rules_are_declared_when_first_needed_and_results_do_not_depend_on_which
     (inst,) = [i for free in egraph._POOL.free.values() for i in free]
     assert len(inst.rules) == len(table)
     assert run() == fresh
+
+
+def test_a_pop_takes_back_what_fold_learned_since_the_push():
+    # run_stage rolls an iteration back (pop) when it crosses the node limit, and a later stage folds
+    # on the same e-graph: the folds the pop took away must be found again, not skipped as done
+    b = Builder()
+    (two,) = b.add(make_box("const", {"value": 2.0, "dtype": "f64"}), [], [F64])
+    (s,) = b.add(make_box("sin"), [two], [F64])
+    d = b.build([s])
+    with EGraph(RULES) as eg:
+        eg.load([d])
+        eg.push()
+        assert eg.fold() == {"fold-sin": 1}
+        eg.pop()
+        assert eg.fold() == {"fold-sin": 1}
+        assert eg.fold() == {}  # (and once folded, not again)
