@@ -48,7 +48,6 @@ __all__ = ["MAX_NESTING", "SAFE_TOKENS", "Lexicon", "Unparsed", "parse_expressio
 SAFE_TOKENS = 150
 
 _DECL_STARTS = ("DIM", "TYPE", "BOX", "DEF", "DIAGRAM", "IMPORT", "NAME")
-_alias = build.NAME_ALIASES.get
 _Assign = constructor(ast.Assign)
 _Param = constructor(ast.Param)
 _Return = constructor(ast.Return)
@@ -175,7 +174,7 @@ class _Parser(ExprParser):
         if kinds[i] != "NAME" or kinds[i + 1] != "LPAR":
             raise Unparsed
         name_span = self.span_of(i, i)
-        name = self.values[i]
+        name = self.names[i]
         params = self.params(i + 2)
         ret: ast.TypeExpr | None = None
         if kinds[self.i] == "_ARROW":
@@ -196,7 +195,7 @@ class _Parser(ExprParser):
         line, last, ends = self.lines[first], self.i - 1, self.ends  # (`self.span(first)`, inline)
         span = _new_tuple(Span, (self.filename, line, ends[first] - len(self.values[first]), self.lines[last], ends[last],
                                  self.line_texts[line]))
-        return build.make_def(_alias(name, name), params, ret, stmts, span, name_span)
+        return build.make_def(name, params, ret, stmts, span, name_span)
 
     def params(self, i: int) -> tuple[ast.Param, ...]:
         """params: param ("," param)* ","?, param: NAME [":" type] ["=" expr], from token i (after
@@ -223,7 +222,7 @@ class _Parser(ExprParser):
             last = self.i - 1
             line = lines[i]
             span = _new_tuple(Span, (fn, line, ends[i] - len(pname), lines[last], ends[last], texts[line]))
-            params.append(_Param(_alias(pname, pname), t, span, default))
+            params.append(_Param(self.names[i], t, span, default))
             if last - i >= SAFE_TOKENS:
                 self.long_part = True
             i = self.i
@@ -313,15 +312,14 @@ class _Parser(ExprParser):
                 name = values[first]
                 end = ends[first]
                 col = end - len(name)
-                stmt = _Assign((_alias(name, name),), value,
+                stmt = _Assign((self.names[first],), value,
                                _new_tuple(Span, (fn, line, col, lines[last], ends[last], texts[line])),
                                (_new_tuple(Span, (fn, line, col, line, end, texts[line])),))
             elif kind == "NAME":  # assign: NAME ("," NAME)* "=" expr
                 names, spans = [], []
                 while True:
                     spans.append(self.name_span())
-                    name = values[self.i - 1]
-                    names.append(_alias(name, name))
+                    names.append(self.names[self.i - 1])
                     if kinds[self.i] != "COMMA":
                         break
                     self.i += 1

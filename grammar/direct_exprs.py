@@ -19,6 +19,7 @@ spans as the tuples they are.
 
 from __future__ import annotations
 
+from itertools import repeat
 from typing import Any
 
 from grammar import ast, build
@@ -39,7 +40,7 @@ _LEAVES = ("NAME", "NUMBER")
 _ARG_END = ("COMMA", "RPAR")
 _OP_ALIASES = build.OP_ALIASES
 _NO_EXPR = ("COLON", "COMMA", "RSQB")
-_alias = build.NAME_ALIASES.get  # (build.name_of without a Python call, for the frequent names)
+_alias = build.NAME_ALIASES.get
 _DTYPES = frozenset(build.DTYPES)
 
 _new_tuple = tuple.__new__  # a Span from a tuple of its fields, without the call through `Span.__new__`
@@ -58,9 +59,17 @@ class ExprParser:
         self.text, self.filename = text, filename
         tokens = lexicon.tokenize(text)
         self.kinds, self.values, self.lines, self.ends = tokens.kinds, tokens.values, tokens.lines, tokens.ends
+        # Each token's text as a name (`build.name_of`: `∇` is `nabla`), for NAME tokens; made once,
+        # in C, and only if the text has such a name at all: otherwise it is `values` itself.
+        self.names = self.values
+        if any(alias in text for alias in build.NAME_ALIASES):
+            self.names = list(map(_alias, self.values, self.values))
         # Lark counts lines by "\n" only, so split the same way (as `SpanMaker`); [0] is a dummy, so
         # that line n's text is line_texts[n] (spans index it with a token's line)
-        self.line_texts = ["", *(line.rstrip("\r") for line in text.split("\n"))]
+        texts = text.split("\n")
+        if "\r" in text:
+            texts = list(map(str.rstrip, texts, repeat("\r")))
+        self.line_texts = ["", *texts]
         self.i = 0
         self.depth = 0
         self.extent = (0, 0)
@@ -138,8 +147,7 @@ class ExprParser:
         kinds = self.kinds
         if kinds[first] == "NAME":  # NAME [dims] -> named_type
             self.i += 1
-            name = self.values[first]
-            name = _alias(name, name)
+            name = self.names[first]
             if kinds[self.i] != "LSQB":
                 return build.make_named_type(name, None, self.span(first))
             dims = self.dims()
@@ -171,7 +179,7 @@ class ExprParser:
             text = values[j]
             line = lines[j]
             end = ends[j]
-            dim = _DimRef(_alias(text, text), _new_tuple(Span, (fn, line, end - len(text), line, end, texts[line])))
+            dim = _DimRef(self.names[j], _new_tuple(Span, (fn, line, end - len(text), line, end, texts[line])))
             self.i = j + 2
             line = lines[first]
             return _TensorType(name, (dim,), _new_tuple(Span, (fn, line, ends[first] - len(name), lines[j + 1], ends[j + 1],
@@ -182,7 +190,7 @@ class ExprParser:
             kind = kinds[j]
             value: str | int
             if kind == "NAME":
-                value = _alias(text, text)
+                value = self.names[j]
             elif kind == "NUMBER" and text.isdigit() and len(text) <= 18:
                 value = int(text)
             else:
@@ -202,15 +210,14 @@ class ExprParser:
         return _TensorType(name, tuple(dims), span)
 
     def dims(self) -> tuple[ast.DimRef, ...]:  # dims: "[" dim ("," dim)* "]"
-        kinds, values = self.kinds, self.values
+        kinds, names = self.kinds, self.names
         out = []
         while True:
             self.i += 1  # "[" or ","
             i = self.i
             if kinds[i] == "NAME" and kinds[i + 1] in _DIM_END:  # (the common case of `dim`)
                 self.i += 1
-                value = values[i]
-                out.append(_DimRef(_alias(value, value), self.span(i)))
+                out.append(_DimRef(names[i], self.span(i)))
             else:
                 out.append(self.dim())
             if kinds[self.i] != "COMMA":
@@ -327,7 +334,7 @@ class ExprParser:
                 end = ends[j]
                 at = lines[j]
                 span = _new_tuple(Span, (fn, at, end - len(value), at, end, texts[at]))
-                right: ast.Expr = _Name(_alias(value, value), span) if kind == "NAME" else build.make_num(value, span)
+                right: ast.Expr = _Name(self.names[j], span) if kind == "NAME" else build.make_num(value, span)
                 i = j + 1
             else:
                 self.i = j
@@ -351,7 +358,7 @@ class ExprParser:
         end = self.ends[j]
         span = _new_tuple(Span, (self.filename, line, end - len(value), line, end, self.line_texts[line]))
         if self.kinds[j] == "NAME":
-            return _Name(_alias(value, value), span)
+            return _Name(self.names[j], span)
         return build.make_num(value, span)
 
     def unary(self) -> ast.Expr:

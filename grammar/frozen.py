@@ -6,13 +6,22 @@ Why: the parser makes one AST node per construct of the source, and elaboration 
 and a few values per operation; a frozen dataclass's generated `__init__` sets each field through
 `object.__setattr__` (it must get past the frozen `__setattr__`), after a class call that Python
 cannot inline. The function made here stores the fields directly, which is what those calls end
-up doing: into the instance's `__dict__`, or, for a `@dataclass(frozen=True, slots=True)` class,
-through each slot's member descriptor (`cls.__dict__[name].__set__`, a C call: measured as fast
-as the dict stores, and half the time of `object.__setattr__`). The instance is as frozen as any
-other (assigning an attribute raises), equal to and hashed like one built by `cls(...)`. It is
-generated from the dataclass's fields, as `dataclasses` generates `__init__`, so it follows any
-change to the fields; classes with a `__post_init__`, `init=False` fields or default factories are
-refused.
+up doing:
+
+- for a `@dataclass(frozen=True, slots=True)` class (the hot ones), into a *twin*: a plain class
+  with the same slots and nothing else, whose instance takes the plain slot stores that Python's
+  interpreter specialises (`o.x = x`, a few machine instructions each), and then becomes an
+  instance of the frozen class by `__class__` assignment, which Python allows between classes of
+  the same layout (it checks: same size, same slots). Measured with callgrind, a 4-field node
+  costs 45% fewer instructions than with the slots' member descriptors
+  (`cls.__dict__[name].__set__`, one C call through an argument tuple per field), and a parse of
+  one-line defs 13% fewer. Where no twin fits (a base class with slots), those descriptors;
+- for a class without slots, into the instance's `__dict__`.
+
+The instance is as frozen as any other (assigning an attribute raises), equal to and hashed and
+pickled like one built by `cls(...)`, and of exactly that class. It is generated from the
+dataclass's fields, as `dataclasses` generates `__init__`, so it follows any change to the fields;
+classes with a `__post_init__`, `init=False` fields or default factories are refused.
 
 Slots classes are what the hot classes should be: an instance without a `__dict__` is one object
 for the cyclic garbage collector to track instead of two, and smaller (see `grammar/ast.py`).
@@ -42,27 +51,39 @@ def constructor(cls: type[T]) -> Callable[..., T]:
     fields = dataclasses.fields(cls)  # type: ignore[arg-type]
     if hasattr(cls, "__post_init__") or not all(f.init for f in fields):
         raise TypeError(f"{cls.__name__}: only plain frozen dataclasses are supported")
-    slots = _slot_setters(cls, [f.name for f in fields])
-    namespace: dict[str, Any] = {"new": object.__new__, "cls": cls}
+    if any(f.name.startswith("_frozen_") for f in fields):  # (the generated code's own names)
+        raise TypeError(f"{cls.__name__}: field names starting with _frozen_ are not supported")
+    namespace: dict[str, Any] = {"_frozen_new": object.__new__, "_frozen_cls": cls}
     params = []
     for f in fields:
         if f.default is not dataclasses.MISSING:
-            namespace[f"_default_{f.name}"] = f.default
-            params.append(f"{f.name}=_default_{f.name}")
+            namespace[f"_frozen_default_{f.name}"] = f.default
+            params.append(f"{f.name}=_frozen_default_{f.name}")
         elif f.default_factory is not dataclasses.MISSING:
             raise TypeError(f"{cls.__name__}.{f.name}: default factories are not supported")
         else:
             params.append(f.name)
-    if slots is not None:
-        namespace.update({f"_set_{name}": setter for name, setter in slots.items()})
-        stores = "".join(f"    _set_{f.name}(o, {f.name})\n" for f in fields)
-    else:
-        stores = "    d = o.__dict__\n" + "".join(f"    d[{f.name!r}] = {f.name}\n" for f in fields)
-    source = f"def make({', '.join(params)}):\n    o = new(cls)\n{stores}    return o\n"
+    source = f"def make({', '.join(params)}):\n{_stores(cls, [f.name for f in fields], namespace)}    return _frozen_obj\n"
     exec(source, namespace)  # (as `dataclasses` builds `__init__`)
     make: Callable[..., T] = namespace["make"]
     make.__qualname__ = make.__name__ = f"make_{cls.__name__}"
     return make
+
+
+def _stores(cls: type, names: list[str], namespace: dict[str, Any]) -> str:
+    """The body of `make` up to its return: `_frozen_obj` made and its fields stored (the names it
+    uses are added to `namespace`)."""
+    slots = _slot_setters(cls, names)
+    if slots is None:
+        return "    _frozen_obj = _frozen_new(_frozen_cls)\n    _frozen_dict = _frozen_obj.__dict__\n" + "".join(
+            f"    _frozen_dict[{name!r}] = {name}\n" for name in names)
+    namespace["_frozen_twin"] = twin = _twin(cls)
+    if twin is not None:  # plain stores into the twin's slots, then the class (see the module doc)
+        return "    _frozen_obj = _frozen_twin()\n" + "".join(f"    _frozen_obj.{name} = {name}\n" for name in names) + (
+            "    _frozen_obj.__class__ = _frozen_cls\n")
+    namespace.update({f"_frozen_set_{name}": setter for name, setter in slots.items()})
+    return "    _frozen_obj = _frozen_new(_frozen_cls)\n" + "".join(
+        f"    _frozen_set_{name}(_frozen_obj, {name})\n" for name in names)
 
 
 def _slot_setters(cls: type, names: list[str]) -> dict[str, Callable[[Any, Any], None]] | None:
@@ -79,3 +100,17 @@ def _slot_setters(cls: type, names: list[str]) -> dict[str, Callable[[Any, Any],
     if len(found) != len(names):
         raise TypeError(f"{cls.__name__}: fields partly in slots, partly in __dict__ are not supported")
     return found
+
+
+def _twin(cls: type) -> type | None:
+    """A plain (not frozen) slots class with `cls`'s layout, whose instances may become `cls`'s by
+    `__class__` assignment; None if `cls` has slots or a base that a twin cannot copy."""
+    slots = cls.__dict__.get("__slots__")
+    if cls.__bases__ != (object,) or not isinstance(slots, tuple):
+        return None
+    twin = type(f"{cls.__name__}Twin", (), {"__slots__": slots, "__module__": cls.__module__})
+    try:
+        twin().__class__ = cls  # (Python checks the layouts here: same size, same slots)
+    except TypeError:
+        return None
+    return twin

@@ -80,6 +80,19 @@ def test_an_ast_survives_copy_pickle_and_replace():
         d.name = "h"  # type: ignore[misc]
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class SlottedChild(Slotted):  # (fields in the slots of two classes: no twin, the slots' setters)
+    c: int = 3
+
+
+@pytest.mark.parametrize("cls, args", [(ast.BinOp, ("+", None, None, SPAN)), (SlottedChild, (1, 2, 4)), (Slotted, (1, "b"))])
+def test_slots_instances_are_of_the_class_itself_and_pickle_as_its_own(cls, args):
+    made = constructor(cls)(*args)
+    assert made.__class__ is cls and type(made) is cls and not hasattr(made, "__dict__")
+    assert pickle.loads(pickle.dumps(made)) == cls(*args) and copy.deepcopy(made) == made
+    assert dataclasses.replace(made) == made and dataclasses.astuple(made) == args
+
+
 def test_classes_it_cannot_mimic_are_refused():
     @dataclasses.dataclass(frozen=True)
     class Checked:
