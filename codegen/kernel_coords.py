@@ -13,12 +13,28 @@ coordinates. Pure functions over strings: a coordinate is a C expression (`c0`, 
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Sequence
 
+from codegen.naming import sanitize
 from semantics.primitives import normalize_axes
 from semantics.types import Dim, TensorType
 
 Coords = tuple[str, ...]
+
+
+def dim_param(atom: str) -> str:
+    """The kernel parameter that holds the size of a dim atom: `d_n` for a dim named `n`; an atom
+    that is no ASCII identifier (the opaque size `ceil(n/2)` of a strided slice, a Unicode dim name)
+    gets `dx_` and a sanitised form made unique by a checksum of the atom (no `d_` name can clash
+    with it, and it is the same in every run).
+
+    >>> dim_param("n"), dim_param("ceil(n/2)")
+    ('d_n', 'dx_ceil_n_2__cc6fe832')
+    """
+    if atom.isascii() and atom.isidentifier():
+        return f"d_{atom}"
+    return f"dx_{sanitize(atom)}_{zlib.crc32(atom.encode()):08x}"
 
 
 def dim_expr(d: Dim) -> str:
@@ -31,7 +47,7 @@ def dim_expr(d: Dim) -> str:
         return str(d.value)
     parts = []
     for mono, c in sorted(d.terms, key=lambda t: (-len(t[0]), t[0])):
-        factors = [f"d_{a}" for a in mono]
+        factors = [dim_param(a) for a in mono]
         body = " * ".join(([str(abs(c))] if abs(c) != 1 or not factors else []) + factors)
         parts.append(("- " if c < 0 else "+ ") + body)
     text = " ".join(parts)

@@ -33,7 +33,7 @@ import math
 import re
 from collections.abc import Generator
 
-from codegen.kernel_coords import Coords, broadcast, coord_map, coordinate_lines, dim_expr, product
+from codegen.kernel_coords import Coords, broadcast, coord_map, coordinate_lines, dim_expr, dim_param, product
 from codegen.kernel_lowering import EXPR, REDUCTIONS, cast_template
 from codegen.kernel_plan import Kernel, Plan
 from codegen.naming import safe_comment
@@ -281,7 +281,7 @@ def render_kernel(plan: Plan, kern: Kernel, target: Target) -> str:
 
 def _signature(plan: Plan, kern: Kernel, target: Target) -> str:
     types = plan.schedule.types
-    params = [f"{target.index} d_{a}" for a in kern.dims]
+    params = [f"{target.index} {dim_param(a)}" for a in kern.dims]
     params += [f"const {target.ctype[types[w].dtype]}* {target.restrict} a{j}" for j, w in enumerate(kern.inputs)]  # type: ignore[union-attr]
     params += [f"{target.ctype[types[w].dtype]}* {target.restrict} o{j}" for j, w in enumerate(_outputs(plan, kern))]  # type: ignore[union-attr]
     return f"{target.kernel_prefix} {kern.name}({', '.join(params)})"

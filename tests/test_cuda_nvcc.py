@@ -121,3 +121,21 @@ def test_cupy_backend_matches_interpreter(deterministic: bool) -> None:
             got = compile_cupy(d, {}, CompileCache(), deterministic)(*[cupy.asarray(a) for a in args])
             for g, w in zip(got if isinstance(got, tuple) else (got,), want if isinstance(want, tuple) else (want,)):
                 np.testing.assert_allclose(cupy.asnumpy(g), w, rtol=1e-4, atol=1e-6, err_msg=f"{path.stem}.{name}")
+
+
+@pytest.mark.skipif(NVCC is None, reason="nvcc is not installed here (CUDA compile checks need the CUDA toolkit)")
+def test_kernels_over_sizes_that_are_not_dim_names_compile(tmp_path: Path) -> None:
+    """A strided slice of a symbolic dim (size ceil(n/2)) and a Unicode dim name: each size is a
+    kernel parameter, which must be a valid (ASCII) identifier for nvcc too."""
+    from tests.test_kernels import STRIDED
+
+    mod = dsl.loads(STRIDED, filename="strided.dsl")
+    parts = [CUDA.prelude, _helpers(CUDA)]
+    for j, name in enumerate(("f", "g")):
+        plan = plan_kernels(mod.optimized(name))
+        parts += [re.sub(rf"\b{k.name}\(", f"s{j}_{k.name}(", render_kernel(plan, k, CUDA), count=1) for k in plan.kernels]
+    src = tmp_path / "strided.cu"
+    src.write_text("\n\n".join(parts) + "\n")
+    run = subprocess.run([NVCC, "-cubin", "-arch=sm_90", "-o", str(tmp_path / "strided.cubin"), str(src)],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-4000:]

@@ -243,3 +243,30 @@ def test_peeled_stencils_match_interpreter_at_every_size(n: int) -> None:
         for g, w in zip(got if isinstance(got, tuple) else (got,), want if isinstance(want, tuple) else (want,)):
             np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-12, err_msg=f"{name} n={n}")
     assert "LO" in mod.emit("vge", target="c")  # the gradient's loop is peeled
+
+
+STRIDED = """
+dim n, α
+def f(y: f64[n], z: f64[α]) -> f64 {
+    w = y[::2]
+    v = y[1::3] * 2.0
+    return sum(sin(w) * 1.1) + sum(v) + sum(cos(z) * z[::-1])
+}
+g = grad(f)
+"""
+
+
+@pytest.mark.parametrize("name", ["f", "g"])
+def test_sizes_that_are_not_dim_names_compile(name: str) -> None:
+    # a strided slice of a symbolic dim has the opaque size ceil(n/2): its kernel parameter was once
+    # written `int64_t d_ceil(n/2)`, which the C compiler rejected; a Unicode dim name too
+    mod = dsl.loads(STRIDED, filename="strided.dsl")
+    rng = np.random.default_rng(5)
+    args = [rng.standard_normal(7), rng.standard_normal(4)]
+    want = mod.compile(name, backend="interpret")(*args)
+    got = mod.compile(name, backend="c")(*args)
+    for g, w in zip(got if isinstance(got, tuple) else (got,), want if isinstance(want, tuple) else (want,)):
+        np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-12)
+    source = mod.emit(name, target="c")
+    params = re.findall(r"int64_t (\w+)[,)]", source)
+    assert params and all(p.isascii() for p in params) and any(p.startswith("dx_ceil") for p in params)
