@@ -4,24 +4,36 @@
 rule as Lark's basic lexer; a test compares the token streams), and `Lexicon.tokenize` cuts a text
 into `Tokens`: parallel lists of kinds, texts, lines and end columns, which the parser indexes.
 
-Why it is shaped this way (it runs once per character of every source, so its constant matters):
-a regex match costs ≈ 1,700 machine instructions in `re` whatever the regex (a `findall` over a
-33-token line: ~60% of the cut), while `str.split(" ")` cuts a line into its pieces between spaces
-in C at a fraction of that. Pieces repeat (`f64[n],`, `=`, `return`, `sin(y)`, names), so each
-line is split at its spaces and each distinct piece is cut once per parse, by one `findall` of the
-master regex (its alternatives ordered for speed: `grammar.alternation`); the line's token texts
-and end columns are then its pieces' cuts joined in C (`list.extend` of each piece's tuple of
-texts and widths in turn, `accumulate` of the widths), and the kinds are the texts' kinds (one
-`map` over the text), never by a Python loop per token or piece.
+Why it is shaped this way (it runs once per character of every source, so its constant matters;
+instruction counts from callgrind, per line of `benchmarks/parse.py`'s workloads): `re` costs
+≈ 1,800 instructions per token found, in a `findall` too (each match sets up and frees its state),
+and ≈ 1,000 more per call; a C loop step (`map`, `extend`, a dict lookup) costs 50-150. So the
+tokenizer finds tokens by regex only in text it has not seen in this parse, and finds them there
+in bulk, never with a Python step per token or per piece:
 
-A piece is cut as part of its line would be unless a token crosses a space there, which only a
-terminal whose matches may contain a space can do (a string, a comment): a line holding a
-character such a token starts with (`"`, `#`, computed from the terminals), whitespace other than
-single spaces between pieces, or ignored tokens, is cut whole by one `findall` (each lexeme
-carrying the whitespace before it, so that the running sum of their lengths gives the columns).
-A new piece that starts with a name is cut as that name then its rest, most often a piece
-already cut (`f0(x:` after `(x:`, `y,`), when no terminal looks at the text before its match.
-Every distinct lexeme is classified once per parse (names, operators and numbers repeat).
+- each line is split at its spaces (`str.split`, in C) into pieces, which repeat (`f64[n],`, `=`,
+  `return`, `sin(y)`, names); the line's tokens are its pieces' cuts joined (`list.extend` of each
+  piece's list of token texts and widths in turn, `accumulate` of the widths for the columns);
+- per run of up to `_CHUNK` lines, the pieces not cut yet are found by one set difference and cut
+  by ONE `findall` of `Lexicon.pieces` over them joined by spaces (the lexemes that start with a
+  space start a piece), and their new token texts are classified together: by their first
+  character where only one terminal may start with it (`Lexicon.first_kinds`: names, numbers,
+  most punctuation), else by one `fullmatch` of `kinds` each; then the keywords among the names;
+- a piece is cut as part of its line would be unless a token crosses a space there, which only a
+  terminal whose matches may contain a space can do (a string, a comment): a line holding a
+  character such a token starts with (`"`, `#`, computed from the terminals) or a blank other than
+  a space (`Lexicon.line_only`) is cut whole by one `findall` (each lexeme carrying the whitespace
+  before it, so that the running sum of their lengths gives the columns), and so is a line with
+  two spaces in a row or one at its end (its empty piece). A text is screened for those characters
+  by `in` (C scans), its lines only when it holds one.
+
+Measured (callgrind, 2,000 lines, tokenize only, instructions per line; before: each new piece cut
+by a Python method, a leading name split off first): defs 57.7k -> 55.2k, varied (random names
+and numbers on every line, ~5 new pieces and ~14 new tokens a line) 187.8k -> 102.3k, dag 39.7k
+-> 28.6k, bigdef 30.8k -> 26.9k. On varied the one `findall` is ~20k of that and the lines' joins
+~35k. Cutting each new piece by a `findall` of its own, or keeping the lexemes as the cuts, or a
+named group for names, measured slower. The tokenizer runs with the collector paused
+(`grammar.gcpause`): it allocates lists per line and piece, and finds no cycle.
 
 >>> from grammar.parser import _lark
 >>> lexicon = Lexicon.from_terminals(_lark().terminals, _lark().lexer_conf.ignore)
@@ -34,14 +46,25 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from itertools import accumulate, compress, islice, repeat
-from operator import sub
+from dataclasses import dataclass, field
+from itertools import accumulate, compress, count, islice, repeat
+from operator import attrgetter, is_not, itemgetter, not_, sub
 from typing import TypeVar
 
 from lark.lexer import PatternStr, TerminalDef
 
-from grammar.alternation import context_free, fast_alternation, first_chars, regex_pieces, spans_blanks, unrivalled
+from grammar.alternation import (
+    context_free,
+    fast_alternation,
+    first_chars,
+    regex_pieces,
+    spans_blanks,
+    unrivalled,
+)
+from grammar.gcpause import paused_gc
+
+_CHUNK = 4096  # lines cut in bulk at a time (bounds the lists of pieces held at once)
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
 
 T = TypeVar("T")
 
@@ -83,15 +106,23 @@ class Lexicon:
     kinds: re.Pattern[str]
     keywords: dict[str, dict[str, str]]  # regex terminal -> {keyword text -> its terminal}: NAME -> {"def": DEF}
     ignore: frozenset[str]
-    # the characters that may start a token containing a space (`"`, `#`); None: lines are never
-    # cut at their spaces first (the gap is not plain whitespace, or the terminals are not understood)
-    crossing: re.Pattern[str] | None = None
+    # the characters that send a line to the whole-line cut: those a token containing a space may
+    # start with (`"`, `#`: strings, comments) and blanks other than a space; None: lines are never
+    # cut at their spaces (the gap is not plain whitespace, a terminal is not understood or looks
+    # at the text around its match)
+    line_only: re.Pattern[str] | None = None
     # the terminal of names (NAME) and its regex when no terminal before it may start as a name does:
     # a new token text that it matches in full is a name or a keyword, without the `kinds` match
     names: tuple[str, re.Pattern[str]] | None = None
-    # `names` again when no terminal looks at the text before its match (no anchor, look-around):
-    # then a piece's leading name is its first token and the rest is cut as it would be alone
-    leading: re.Pattern[str] | None = None
+    # the ASCII characters that `line_only` matches, "\\n" aside (a text is screened for them by `in`)
+    line_ascii: tuple[str, ...] = ()
+    # the lexemes of a piece after a space (None: lines are never cut into pieces): `lexemes` with
+    # ` ?` for the gap, then the same compiled for ASCII only, for ASCII texts (the same matches on
+    # them, ~10% faster: `\\w`, `\\d` test a bitmap instead of Unicode tables)
+    pieces: tuple[re.Pattern[str], re.Pattern[str]] | None = None
+    # ASCII character -> the one terminal whose matches may start with it (`a` -> NAME, `7` ->
+    # NUMBER, not `.`: NUMBER or DOT): the terminal of a token text starting with it, without a match
+    first_kinds: dict[str, str] = field(default_factory=dict)
 
     @staticmethod
     def from_terminals(terminals: Iterable[TerminalDef], ignore: Iterable[str]) -> Lexicon:
@@ -121,53 +152,31 @@ class Lexicon:
         crossing = _crossing(gap, [t.pattern.to_regexp() for t in kept if t.name not in ignore or not
                                    re.fullmatch(t.pattern.to_regexp(), " ")])
         regexes = [t.pattern.to_regexp() for t in kept]
+        line_only = (None if crossing is None or not all(map(context_free, regexes))
+                     else re.compile(f"[^\\S ]|{crossing.pattern}"))
         k = next((k for k, t in enumerate(kept) if t.name in keywords), None)
         fast_names = None if k is None or not unrivalled(regexes, k) else (kept[k].name, re.compile(regexes[k]))
-        leading = (fast_names and all(map(context_free, regexes)) and fast_names[1]) or None
-        return Lexicon(re.compile(f"{gap}(?:{lexemes})"), re.compile(gap), re.compile(kinds), keywords, ignore, crossing,
-                       fast_names, leading)
+        return Lexicon(re.compile(f"{gap}(?:{lexemes})"), re.compile(gap), re.compile(kinds), keywords, ignore, line_only,
+                       fast_names, *_piece_regexes(lexemes, line_only), _first_kinds(kept))
 
+    @paused_gc()
     def tokenize(self, text: str) -> Tokens:
         """The tokens of `text` (ignored terminals dropped), then `$END`; `Unparsed` if a character
         is no terminal's (the Lark path reports it).
 
         Line by line (Lark counts lines by "\\n" only; no token spans lines), and on most lines piece
-        by piece: see the module doc."""
-        cuts: list[str | int] = []  # each token's text and width, in turn (one `extend` per piece)
-        lines: list[int] = []
-        ends: list[int] = []
-        cut = _Cut(self)
-        piece_cuts, add_cuts = cut.cuts.__getitem__, cuts.extend
-        number = 0
-        line = ""
-        for number, line in enumerate(text.split("\n"), 1):
-            body = line.lstrip(" ")
-            if not body:
-                continue  # (a blank line: no tokens)
-            pieces = body.split(" ")
-            first = len(cuts)
-            try:  # (`any` runs `extend` on each piece's tuple, in C: no iterator per piece)
-                any(map(add_cuts, map(piece_cuts, pieces)))  # type: ignore[arg-type]
-            except TypeError:  # (a piece that only its line's cut can cut: its cut is None)
-                del cuts[first:]
-                line_values, line_ends = cut.line(line)
-                pairs: list[str | int] = [0] * (2 * len(line_values))
-                pairs[::2] = line_values
-                cuts += pairs
-                ends += line_ends
-                lines += repeat(number, len(line_values))
-                continue
-            start = len(ends)
-            ends += accumulate(cuts[first + 1::2], initial=len(line) - len(body))  # type: ignore[arg-type]
-            del ends[start]  # (the initial value)
-            lines += repeat(number, len(ends) - start)
-        values: list[str] = cuts[::2]  # type: ignore[assignment]
+        by piece, the new pieces of each run of lines cut in bulk: see the module doc."""
+        rows = text.split("\n")
+        cut = _Cut(self, text)
+        for a in range(0, len(rows), _CHUNK):
+            cut.rows(rows[a:a + _CHUNK], a + 1)
+        values: list[str] = cut.out[::2]  # type: ignore[assignment]
         kinds = list(map(cut.kind_of_value.__getitem__, values))  # (a token's kind is its text's)
         kinds.append("$END")
         values.append("")
-        lines.append(number)
-        ends.append(len(line) + 1)
-        return Tokens(kinds, values, lines, ends)
+        cut.lines.append(len(rows))
+        cut.ends.append(len(rows[-1]) + 1)
+        return Tokens(kinds, values, cut.lines, cut.ends)
 
     def name_kind(self, name: str) -> str:
         """The terminal of a text that the names terminal matches in full (`names` is known): a
@@ -186,6 +195,25 @@ class Lexicon:
         if "\n" in value and kind not in self.ignore:
             raise Unparsed  # tokens are on one line (so a span's end is on the line of its last token)
         return kind
+
+
+def _piece_regexes(lexemes: str, line_only: re.Pattern[str] | None
+                   ) -> tuple[tuple[str, ...], tuple[re.Pattern[str], re.Pattern[str]] | None]:
+    """`Lexicon.line_ascii` and `Lexicon.pieces`, from the alternation of the terminals."""
+    if line_only is None:
+        return (), None
+    line_ascii = tuple(c for c in map(chr, range(128)) if c != "\n" and line_only.match(c))
+    return line_ascii, (re.compile(f" ?(?:{lexemes})"), re.compile(f" ?(?:{lexemes})", re.ASCII))
+
+
+def _first_kinds(terminals: list[TerminalDef]) -> dict[str, str]:
+    """`Lexicon.first_kinds`: each ASCII character that the matches of exactly one terminal may
+    start with (none if some terminal's first characters are not known)."""
+    firsts = [first_chars(t.pattern.to_regexp()) for t in terminals]
+    if any(f is None for f in firsts):
+        return {}
+    starting = {c: [t.name for t, f in zip(terminals, firsts) if f.match(c)] for c in map(chr, range(128))}  # type: ignore[union-attr]
+    return {c: names[0] for c, names in starting.items() if len(names) == 1}
 
 
 def _crossing(gap: str, regexes: list[str]) -> re.Pattern[str] | None:
@@ -231,81 +259,124 @@ class _Memo(dict[str, T]):
 
 
 class _Cut:
-    """How `Lexicon.tokenize` cuts the pieces and lines of one text, remembered per distinct piece
-    and lexeme, since they repeat: a piece's token texts and widths (the characters from the end of
-    the token before to the end of each token, the space before the piece included)."""
+    """How `Lexicon.tokenize` cuts one text: the cut of each distinct piece (the texts and widths of
+    its tokens in turn, the width of the first one counting the space before the piece; None for a
+    piece that only its line's cut can cut) and the kind of each distinct token text, found in bulk
+    for the new pieces of each run of lines; and the tokens so far (texts and widths in turn,
+    lines, end columns)."""
 
-    def __init__(self, lexicon: Lexicon):
+    def __init__(self, lexicon: Lexicon, text: str):
         self.lexicon = lexicon
-        self.crossing = lexicon.crossing.search if lexicon.crossing is not None else bool
-        self.leading = lexicon.leading.match if lexicon.leading is not None else None
-        self.cuts: _Memo[tuple[str | int, ...] | None] = _Memo(self.piece)
-        self.line_only: set[str] = set()  # pieces that only the whole line's cut can cut
-        self.kind_of = _Memo(self.classify)  # lexeme -> kind of its token
-        self.value_of: dict[str, str] = {}  # lexeme -> text of its token
+        self.cuts: dict[str, list[str | int] | None] = {"": None}  # ("": two spaces in a row, or one at the end)
         self.kind_of_value: dict[str, str] = {}  # text of a token -> its kind
+        self.kind_of = _Memo(self.classify)  # lexeme (of a line cut whole) -> kind of its token
+        self.value_of: dict[str, str] = {}  # lexeme (of a line cut whole) -> text of its token
+        self.out: list[str | int] = []
+        self.lines: list[int] = []
+        self.ends: list[int] = []
+        # the characters of `line_only` in the text (a C scan each, or one for the text's non-ASCII characters)
+        self.present = [c for c in lexicon.line_ascii if c in text]
+        ascii = text.isascii()
+        if lexicon.line_only is not None and not ascii:
+            self.present += filter(lexicon.line_only.match, set(_NON_ASCII.findall(text)))
+        self.piece_lexemes = lexicon.pieces and lexicon.pieces[ascii].findall
 
-    def piece(self, piece: str) -> tuple[str | int, ...] | None:
-        """Cut a new `piece`: the text and width of each of its tokens, in turn; None if a
-        token may cross a space there, it holds an ignored token (whitespace other than a space, a
-        comment) or it is empty (two spaces in a row).
+    def rows(self, rows: list[str], number: int) -> None:
+        """Cut `rows`, the first one line `number`: the new pieces first, in bulk (`cut`), then each
+        line's tokens as its pieces' cuts joined (C loops over pieces and tokens), or by the line's
+        cut when a piece's cut is None."""
+        bodies = list(map(str.lstrip, rows, repeat(" ")))
+        pieces = list(map(str.split, bodies, repeat(" ")))
+        new = set().union(*pieces).difference(self.cuts)
+        if new:
+            self.cut(new)
+        out, lines, ends = self.out, self.lines, self.ends
+        piece_cuts, add_cuts = self.cuts.__getitem__, out.extend
+        for number, row, body, split in zip(count(number), rows, bodies, pieces):  # noqa: B020 (the line numbers)
+            if not body:
+                continue  # (a blank line: no tokens)
+            first = len(out)
+            try:  # (`any` runs `extend` on each piece's cut, in C: no iterator per piece)
+                any(map(add_cuts, map(piece_cuts, split)))  # type: ignore[arg-type]
+            except TypeError:  # (a piece that only its line's cut can cut: its cut is None)
+                del out[first:]
+                line_values, line_ends = self.line(row)
+                pairs: list[str | int] = [0] * (2 * len(line_values))
+                pairs[::2] = line_values
+                out += pairs
+                ends += line_ends
+                lines += repeat(number, len(line_values))
+                continue
+            widths: list[int] = out[first + 1::2]  # type: ignore[assignment]
+            widths[0] += len(row) - len(body)  # (the indentation)
+            ends += accumulate(widths)
+            lines += [number] * len(widths)
 
-        A piece that starts with a name (`f0(x:`, `y,`) is that name then its rest (`(x:`, `,`),
-        which most often was cut already: the two cuts joined, without a `findall`; else the rest's
-        cut is remembered from the piece's, for the next piece with a new name before it."""
-        lexicon = self.lexicon
-        if not piece or piece in self.line_only or self.crossing(piece):
-            self.line_only.add(piece)
-            return None
-        end = 0
-        if self.leading is not None and piece[0].isalpha():  # (`isalpha`: most pieces that do not start with a name
-            m = self.leading(piece)                          # fail before the regex match)
-            if m is not None:
-                end = m.end()
-                if end == len(piece):
-                    self.name(piece)
-                    cut: tuple[str | int, ...] = (piece, end + 1)
-                    self.cuts[piece] = cut
-                    return cut
-                rest = self.cuts.get(piece[end:])
-                if rest is not None:
-                    self.name(piece[:end])
-                    cut = self.cuts[piece] = (piece[:end], end + 1, rest[0], rest[1] - 1, *rest[2:])  # type: ignore[operator]
-                    return cut
-        found = lexicon.lexemes.findall(piece)
-        if len(found) == 1 and len(found[0]) == len(piece):  # (one token: a number, an operator)
-            kind = self.kind_of[piece]
-            if kind in lexicon.ignore:
-                self.line_only.add(piece)
-                return None
-            single: tuple[str | int, ...] = (self.value_of[piece], len(piece) + 1)
-            self.cuts[piece] = single
-            return single
+    def cut(self, new: set[str]) -> None:
+        """Cut the `new` pieces by one `findall` of `Lexicon.pieces` over them joined, each after a
+        space: the lexemes that start with a space start a piece's cut. A piece holding a character
+        of `line_only` has no cut (None), nor one holding a character that no terminal matches
+        (then each piece is cut alone, to find which: its line's cut raises `Unparsed`, or the
+        character is in a string or comment that the piece is part of)."""
+        for c in self.present:
+            line_only = set(compress(new, map(str.__contains__, new, repeat(c))))
+            self.cuts.update(dict.fromkeys(line_only, None))
+            new = new.difference(line_only)
+        if self.piece_lexemes is None or not new:
+            self.cuts.update(dict.fromkeys(new, None))
+            return
+        pieces = list(new)
+        joined = " " + " ".join(pieces)
+        found = self.piece_lexemes(joined)
         widths = list(map(len, found))
-        kinds = tuple(map(self.kind_of.__getitem__, found))
-        if sum(widths) != len(piece) or not lexicon.ignore.isdisjoint(kinds):
-            # (a character no terminal matches, for the line's cut to raise `Unparsed`; a comment,
-            # whitespace that is not a space)
-            self.line_only.add(piece)
-            return None
-        widths[0] += 1
+        values = list(map(str.lstrip, found))
+        # (each piece's first lexeme starts with its space: `lstrip` returns a new string for it, and
+        # the lexeme itself for the others)
+        starts = list(compress(count(0, 2), map(is_not, values, found)))
+        if sum(widths) != len(joined) or len(starts) != len(pieces):
+            self.cut_alone(new)
+            return
+        self.classify_all(set(values).difference(self.kind_of_value))
         pairs: list[str | int] = [0] * (2 * len(found))
-        pairs[::2] = map(self.value_of.__getitem__, found)
+        pairs[::2] = values
         pairs[1::2] = widths
-        cut = self.cuts[piece] = tuple(pairs)
-        if end:  # (the rest after the name, as a piece of its own: the space before it in its first width)
-            self.cuts[piece[end:]] = (cut[2], cut[3] + 1, *cut[4:])  # type: ignore[operator]
-        return cut
+        starts.append(len(pairs))
+        self.cuts.update(zip(pieces, map(pairs.__getitem__, map(slice, starts, islice(starts, 1, None)))))
 
-    def name(self, name: str) -> None:
-        """Classify a lexeme that `Lexicon.leading` matched in full: a name or a keyword (as
-        `classify` would, without its second regex match)."""
-        if name not in self.kind_of:
-            self.value_of[name] = name
-            self.kind_of[name] = self.kind_of_value[name] = self.lexicon.name_kind(name)
+    def cut_alone(self, new: set[str]) -> None:
+        """Cut each of the `new` pieces alone, when some character in them is no terminal's: such
+        a piece has no cut, the others are cut together."""
+        lexemes = self.lexicon.lexemes
+        uncut = {p for p in new if sum(map(len, lexemes.findall(p))) != len(p)}
+        self.cuts.update(dict.fromkeys(uncut, None))
+        if len(uncut) < len(new):
+            self.cut(new.difference(uncut))
+
+    def classify_all(self, texts: set[str]) -> None:
+        """Store the kinds of new token texts: by their first character where only one terminal
+        starts with it (`Lexicon.first_kinds`), else by the group of `kinds` that matches them (one
+        `fullmatch` each); then the keywords among them. `Unparsed` for an ignored token amid a
+        piece (none in dsl.lark: the Lark path cuts it)."""
+        lexicon, kind_of_value = self.lexicon, self.kind_of_value
+        new = list(texts)
+        kinds = list(map(lexicon.first_kinds.get, map(itemgetter(0), new)))
+        kind_of_value.update(zip(new, kinds))  # type: ignore[arg-type]  # (None for the others: set next)
+        others = list(compress(new, map(not_, kinds)))
+        try:
+            groups = list(map(attrgetter("lastgroup"), map(lexicon.kinds.fullmatch, others)))
+        except AttributeError:  # (cannot happen: the same alternatives matched these texts in the lexemes)
+            raise Unparsed from None
+        kind_of_value.update(zip(others, groups))
+        for terminal, keyword_of in lexicon.keywords.items():
+            kind_of_value.update((k, keyword_of[k]) for k in texts.intersection(keyword_of) if kind_of_value[k] == terminal)
+        if not lexicon.ignore.isdisjoint(kind_of_value[t] for t in texts):
+            raise Unparsed
 
     def line(self, line: str) -> tuple[list[str], list[int]]:
-        """The texts and end columns of the tokens of a whole line, cut by one `findall`."""
+        """The texts and end columns of the tokens of a whole line, cut by one `findall` (its
+        ignored tokens left out)."""
+        if not line:
+            return [], []
         found = self.lexicon.lexemes.findall(line)
         ends = list(islice(accumulate(map(len, found), initial=1), 1, None))
         if not ends or ends[-1] != len(line) + 1:
@@ -327,3 +398,4 @@ class _Cut:
         self.value_of[lexeme] = value
         kind = self.kind_of[lexeme] = self.kind_of_value[value] = self.lexicon._kind(value)
         return kind
+

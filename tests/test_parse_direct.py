@@ -114,16 +114,13 @@ def test_texts_cut_piece_by_piece_are_cut_as_lark_cuts_them(parts):
     test_random_texts_are_cut_as_lark_cuts_them.hypothesis.inner_test(text)
 
 
-def test_pieces_of_dsl_lark_may_be_cut_after_their_leading_name():
-    # (no terminal of dsl.lark looks before its match, and no terminal before NAME starts as a name does)
-    leading = _lexicon().leading
-    assert leading is not None and [leading.match(p)[0] for p in ["f0(x:", "∇x", "é1,"]] == ["f0", "∇", "é1"]
-
-
-def test_only_strings_and_comments_are_cut_with_their_whole_line():
-    # (the characters that may start a token containing a space, read from the terminals)
-    crossing = _lexicon().crossing
-    assert crossing is not None and [c for c in '"#xy1(.:=-' if crossing.match(c)] == ['"', "#"]
+def test_only_strings_comments_and_blanks_other_than_spaces_send_a_line_to_its_whole_cut():
+    # (the characters that may start a token containing a space, read from the terminals, and the
+    # blanks that a piece may not hold; no terminal of dsl.lark looks around its match)
+    line_only = _lexicon().line_only
+    assert line_only is not None
+    chars = '"#xy1(.:=- \t\r\f\v\xa0\u2028é∇'
+    assert [c for c in chars if line_only.match(c)] == ['"', "#", "\t", "\r", "\f", "\v", "\xa0", "\u2028"]
 
 
 @pytest.mark.parametrize("text", ["x $ y", '"open', "def f(x) { return x } }", "def f(a) { return a < a < a }",

@@ -1,0 +1,93 @@
+"""The tokenizer (`grammar.lexicon`) on the paths of its bulk cut: the new pieces of each run of
+lines cut by one `findall` over them joined, their new token texts classified together, lines that
+only their whole cut can cut (strings, comments, blanks other than spaces, characters no terminal
+matches) cut alone. Each test compares the tokens, lines and columns with Lark's lexer (the oracle),
+or counts the regex calls the bulk cut makes."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import re
+
+import pytest
+
+from grammar import direct
+from grammar import lexicon as lexicon_module
+from grammar.parser import _lex, _lexicon
+from grammar.transformer import SpanMaker
+
+
+def tokens(text: str) -> list[tuple[str, str, int, int, int]]:
+    t = _lexicon().tokenize(text)
+    assert (t.kinds[-1], t.values[-1]) == ("$END", "")
+    return list(zip(t.kinds, t.values, t.lines, t.cols, t.ends))[:-1]
+
+
+def larks(text: str) -> list[tuple[str, str, int, int, int]]:
+    return [(t.type, str(t), t.line, t.column, t.end_column) for t in _lex(text, SpanMaker("t.dsl", text))]
+
+
+@pytest.mark.parametrize("text", [
+    # a piece new on line 2 then known on line 3; lines mixing known and new pieces
+    "def f(x: f64) -> f64 { return x }\ndef g(y: f64) -> f64 { return y }\ndef g(y: f64) -> f64 { return y }",
+    # keywords as new pieces, alone and before a rest; names that start as keywords
+    "return def(x) define returns return(x) true false truex dim, type=box",
+    # numbers and operators that only one terminal may start with, and those two may (`.`)
+    "x.5 .5 5. 5.e3 1e-3 x.T a.b ->- => >= ** *** == = != <= ≤ ≥ ≠ ⊗ | →",
+    # indentation, blank lines, a line of spaces, spaces at the end and two in a row
+    "  a\n\n    b  c \n   \nd\t e\n",
+    # the same piece on a line cut whole (a comment) and on a line cut by pieces
+    "f(x) # f(x) y\nf(x) y\n",
+    # a string holding a character that no terminal matches, then the same piece outside one
+    'import "a $b" as c\nx = 1',
+    # non-ASCII text: names, a blank other than a space (a line cut whole), a line separator
+    "∇f é1 x∘y\ny\xa0z\nw\u2028v",
+])
+def test_tokens_are_larks_tokens(text):
+    assert tokens(text) == larks(text)
+
+
+@pytest.mark.parametrize("text", ["x $ y", "a$b", "def f(x) { return x$ }", "x\n$y"])
+def test_a_character_no_terminal_matches_is_left_to_the_lark_path(text):
+    with pytest.raises(direct.Unparsed):
+        _lexicon().tokenize(text)
+
+
+def test_runs_of_lines_longer_than_a_chunk_are_cut_as_lark_cuts_them():
+    rng = random.Random(3)
+    words = ["x", "y1", "f(x,", "z)", "+", "2.5", "def", "return", "[n]", "#", '"s t"', "\t"]
+    rows = [" ".join(rng.choice(words) for _ in range(rng.randint(0, 6))) for _ in range(lexicon_module._CHUNK + 50)]
+    text = "\n".join(rows)
+    assert tokens(text) == larks(text)
+
+
+def test_the_first_character_names_the_terminal_only_where_one_terminal_starts_with_it():
+    first_kinds = _lexicon().first_kinds
+    assert (first_kinds["a"], first_kinds["_"], first_kinds["7"], first_kinds["("]) == ("NAME", "NAME", "NUMBER", "LPAR")
+    assert "." not in first_kinds and "=" not in first_kinds and "-" not in first_kinds  # (`.5` / `.`; `==` / `=`; `->` / `-`)
+
+
+class _Counted:
+    """A regex whose `findall` calls are counted."""
+
+    def __init__(self, pattern: re.Pattern[str]):
+        self.pattern, self.calls = pattern, 0
+
+    def findall(self, text: str) -> list[str]:
+        self.calls += 1
+        return self.pattern.findall(text)
+
+
+@pytest.mark.parametrize("rows", [100, 3000])
+def test_new_pieces_are_cut_in_bulk_one_findall_per_chunk(rows):
+    # every line holds new names and numbers: the pieces are cut by one `findall` per chunk of lines,
+    # whatever their number (not one per piece or per line)
+    lexicon = _lexicon()
+    assert lexicon.pieces is not None
+    counted = _Counted(lexicon.pieces[1])  # (the ASCII one: the text is ASCII)
+    counting = dataclasses.replace(lexicon, pieces=(lexicon.pieces[0], counted))  # type: ignore[arg-type]
+    text = "\n".join(f"def f{k}(a{k}: f64) -> f64 {{ return a{k} * {k}.25 }}" for k in range(rows))
+    t = counting.tokenize(text)
+    assert counted.calls == -(-rows // lexicon_module._CHUNK)
+    assert list(zip(t.kinds, t.values, t.lines, t.cols, t.ends))[:-1] == larks(text)
