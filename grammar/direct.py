@@ -200,7 +200,7 @@ class _Parser(ExprParser):
     def params(self, i: int) -> tuple[ast.Param, ...]:
         """params: param ("," param)* ","?, param: NAME [":" type] ["=" expr], from token i (after
         the "(") to the ")" (consumed)."""
-        kinds, values, lines, ends, fn, texts = self.kinds, self.values, self.lines, self.ends, self.filename, self.line_texts
+        kinds, values, names, lines, ends, texts, fn = self.tables
         params: list[ast.Param] = []
         while kinds[i] != "RPAR":
             if kinds[i] != "NAME":
@@ -222,7 +222,7 @@ class _Parser(ExprParser):
             last = self.i - 1
             line = lines[i]
             span = _new_tuple(Span, (fn, line, ends[i] - len(pname), lines[last], ends[last], texts[line]))
-            params.append(_Param(self.names[i], t, span, default))
+            params.append(_Param(names[i], t, span, default))
             if last - i >= SAFE_TOKENS:
                 self.long_part = True
             i = self.i
@@ -298,8 +298,7 @@ class _Parser(ExprParser):
 
     def body(self) -> list[Any]:  # body: (_stmt | ";")*   _stmt: assign | return_stmt
         stmts: list[Any] = []
-        kinds, values, lines, ends = self.kinds, self.values, self.lines, self.ends
-        fn, texts = self.filename, self.line_texts
+        kinds, values, names, lines, ends, texts, fn = self.tables
         stmt: Any
         while True:
             kind = kinds[self.i]
@@ -312,20 +311,20 @@ class _Parser(ExprParser):
                 name = values[first]
                 end = ends[first]
                 col = end - len(name)
-                stmt = _Assign((self.names[first],), value,
+                stmt = _Assign((names[first],), value,
                                _new_tuple(Span, (fn, line, col, lines[last], ends[last], texts[line])),
                                (_new_tuple(Span, (fn, line, col, line, end, texts[line])),))
             elif kind == "NAME":  # assign: NAME ("," NAME)* "=" expr
-                names, spans = [], []
+                targets, spans = [], []
                 while True:
                     spans.append(self.name_span())
-                    names.append(self.names[self.i - 1])
+                    targets.append(names[self.i - 1])
                     if kinds[self.i] != "COMMA":
                         break
                     self.i += 1
                 self.expect("EQUAL")
                 value = self.expr()
-                stmt = _Assign(tuple(names), value, self.span(first), tuple(spans))
+                stmt = _Assign(tuple(targets), value, self.span(first), tuple(spans))
             elif kind == "RETURN":  # return_stmt: "return" expr ("," expr)* (its span inline)
                 self.i += 1
                 items = [self.expr()]

@@ -70,6 +70,8 @@ class ExprParser:
         if "\r" in text:
             texts = list(map(str.rstrip, texts, repeat("\r")))
         self.line_texts = ["", *texts]
+        # (the hot methods take what they need from this tuple in one unpacking)
+        self.tables = (self.kinds, self.values, self.names, self.lines, self.ends, self.line_texts, filename)
         self.i = 0
         self.depth = 0
         self.extent = (0, 0)
@@ -169,17 +171,16 @@ class ExprParser:
         """`dtype[d, ...]` from token `first` (a name, "[" after it) with each dim a name or an
         integer and nothing after it that makes it part of a bigger type (`⊗`, `->`), built as
         `type` would build it; None for anything else."""
-        values = self.values
+        kinds, values, names, lines, ends, texts, fn = self.tables
         name = values[first]
         if name not in _DTYPES:
             return None
-        kinds, lines, ends, fn, texts = self.kinds, self.lines, self.ends, self.filename, self.line_texts
         j = first + 2
         if kinds[j] == "NAME" and kinds[j + 1] == "RSQB" and kinds[j + 2] not in _TYPE_OPS:  # (one named dim: at once)
             text = values[j]
             line = lines[j]
             end = ends[j]
-            dim = _DimRef(self.names[j], _new_tuple(Span, (fn, line, end - len(text), line, end, texts[line])))
+            dim = _DimRef(names[j], _new_tuple(Span, (fn, line, end - len(text), line, end, texts[line])))
             self.i = j + 2
             line = lines[first]
             return _TensorType(name, (dim,), _new_tuple(Span, (fn, line, ends[first] - len(name), lines[j + 1], ends[j + 1],
@@ -190,7 +191,7 @@ class ExprParser:
             kind = kinds[j]
             value: str | int
             if kind == "NAME":
-                value = self.names[j]
+                value = names[j]
             elif kind == "NUMBER" and text.isdigit() and len(text) <= 18:
                 value = int(text)
             else:
@@ -312,7 +313,7 @@ class ExprParser:
         `first`, when the caller parsed it). An operand that is a lone name or number (the common
         case) is built here, and a right operand climbs a level only if an operator of a higher one
         follows it."""
-        kinds = self.kinds
+        kinds, values, names, lines, ends, texts, fn = self.tables
         if e is None:
             first = self.i
             kind = kinds[first]
@@ -321,7 +322,6 @@ class ExprParser:
         level = _LEVELS.get(kinds[i], 0)
         if level < min_level:
             return e
-        values, lines, ends, fn, texts = self.values, self.lines, self.ends, self.filename, self.line_texts
         line = lines[first]
         col = ends[first] - len(values[first])
         text = texts[line]
@@ -329,21 +329,25 @@ class ExprParser:
             op = values[i]
             j = i + 1
             kind = kinds[j]
-            if (kind == "NAME" or kind == "NUMBER") and kinds[j + 1] not in _POSTFIX and _LEVELS.get(kinds[j + 1], 0) <= level:
-                value = values[j]  # (what `binary(level + 1)` returns for it: `leaf`, inline)
+            if (kind == "NAME" or kind == "NUMBER") and (after := kinds[j + 1]) not in _POSTFIX:
+                value = values[j]  # (a lone name or number: `leaf`, inline)
                 end = ends[j]
                 at = lines[j]
                 span = _new_tuple(Span, (fn, at, end - len(value), at, end, texts[at]))
-                right: ast.Expr = _Name(self.names[j], span) if kind == "NAME" else build.make_num(value, span)
+                right: ast.Expr = _Name(names[j], span) if kind == "NAME" else build.make_num(value, span)
                 i = j + 1
             else:
                 self.i = j
                 right = self.unary()
-                if _LEVELS.get(kinds[self.i], 0) > level:
-                    right = self.binary(level + 1, j, right)
                 i = self.i
+                after = kinds[i]
+            next_level = _LEVELS.get(after, 0)
+            if next_level > level:  # (`a + b * c`: the right operand is `b * c`)
+                self.i = i
+                right = self.binary(level + 1, j, right)
+                i = self.i
+                next_level = _LEVELS.get(kinds[i], 0)
             e = _BinOp(_OP_ALIASES.get(op, op), e, right, _new_tuple(Span, (fn, line, col, lines[i - 1], ends[i - 1], text)))
-            next_level = _LEVELS.get(kinds[i], 0)
             if level == 1 and next_level == 1:  # not associative: `a < b < c` is an error
                 raise Unparsed
             level = next_level
@@ -353,12 +357,13 @@ class ExprParser:
     def leaf(self, j: int) -> ast.Expr:
         """The name or number at token j, as `atom` builds it (the caller checked the kind)."""
         self.i = j + 1
-        value = self.values[j]
-        line = self.lines[j]
-        end = self.ends[j]
-        span = _new_tuple(Span, (self.filename, line, end - len(value), line, end, self.line_texts[line]))
-        if self.kinds[j] == "NAME":
-            return _Name(self.names[j], span)
+        kinds, values, names, lines, ends, texts, fn = self.tables
+        value = values[j]
+        line = lines[j]
+        end = ends[j]
+        span = _new_tuple(Span, (fn, line, end - len(value), line, end, texts[line]))
+        if kinds[j] == "NAME":
+            return _Name(names[j], span)
         return build.make_num(value, span)
 
     def unary(self) -> ast.Expr:
@@ -385,13 +390,18 @@ class ExprParser:
             kind = kinds[self.i]
             self.i += 1
             if kind == "LPAR":  # call
-                if kinds[self.i] == "RPAR":
+                j = self.i
+                if kinds[j] == "RPAR":
                     self.i += 1
                     e = _Call(e, (), (), self.span(first))
                     continue
-                items, keywords = self.args()
-                if kinds[self.i] != "RPAR":
-                    raise Unparsed
+                if kinds[j] in _LEAVES and kinds[j + 1] == "RPAR":  # (`f(x)`: one lone name or number)
+                    items: tuple[Any, ...] = (self.leaf(j),)
+                    keywords = False
+                else:
+                    items, keywords = self.args()
+                    if kinds[self.i] != "RPAR":
+                        raise Unparsed
                 self.i += 1
                 # (`make_call` checks the order and uniqueness of keyword arguments)
                 e = build.make_call(e, items, self.span(first)) if keywords else _Call(e, items, (), self.span(first))

@@ -8,14 +8,13 @@ and a few values per operation; a frozen dataclass's generated `__init__` sets e
 cannot inline. The function made here stores the fields directly, which is what those calls end
 up doing:
 
-- for a `@dataclass(frozen=True, slots=True)` class (the hot ones), into a *twin*: a plain class
-  with the same slots and nothing else, whose instance takes the plain slot stores that Python's
-  interpreter specialises (`o.x = x`, a few machine instructions each), and then becomes an
-  instance of the frozen class by `__class__` assignment, which Python allows between classes of
-  the same layout (it checks: same size, same slots). Measured with callgrind, a 4-field node
-  costs 45% fewer instructions than with the slots' member descriptors
-  (`cls.__dict__[name].__set__`, one C call through an argument tuple per field), and a parse of
-  one-line defs 13% fewer. Where no twin fits (a base class with slots), those descriptors;
+- for a `@dataclass(frozen=True, slots=True)` class (the hot ones), into a *twin*: a subclass
+  that adds no slot and keeps `object`'s `__setattr__`, whose instance takes the plain slot stores
+  that Python's interpreter specialises (`o.x = x`, a few machine instructions each), and then
+  becomes an instance of the frozen class by `__class__` assignment, which Python allows between
+  a class and a subclass of the same layout. Measured with callgrind, a 4-field node costs half
+  the instructions it took through the slots' member descriptors (`cls.__dict__[name].__set__`, a
+  C call through an argument tuple per field), and a parse of one-line defs 14% fewer;
 - for a class without slots, into the instance's `__dict__`.
 
 The instance is as frozen as any other (assigning an attribute raises), equal to and hashed and
@@ -73,44 +72,35 @@ def constructor(cls: type[T]) -> Callable[..., T]:
 def _stores(cls: type, names: list[str], namespace: dict[str, Any]) -> str:
     """The body of `make` up to its return: `_frozen_obj` made and its fields stored (the names it
     uses are added to `namespace`)."""
-    slots = _slot_setters(cls, names)
-    if slots is None:
+    if not _in_slots(cls, names):
         return "    _frozen_obj = _frozen_new(_frozen_cls)\n    _frozen_dict = _frozen_obj.__dict__\n" + "".join(
             f"    _frozen_dict[{name!r}] = {name}\n" for name in names)
-    namespace["_frozen_twin"] = twin = _twin(cls)
-    if twin is not None:  # plain stores into the twin's slots, then the class (see the module doc)
-        return "    _frozen_obj = _frozen_twin()\n" + "".join(f"    _frozen_obj.{name} = {name}\n" for name in names) + (
-            "    _frozen_obj.__class__ = _frozen_cls\n")
-    namespace.update({f"_frozen_set_{name}": setter for name, setter in slots.items()})
-    return "    _frozen_obj = _frozen_new(_frozen_cls)\n" + "".join(
-        f"    _frozen_set_{name}(_frozen_obj, {name})\n" for name in names)
+    namespace["_frozen_twin"] = _twin(cls)  # plain slot stores, then the class (see the module doc)
+    stores = "".join(f"    _frozen_obj.{name} = {name}\n" for name in names)
+    return f"    _frozen_obj = _frozen_twin()\n{stores}    _frozen_obj.__class__ = _frozen_cls\n"
 
 
-def _slot_setters(cls: type, names: list[str]) -> dict[str, Callable[[Any, Any], None]] | None:
-    """Each field's slot setter if `cls` stores its fields in slots (None if in a `__dict__`).
-    A class with slots for some fields and a `__dict__` for others is refused."""
-    found: dict[str, Callable[[Any, Any], None]] = {}
+def _in_slots(cls: type, names: list[str]) -> bool:
+    """Whether `cls` stores its fields in slots (False: in a `__dict__`). A class with slots for
+    some fields and a `__dict__` for others is refused."""
+    found = 0
     for name in names:
         owner = next((k for k in cls.__mro__ if name in k.__dict__), None)
-        descriptor = owner.__dict__[name] if owner is not None else None
-        if isinstance(descriptor, types.MemberDescriptorType):
-            found[name] = descriptor.__set__
-    if not found:
-        return None
-    if len(found) != len(names):
+        found += owner is not None and isinstance(owner.__dict__[name], types.MemberDescriptorType)
+    if found and found != len(names):
         raise TypeError(f"{cls.__name__}: fields partly in slots, partly in __dict__ are not supported")
-    return found
+    return found > 0
 
 
-def _twin(cls: type) -> type | None:
-    """A plain (not frozen) slots class with `cls`'s layout, whose instances may become `cls`'s by
-    `__class__` assignment; None if `cls` has slots or a base that a twin cannot copy."""
-    slots = cls.__dict__.get("__slots__")
-    if cls.__bases__ != (object,) or not isinstance(slots, tuple):
-        return None
-    twin = type(f"{cls.__name__}Twin", (), {"__slots__": slots, "__module__": cls.__module__})
+def _twin(cls: type) -> type:
+    """A subclass of the slots class `cls` that adds no slot (so the same layout: Python lets its
+    instances become `cls`'s by `__class__` assignment) and lets its fields be assigned: `object`'s
+    own `__setattr__` and an `__init__` that takes nothing, instead of the frozen ones."""
+    namespace = {"__slots__": (), "__module__": cls.__module__, "__init__": object.__init__,
+                 "__setattr__": object.__setattr__, "__delattr__": object.__delattr__}
+    twin = type(f"{cls.__name__}Twin", (cls,), namespace)
     try:
-        twin().__class__ = cls  # (Python checks the layouts here: same size, same slots)
-    except TypeError:
-        return None
+        twin().__class__ = cls  # (Python checks the layouts here)
+    except TypeError as err:
+        raise TypeError(f"{cls.__name__}: its instances cannot be built through a subclass ({err})") from None
     return twin

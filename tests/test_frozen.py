@@ -81,7 +81,7 @@ def test_an_ast_survives_copy_pickle_and_replace():
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class SlottedChild(Slotted):  # (fields in the slots of two classes: no twin, the slots' setters)
+class SlottedChild(Slotted):  # (fields in the slots of two classes)
     c: int = 3
 
 
@@ -113,6 +113,13 @@ def test_classes_it_cannot_mimic_are_refused():
     class Mixed(Base):  # x in a slot, y in the instance's __dict__
         y: int
 
-    for cls in (Checked, Factory, Mixed):
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class Final:  # (a slots class is built through a subclass, which this one forbids)
+        x: int
+
+        def __init_subclass__(cls) -> None:
+            raise TypeError("no subclasses")
+
+    for cls in (Checked, Factory, Mixed, Final):
         with pytest.raises(TypeError):
             constructor(cls)
