@@ -154,7 +154,7 @@ def make_num(text: str, span: Span | None) -> ast.Num:
             return _Num(int(text), True, span)
     else:
         value = float(text)
-        if not math.isinf(value):
+        if value != math.inf:  # (a literal is never negative nor nan)
             return _Num(value, False, span)
     shown = text if len(text) <= 20 else f"{text[:8]}...{text[-4:]} ({len(text)} characters)"
     raise ParseError(f"the number {shown} is too large: the largest f64 is about 1.8e308 "

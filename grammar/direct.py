@@ -169,12 +169,13 @@ class _Parser(ExprParser):
 
     def decl_DEF(self) -> ast.Def:  # def_decl: "def" NAME "(" [params] ")" [ret_type] "{" body "}"
         first = self.i
-        kinds = self.kinds
+        kinds, values, names, lines, ends, texts, fn = self.tables
         i = first + 1
         if kinds[i] != "NAME" or kinds[i + 1] != "LPAR":
             raise Unparsed
-        name_span = self.span_of(i, i)
-        name = self.names[i]
+        line = lines[i]
+        end = ends[i]
+        name_span = _new_tuple(Span, (fn, line, end - len(values[i]), line, end, texts[line]))
         params = self.params(i + 2)
         ret: ast.TypeExpr | None = None
         if kinds[self.i] == "_ARROW":
@@ -189,13 +190,13 @@ class _Parser(ExprParser):
             raise Unparsed
         self.i += 1
         stmts = self.body()
-        if kinds[self.i] != "RBRACE":
+        last = self.i
+        if kinds[last] != "RBRACE":
             raise Unparsed
-        self.i += 1
-        line, last, ends = self.lines[first], self.i - 1, self.ends  # (`self.span(first)`, inline)
-        span = _new_tuple(Span, (self.filename, line, ends[first] - len(self.values[first]), self.lines[last], ends[last],
-                                 self.line_texts[line]))
-        return build.make_def(name, params, ret, stmts, span, name_span)
+        self.i = last + 1
+        line = lines[first]  # (`self.span(first)`, inline)
+        span = _new_tuple(Span, (fn, line, ends[first] - len(values[first]), lines[last], ends[last], texts[line]))
+        return build.make_def(names[i], params, ret, stmts, span, name_span)
 
     def params(self, i: int) -> tuple[ast.Param, ...]:
         """params: param ("," param)* ","?, param: NAME [":" type] ["=" expr], from token i (after
@@ -327,14 +328,17 @@ class _Parser(ExprParser):
                 stmt = _Assign(tuple(targets), value, self.span(first), tuple(spans))
             elif kind == "RETURN":  # return_stmt: "return" expr ("," expr)* (its span inline)
                 self.i += 1
-                items = [self.expr()]
-                while kinds[self.i] == "COMMA":
-                    self.i += 1
-                    items.append(self.expr())
+                items: tuple[Any, ...] = (self.expr(),)
+                if kinds[self.i] == "COMMA":  # (`return a, b`)
+                    more = list(items)
+                    while kinds[self.i] == "COMMA":
+                        self.i += 1
+                        more.append(self.expr())
+                    items = tuple(more)
                 last = self.i - 1
                 line = lines[first]
                 col = ends[first] - len(values[first])
-                stmt = _Return(tuple(items), _new_tuple(Span, (fn, line, col, lines[last], ends[last], texts[line])))
+                stmt = _Return(items, _new_tuple(Span, (fn, line, col, lines[last], ends[last], texts[line])))
             elif kind == "SEMICOLON":
                 self.i += 1
                 continue

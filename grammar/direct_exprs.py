@@ -317,7 +317,15 @@ class ExprParser:
         if e is None:
             first = self.i
             kind = kinds[first]
-            e = self.leaf(first) if (kind == "NAME" or kind == "NUMBER") and kinds[first + 1] not in _POSTFIX else self.unary()
+            if (kind == "NAME" or kind == "NUMBER") and kinds[first + 1] not in _POSTFIX:  # (`leaf`, inline)
+                value = values[first]
+                end = ends[first]
+                line = lines[first]
+                span = _new_tuple(Span, (fn, line, end - len(value), line, end, texts[line]))
+                e = _Name(names[first], span) if kind == "NAME" else build.make_num(value, span)
+                self.i = first + 1
+            else:
+                e = self.unary()
         i = self.i
         level = _LEVELS.get(kinds[i], 0)
         if level < min_level:
