@@ -48,7 +48,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from itertools import accumulate, compress, count, islice, repeat
-from operator import attrgetter, is_not, itemgetter, not_, sub
+from operator import attrgetter, is_not, itemgetter, not_, or_, sub
 from typing import TypeVar
 
 from lark.lexer import PatternStr, TerminalDef
@@ -282,47 +282,58 @@ class _Cut:
         self.piece_lexemes = lexicon.pieces and lexicon.pieces[ascii].findall
 
     def rows(self, rows: list[str], number: int) -> None:
-        """Cut `rows`, the first one line `number`: the new pieces first, in bulk (`cut`), then each
-        line's tokens as its pieces' cuts joined (C loops over pieces and tokens), or by the line's
-        cut when a piece's cut is None."""
+        """Cut `rows`, the first one line `number`: the new pieces of the lines without a character
+        of `line_only` first, in bulk (`cut`), then each such line's tokens as its pieces' cuts
+        joined (C loops over pieces and tokens); the other lines, and those with a piece that has
+        no cut (None), by their whole cut (`line`)."""
         bodies = list(map(str.lstrip, rows, repeat(" ")))
         pieces = list(map(str.split, bodies, repeat(" ")))
-        new = set().union(*pieces).difference(self.cuts)
+        whole = self.whole(rows)
+        new = set().union(*(pieces if whole is None else compress(pieces, map(not_, whole)))).difference(self.cuts)
         if new:
             self.cut(new)
         out, lines, ends = self.out, self.lines, self.ends
         piece_cuts, add_cuts = self.cuts.__getitem__, out.extend
-        for number, row, body, split in zip(count(number), rows, bodies, pieces):  # noqa: B020 (the line numbers)
-            if not body:
-                continue  # (a blank line: no tokens)
+        for number, row, body, split, alone in zip(count(number), rows, bodies, pieces, whole or repeat(False)):  # noqa: B020
+            if alone or not body:  # (a blank line has no tokens)
+                if alone:
+                    self.add_line(row, number)
+                continue
             first = len(out)
             try:  # (`any` runs `extend` on each piece's cut, in C: no iterator per piece)
                 any(map(add_cuts, map(piece_cuts, split)))  # type: ignore[arg-type]
             except TypeError:  # (a piece that only its line's cut can cut: its cut is None)
                 del out[first:]
-                line_values, line_ends = self.line(row)
-                pairs: list[str | int] = [0] * (2 * len(line_values))
-                pairs[::2] = line_values
-                out += pairs
-                ends += line_ends
-                lines += repeat(number, len(line_values))
+                self.add_line(row, number)
                 continue
             widths: list[int] = out[first + 1::2]  # type: ignore[assignment]
             widths[0] += len(row) - len(body)  # (the indentation)
             ends += accumulate(widths)
             lines += [number] * len(widths)
 
-    def cut(self, new: set[str]) -> None:
-        """Cut the `new` pieces by one `findall` of `Lexicon.pieces` over them joined, each after a
-        space: the lexemes that start with a space start a piece's cut. A piece holding a character
-        of `line_only` has no cut (None), nor one holding a character that no terminal matches
-        (then each piece is cut alone, to find which: its line's cut raises `Unparsed`, or the
-        character is in a string or comment that the piece is part of)."""
+    def whole(self, rows: list[str]) -> list[bool] | None:
+        """Which of `rows` hold a character of `line_only` (None: none do), by C scans."""
+        flags: list[bool] | None = None
         for c in self.present:
-            line_only = set(compress(new, map(str.__contains__, new, repeat(c))))
-            self.cuts.update(dict.fromkeys(line_only, None))
-            new = new.difference(line_only)
-        if self.piece_lexemes is None or not new:
+            has = map(str.__contains__, rows, repeat(c))
+            flags = list(has) if flags is None else list(map(or_, flags, has))
+        return flags
+
+    def add_line(self, row: str, number: int) -> None:
+        """Append the tokens of line `number`, cut whole."""
+        values, ends = self.line(row)
+        pairs: list[str | int] = [0] * (2 * len(values))
+        pairs[::2] = values
+        self.out += pairs
+        self.ends += ends
+        self.lines += [number] * len(values)
+
+    def cut(self, new: set[str]) -> None:
+        """Cut the `new` pieces (of lines without a character of `line_only`) by one `findall` of
+        `Lexicon.pieces` over them joined, each after a space: the lexemes that start with a space
+        start a piece's cut. A piece holding a character that no terminal matches has no cut
+        (None; then each piece is cut alone, to find which): its line's cut raises `Unparsed`."""
+        if self.piece_lexemes is None:
             self.cuts.update(dict.fromkeys(new, None))
             return
         pieces = list(new)

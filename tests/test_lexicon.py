@@ -41,6 +41,8 @@ def larks(text: str) -> list[tuple[str, str, int, int, int]]:
     "f(x) # f(x) y\nf(x) y\n",
     # a string holding a character that no terminal matches, then the same piece outside one
     'import "a $b" as c\nx = 1',
+    # comments whose words no terminal matches (their lines are cut whole, their pieces never alone)
+    "x = 1 # it's $5, f(x)\n# a\\b `c`\nf(x) y\n",
     # non-ASCII text: names, a blank other than a space (a line cut whole), a line separator
     "∇f é1 x∘y\ny\xa0z\nw\u2028v",
 ])
