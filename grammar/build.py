@@ -50,6 +50,15 @@ def _is_derived_call(e: ast.Expr) -> bool:
     return isinstance(e, ast.Call) and isinstance(e.func, ast.Name) and e.func.id in DERIVED_OPS
 
 
+# The nodes made here, built by `grammar.frozen.constructor` (one per construct parsed: see there).
+_Num = constructor(ast.Num)
+_Def = constructor(ast.Def)
+_Call = constructor(ast.Call)
+_MCompose = constructor(ast.MCompose)
+_TensorType = constructor(ast.TensorTypeExpr)
+_NamedType = constructor(ast.NamedTypeExpr)
+_DimRef = constructor(ast.DimRef)
+
 # ------------------------------------------------------------------ declarations
 
 
@@ -125,22 +134,22 @@ def make_def(name: str, params: tuple[ast.Param, ...], ret: ast.TypeExpr | None,
 def make_named_type(name: str, dims: tuple[ast.DimRef, ...] | None, span: Span | None) -> ast.TypeExpr:
     """`f64[n]` (a dtype with dims) or an alias name; only dtypes take dims."""
     if name in DTYPES:
-        return ast.TensorTypeExpr(name, dims or (), span)
+        return _TensorType(name, dims or (), span)
     if dims is not None:
         raise ParseError(f"'{name}' is not a dtype: only {', '.join(DTYPES)} take dims in [...]", span)
-    return ast.NamedTypeExpr(name, span)
+    return _NamedType(name, span)
 
 
 def make_dim(e: ast.Expr, span: Span | None, source: str) -> ast.DimRef:
     """A dim: an int, a dim name, or arithmetic on them (`source` is its text, kept for messages)."""
     if isinstance(e, ast.Name):
-        return ast.DimRef(e.id, span)
+        return _DimRef(e.id, span)
     if isinstance(e, ast.Num):
         if not e.is_int:
             raise ParseError(f"a dim must be an integer or a dim name, not {source}", span)
-        return ast.DimRef(int(e.value), span)
+        return _DimRef(int(e.value), span)
     # `n - 2`: the source text as the value (for messages), the arithmetic in `expr`.
-    return ast.DimRef(source, span, e)
+    return _DimRef(source, span, e)
 
 
 # ------------------------------------------------------------------ expressions
@@ -161,8 +170,6 @@ def make_num(text: str, span: Span | None) -> ast.Num:
                      "(write inf for infinity)", span)
 
 
-_Num = constructor(ast.Num)  # (one per number literal parsed: see grammar/frozen.py)
-_Def = constructor(ast.Def)
 
 
 def make_lambda(head: ast.Expr, body: ast.Expr, span: Span | None) -> ast.Lambda:
@@ -190,7 +197,7 @@ def make_call(func: ast.Expr, items: Sequence[Any], span: Span | None) -> ast.Ca
             raise ParseError("positional argument after a keyword argument", item.span)
         else:
             args.append(item)
-    return ast.Call(func, tuple(args), tuple(kwargs), span)
+    return _Call(func, tuple(args), tuple(kwargs), span)
 
 
 # ------------------------------------------------------------------ morphisms
@@ -199,8 +206,8 @@ def make_call(func: ast.Expr, items: Sequence[Any], span: Span | None) -> ast.Ca
 def make_compose(op: str, left: ast.Morphism, right: ast.Morphism, span: Span | None) -> ast.MCompose:
     # `g ∘ f` / `g << f` is traditional order: f first, then g.
     if op == ">>":
-        return ast.MCompose(left, right, span)
-    return ast.MCompose(right, left, span)
+        return _MCompose(left, right, span)
+    return _MCompose(right, left, span)
 
 
 def make_structural(kind: str, types: tuple[ast.TypeExpr, ...], span: Span | None) -> ast.MStructural:

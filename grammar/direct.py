@@ -51,6 +51,8 @@ _DECL_STARTS = ("DIM", "TYPE", "BOX", "DEF", "DIAGRAM", "IMPORT", "NAME")
 _Assign = constructor(ast.Assign)
 _Param = constructor(ast.Param)
 _Return = constructor(ast.Return)
+_MTensor = constructor(ast.MTensor)
+_MBox = constructor(ast.MBox)
 _new_tuple = tuple.__new__
 
 
@@ -260,7 +262,7 @@ class _Parser(ExprParser):
         while self.kinds[self.i] == "_TENSOR":
             self.i += 1
             right = self.matom()
-            m = ast.MTensor(m, right, self.span_of(first, self.extent[1]))
+            m = _MTensor(m, right, self.span_of(first, self.extent[1]))
             self.extent = (first_token, self.i - 1)
         return m
 
@@ -286,7 +288,7 @@ class _Parser(ExprParser):
             self.i += 1
             parts.append(build.name_of(self.expect("NAME")))
         if self.kinds[self.i] != "LSQB":  # mname -> mbox
-            return ast.MBox(".".join(parts), (), self.span(first))
+            return _MBox(".".join(parts), (), self.span(first))
         self.i += 1  # mname "[" [kwargs] "]" -> mbox_params
         kwargs: list[ast.Keyword] = []
         while self.kinds[self.i] != "RSQB":  # kwargs: kwarg ("," kwarg)* ","?
@@ -295,7 +297,7 @@ class _Parser(ExprParser):
                 break
             self.i += 1
         self.expect("RSQB")
-        return ast.MBox(".".join(parts), tuple(kwargs), self.span(first))
+        return _MBox(".".join(parts), tuple(kwargs), self.span(first))
 
     def body(self) -> list[Any]:  # body: (_stmt | ";")*   _stmt: assign | return_stmt
         stmts: list[Any] = []

@@ -50,6 +50,12 @@ _Call = constructor(ast.Call)
 _Index = constructor(ast.Index)
 _DimRef = constructor(ast.DimRef)
 _TensorType = constructor(ast.TensorTypeExpr)
+_UnaryOp = constructor(ast.UnaryOp)
+_Attr = constructor(ast.Attr)
+_Keyword = constructor(ast.Keyword)
+_Cond = constructor(ast.Cond)
+_TupleExpr = constructor(ast.TupleExpr)
+_Slice = constructor(ast.Slice)
 
 
 class ExprParser:
@@ -302,7 +308,7 @@ class ExprParser:
         self.i += 1
         then = self.expr()
         self.expect("COLON")
-        e = ast.Cond(e, then, self.cond(), self.span(first))
+        e = _Cond(e, then, self.cond(), self.span(first))
         self.depth -= 1
         return e
 
@@ -389,7 +395,7 @@ class ExprParser:
         elif kind == "PLUS" or kind == "MINUS":
             self.enter()
             self.i += 1
-            e = ast.UnaryOp(self.values[first], self.unary(), self.span(first))
+            e = _UnaryOp(self.values[first], self.unary(), self.span(first))
             self.depth -= 1
             return e
         else:
@@ -418,7 +424,7 @@ class ExprParser:
                 self.expect("RSQB")
                 e = _Index(e, subs, self.span(first))
             elif kind == "DOT":  # attr
-                e = ast.Attr(e, build.name_of(self.expect("NAME")), self.span(first))
+                e = _Attr(e, build.name_of(self.expect("NAME")), self.span(first))
             else:  # power: the end of the operand
                 self.enter()
                 e = _BinOp("^", e, self.unary(), self.span(first))
@@ -452,7 +458,7 @@ class ExprParser:
         first = self.i
         name = build.name_of(self.expect("NAME"))
         self.expect("EQUAL")
-        return ast.Keyword(name, self.expr(), self.span(first))
+        return _Keyword(name, self.expr(), self.span(first))
 
     def subscripts(self) -> tuple[Any, ...]:  # subscripts: _subscript ("," _subscript)* ","?
         items = [self.subscript()]
@@ -477,7 +483,7 @@ class ExprParser:
             self.i += 1
             if self.kinds[self.i] not in _NO_EXPR[1:]:
                 step = self.expr()
-        return ast.Slice(lo, hi, step, self.span(first))
+        return _Slice(lo, hi, step, self.span(first))
 
     def atom(self) -> ast.Expr:
         """?atom: NUMBER | STRING | TRUE | FALSE | NAME | "(" expr ")" | a tuple."""
@@ -497,9 +503,9 @@ class ExprParser:
             raise Unparsed
         if self.kinds[self.i] == "RPAR":  # "(" ")" -> tuple
             self.i += 1
-            return ast.TupleExpr((), self.span(first))
+            return _TupleExpr((), self.span(first))
         e = self.expr()
         if self.kinds[self.i] == "RPAR":  # "(" expr ")" -> paren
             self.i += 1
             return e
-        return ast.TupleExpr(self.tail(e, self.expr), self.span(first))
+        return _TupleExpr(self.tail(e, self.expr), self.span(first))
