@@ -115,9 +115,9 @@ def top_return_error(span: Span | None) -> ParseError:
 def make_def(name: str, params: tuple[ast.Param, ...], ret: ast.TypeExpr | None, stmts: Sequence[Any],
              span: Span | None, name_span: Span | None) -> ast.Def:
     """A def; its body must be assignments then exactly one `return`, last."""
-    n = len(stmts)
-    if n and type(stmts[-1]) is ast.Return and (n == 1 or not any(type(s) is ast.Return for s in stmts[:-1])):
-        return _Def(name, params, ret, tuple(stmts[:-1]), stmts[-1], span, name_span)  # (the valid case, fast)
+    body = tuple(stmts[:-1])
+    if stmts and type(stmts[-1]) is ast.Return and (not body or ast.Return not in map(type, body)):  # (valid, fast)
+        return _Def(name, params, ret, body, stmts[-1], span, name_span)
     returns = [i for i, s in enumerate(stmts) if isinstance(s, ast.Return)]
     if not returns:
         raise ParseError(f"def '{name}' has no return statement", span, hint="end the body with `return expr`")
@@ -125,7 +125,7 @@ def make_def(name: str, params: tuple[ast.Param, ...], ret: ast.TypeExpr | None,
         after = stmts[returns[0] + 1]
         what = "second 'return'" if isinstance(after, ast.Return) else "statement after 'return'"
         raise ParseError(f"{what} in def '{name}': return must be the last statement", after.span)
-    return ast.Def(name, params, ret, tuple(stmts[:-1]), stmts[-1], span, name_span)
+    return _Def(name, params, ret, body, stmts[-1], span, name_span)
 
 
 # ------------------------------------------------------------------ types

@@ -182,7 +182,7 @@ class _Parser(ExprParser):
         ret: ast.TypeExpr | None = None
         if kinds[self.i] == "_ARROW":
             start = self.i
-            if kinds[start + 1] == "NAME" and kinds[start + 2] == "LSQB":  # (the common `-> f64[n]`; short)
+            if kinds[start + 1] == "NAME":  # (the common `-> f64[n]`; short)
                 ret = self.tensor_type(start + 1)
             if ret is None:
                 self.i = start + 1
@@ -211,7 +211,7 @@ class _Parser(ExprParser):
             pname = values[i]
             t: ast.TypeExpr | None = None
             if kinds[i + 1] == "COLON":
-                if kinds[i + 2] == "NAME" and kinds[i + 3] == "LSQB":  # (the common `x: f64[n, 3]`, at once; short)
+                if kinds[i + 2] == "NAME":  # (the common `x: f64[n, 3]`, at once; short)
                     t = self.tensor_type(i + 2)
                 if t is None:
                     self.i = i + 2

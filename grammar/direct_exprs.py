@@ -130,7 +130,7 @@ class ExprParser:
         ?prod_type: type_atom | type_atom (_TENSOR type_atom)+ -> tensor_type."""
         kinds = self.kinds
         first = self.i
-        if kinds[first] == "NAME" and kinds[first + 1] == "LSQB":  # (the common `f64[n, 3]`, at once)
+        if kinds[first] == "NAME":  # (the common `f64` or `f64[n, 3]`, at once)
             tensor = self.tensor_type(first)
             if tensor is not None:
                 return tensor
@@ -174,14 +174,22 @@ class ExprParser:
         return ast.TupleTypeExpr(items, self.span(first))
 
     def tensor_type(self, first: int) -> ast.TensorTypeExpr | None:
-        """`dtype[d, ...]` from token `first` (a name, "[" after it) with each dim a name or an
-        integer and nothing after it that makes it part of a bigger type (`⊗`, `->`), built as
-        `type` would build it; None for anything else."""
+        """`dtype` or `dtype[d, ...]` from token `first` (a name) with each dim a name or an integer
+        and nothing after it that makes it part of a bigger type (`⊗`, `->`), built as `type`
+        would build it; None for anything else."""
         kinds, values, names, lines, ends, texts, fn = self.tables
         name = values[first]
         if name not in _DTYPES:
             return None
-        j = first + 2
+        j = first + 1
+        if kinds[j] != "LSQB":  # (a scalar)
+            if kinds[j] in _TYPE_OPS:
+                return None
+            self.i = j
+            line = lines[first]
+            end = ends[first]
+            return _TensorType(name, (), _new_tuple(Span, (fn, line, end - len(name), line, end, texts[line])))
+        j += 1
         if kinds[j] == "NAME" and kinds[j + 1] == "RSQB" and kinds[j + 2] not in _TYPE_OPS:  # (one named dim: at once)
             text = values[j]
             line = lines[j]
