@@ -7,10 +7,11 @@ fast on valid text. Lark builds a generic parse tree (a `Tree` per rule, a `Toke
 token, positions propagated through every level) that the AST builder then walks; that costs
 ≈ 20x the time of building the AST directly, which is what this parser does.
 
-It has three layers, one module each:
+It has four layers, one module each:
 - tokens (`grammar.lexicon`): the grammar's terminals compiled into one regex (the same order,
   priorities and keyword rule as Lark's basic lexer; a test compares the token streams);
-- types and expressions (`grammar.direct_exprs`);
+- the parser's state, helpers, types and dims (`grammar.direct_types`);
+- expressions (`grammar.direct_exprs`);
 - declarations, statements and point-free morphisms (this module), and the entry points.
 
 `dsl.lark` stays the one definition of the language: the parser is a recursive descent over the
