@@ -41,9 +41,9 @@ def inputs(seed: int) -> list[np.ndarray]:
 
 
 def both(d: Diagram, backend: str):
-    """`d` on the interpreter and, for backend "numpy", also as generated code, the two compared on every
-    call (so the oracles below check both backends)."""
-    compiled = compile_diagram(d, "numpy", cache=CACHE) if backend == "numpy" else None
+    """`d` on the interpreter and, for a compiling backend ("numpy", "c"), also as generated code, the
+    two compared on every call (so the oracles below check both)."""
+    compiled = compile_diagram(d, backend, cache=CACHE) if backend != "interpret" else None
 
     def run(*args):
         want = interpret(d, *args)
@@ -51,7 +51,7 @@ def both(d: Diagram, backend: str):
             return want
         got = compiled(*args)
         for g, w in zip(got if isinstance(got, tuple) else (got,), want if isinstance(want, tuple) else (want,)):
-            np.testing.assert_allclose(g, w, rtol=1e-9, atol=1e-12, err_msg="NumPy backend vs interpreter")
+            np.testing.assert_allclose(g, w, rtol=1e-9, atol=1e-12, err_msg=f"{backend} backend vs interpreter")
         return want
 
     return run
@@ -145,6 +145,27 @@ def test_random_programs_match_finite_differences() -> None:
     @given(programs(max_steps=4), st.integers(0, 2**16))
     def check(source: str, seed: int) -> None:
         _run(source, seed, "numpy")
+
+    check()
+
+
+def test_random_programs_on_the_c_backend() -> None:
+    """The fused C kernels (one gcc run per diagram, so few programs): the function, its gradient and its
+    Hessian, each computed by the c backend and the interpreter and compared (a strided slice of a
+    symbolic dim once made a kernel gcc rejected), and the gradient checked against finite differences."""
+    @settings(max_examples=_examples(2), **SETTINGS)  # type: ignore[arg-type]
+    @given(programs(max_steps=4), st.integers(0, 2**16))
+    def check(source: str, seed: int) -> None:
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore", RuntimeWarning)
+            f_d = dsl.loads(source, filename="random.dsl")["f"]
+            xs = inputs(seed)
+            f = both(f_d, "c")
+            assume(np.isfinite(f(*xs)))
+            gs = both(grad(f_d), "c")(*xs)
+            vs = [np.random.default_rng(seed).standard_normal(x.shape) for x in xs]
+            smooth_close(sum(float(np.sum(g * v)) for g, v in zip(gs, vs)), f, xs, vs, "grad (c backend)")
+            both(hessian(f_d, wrt="x"), "c")(*xs)
 
     check()
 
