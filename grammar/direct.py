@@ -183,7 +183,7 @@ class _Parser(ExprParser):
         ret: ast.TypeExpr | None = None
         if kinds[self.i] == "_ARROW":
             start = self.i
-            if kinds[start + 1] == "NAME":  # (the common `-> f64[n]`; short)
+            if kinds[start + 1] == "NAME":  # (the common `-> f64` or `-> f64[n]`: shallow)
                 ret = self.tensor_type(start + 1)
             if ret is None:
                 self.i = start + 1
@@ -212,7 +212,7 @@ class _Parser(ExprParser):
             pname = values[i]
             t: ast.TypeExpr | None = None
             if kinds[i + 1] == "COLON":
-                if kinds[i + 2] == "NAME":  # (the common `x: f64[n, 3]`, at once; short)
+                if kinds[i + 2] == "NAME":  # (the common `x: f64` or `x: f64[n, 3]`, at once: shallow)
                     t = self.tensor_type(i + 2)
                 if t is None:
                     self.i = i + 2
