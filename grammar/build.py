@@ -58,6 +58,11 @@ _MCompose = constructor(ast.MCompose)
 _TensorType = constructor(ast.TensorTypeExpr)
 _NamedType = constructor(ast.NamedTypeExpr)
 _DimRef = constructor(ast.DimRef)
+_BoxDecl = constructor(ast.BoxDecl)
+_DiagramDef = constructor(ast.DiagramDef)
+_Derived = constructor(ast.Derived)
+_Lambda = constructor(ast.Lambda)
+_MStructural = constructor(ast.MStructural)
 
 # ------------------------------------------------------------------ declarations
 
@@ -66,7 +71,7 @@ def make_box_decl(name: str, sig: ast.TypeExpr, span: Span | None) -> ast.BoxDec
     if not isinstance(sig, ast.FunTypeExpr):
         raise ParseError(f"box '{name}' needs a signature of the form `A -> B`", sig.span,
                          hint=f"e.g. box {name} : f64 ⊗ f64 -> f64")
-    return ast.BoxDecl(name, sig.arg, sig.res, span)
+    return _BoxDecl(name, sig.arg, sig.res, span)
 
 
 def make_diagram_decl(name: str, sig: ast.TypeExpr | None, body: ast.Morphism, span: Span | None,
@@ -76,7 +81,7 @@ def make_diagram_decl(name: str, sig: ast.TypeExpr | None, body: ast.Morphism, s
         if not isinstance(sig, ast.FunTypeExpr):
             raise ParseError(f"the signature of diagram '{name}' must have the form `A -> B`", sig.span)
         dom, cod = sig.arg, sig.res
-    return ast.DiagramDef(name, dom, cod, body, span, name_span)
+    return _DiagramDef(name, dom, cod, body, span, name_span)
 
 
 def make_top_assign(name: str, value: ast.Expr, span: Span | None, name_span: Span | None) -> ast.Derived:
@@ -88,7 +93,7 @@ def make_top_assign(name: str, value: ast.Expr, span: Span | None, name_span: Sp
                          hint=f"write `{name} = grad(f)`, or put the computation in a def")
     assert isinstance(value, ast.Call)
     op, target, kwargs = _derived_parts(value)
-    return ast.Derived(name, op, target, kwargs, span, name_span)
+    return _Derived(name, op, target, kwargs, span, name_span)
 
 
 def _derived_parts(call: ast.Call) -> tuple[str, ast.Expr, tuple[ast.Keyword, ...]]:
@@ -181,7 +186,7 @@ def make_lambda(head: ast.Expr, body: ast.Expr, span: Span | None) -> ast.Lambda
     else:
         raise ParseError("the parameters of a lambda must be a name or a tuple of names: "
                          "x => ... or (x, y) => ...", head.span)
-    return ast.Lambda(params, body, span)
+    return _Lambda(params, body, span)
 
 
 def make_call(func: ast.Expr, items: Sequence[Any], span: Span | None) -> ast.Call:
@@ -217,4 +222,4 @@ def make_structural(kind: str, types: tuple[ast.TypeExpr, ...], span: Span | Non
                          hint=f"write {kind} as a box, or {kind}[key=value] for static parameters")
     if len(types) != STRUCTURAL_ARITY[kind]:
         raise ParseError(f"{kind} takes {STRUCTURAL_ARITY[kind]} type(s), got {len(types)}", span)
-    return ast.MStructural(kind, types, span)
+    return _MStructural(kind, types, span)

@@ -54,6 +54,9 @@ _Param = constructor(ast.Param)
 _Return = constructor(ast.Return)
 _MTensor = constructor(ast.MTensor)
 _MBox = constructor(ast.MBox)
+_DimDecl = constructor(ast.DimDecl)
+_TypeAlias = constructor(ast.TypeAlias)
+_Import = constructor(ast.Import)
 _new_tuple = tuple.__new__
 
 
@@ -121,7 +124,7 @@ class _Parser(ExprParser):
             spans.append(self.name_span())
             names.append(build.name_of(self.values[self.i - 1]))
             if self.kinds[self.i] != "COMMA":
-                return ast.DimDecl(tuple(names), self.span(first), tuple(spans))
+                return _DimDecl(tuple(names), self.span(first), tuple(spans))
             self.i += 1
 
     def decl_TYPE(self) -> ast.TypeAlias:  # type_alias: "type" NAME "=" type
@@ -130,7 +133,7 @@ class _Parser(ExprParser):
         name = build.name_of(self.expect("NAME"))
         self.expect("EQUAL")
         t = self.type()
-        return ast.TypeAlias(name, t, self.span(first))
+        return _TypeAlias(name, t, self.span(first))
 
     def decl_BOX(self) -> ast.BoxDecl:  # box_decl: "box" NAME ":" type
         first = self.i
@@ -148,7 +151,7 @@ class _Parser(ExprParser):
         if self.kinds[self.i] == "AS":
             self.i += 1
             alias = build.name_of(self.expect("NAME"))
-        return ast.Import(path, alias, self.span(first))
+        return _Import(path, alias, self.span(first))
 
     def decl_DIAGRAM(self) -> ast.DiagramDef:  # diagram_decl: "diagram" NAME [":" type] "=" morphism
         first = self.i

@@ -50,6 +50,8 @@ _Keyword = constructor(ast.Keyword)
 _Cond = constructor(ast.Cond)
 _TupleExpr = constructor(ast.TupleExpr)
 _Slice = constructor(ast.Slice)
+_Str = constructor(ast.Str)
+_Bool = constructor(ast.Bool)
 
 
 class ExprParser(TypeParser):
@@ -274,9 +276,9 @@ class ExprParser(TypeParser):
         if kind == "NAME":
             return _Name(build.name_of(value), self.span(first))
         if kind == "STRING":
-            return ast.Str(build.unescape(value), self.span(first))
+            return _Str(build.unescape(value), self.span(first))
         if kind == "TRUE" or kind == "FALSE":
-            return ast.Bool(kind == "TRUE", self.span(first))
+            return _Bool(kind == "TRUE", self.span(first))
         if kind != "LPAR":
             raise Unparsed
         if self.kinds[self.i] == "RPAR":  # "(" ")" -> tuple

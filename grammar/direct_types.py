@@ -40,6 +40,9 @@ _new_tuple = tuple.__new__  # a Span from a tuple of its fields, without the cal
 _Name = constructor(ast.Name)
 _DimRef = constructor(ast.DimRef)
 _TensorType = constructor(ast.TensorTypeExpr)
+_TupleType = constructor(ast.TupleTypeExpr)
+_FunType = constructor(ast.FunTypeExpr)
+_BinOp = constructor(ast.BinOp)
 
 
 class TypeParser:
@@ -127,10 +130,10 @@ class TypeParser:
             while kinds[self.i] == "_TENSOR":
                 self.i += 1
                 items.append(self.type_atom())
-            t = ast.TupleTypeExpr(tuple(items), self.span(first))
+            t = _TupleType(tuple(items), self.span(first))
         if kinds[self.i] == "_ARROW":
             self.i += 1
-            t = ast.FunTypeExpr(t, self.type(), self.span(first))
+            t = _FunType(t, self.type(), self.span(first))
         self.depth -= 1
         return t
 
@@ -149,13 +152,13 @@ class TypeParser:
         self.expect("LPAR")
         if kinds[self.i] == "RPAR":  # "(" ")" -> unit_type
             self.i += 1
-            return ast.TupleTypeExpr((), self.span(first))
+            return _TupleType((), self.span(first))
         t = self.type()
         if kinds[self.i] == "RPAR":  # "(" type ")"
             self.i += 1
             return t
         items = self.tail(t, self.type)  # "(" type ("," type)* ","? ")" -> tuple_type
-        return ast.TupleTypeExpr(items, self.span(first))
+        return _TupleType(items, self.span(first))
 
     def tensor_type(self, first: int) -> ast.TensorTypeExpr | None:
         """`dtype` or `dtype[d, ...]` from token `first` (a name) with each dim a name or an integer
@@ -243,7 +246,7 @@ class TypeParser:
         while self.kinds[self.i] in ("PLUS", "MINUS"):
             op = self.values[self.i]
             self.i += 1
-            e = ast.BinOp(op, e, self.dim_prod(), self.span(first))
+            e = _BinOp(op, e, self.dim_prod(), self.span(first))
         self.depth -= 1
         return e
 
@@ -252,7 +255,7 @@ class TypeParser:
         e = self.dim_atom()
         while self.kinds[self.i] == "STAR":
             self.i += 1
-            e = ast.BinOp("*", e, self.dim_atom(), self.span(first))
+            e = _BinOp("*", e, self.dim_atom(), self.span(first))
         return e
 
     def dim_atom(self) -> ast.Expr:  # ?dim_atom: NUMBER -> num | NAME -> name | "(" dim_sum ")"
