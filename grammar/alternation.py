@@ -192,6 +192,28 @@ def _context_free(seq: Any) -> bool:
     return True
 
 
+def run_of(regex: str) -> tuple[str, str] | None:
+    """The two character classes of a regex that matches one character of a class then the
+    longest run of another (`[a-z_]\\w*`), as regexes; None for any other shape.
+
+    >>> run_of(r"[^\\W\\d]\\w*"), run_of("x[0-9]*"), run_of("[a-z]+"), run_of("[a-z]*?")
+    (('[^\\\\W\\\\d]', '[\\\\w]'), ('x', '[0-9]'), None, None)
+    """
+    data = sre_parse.parse(regex).data
+    if len(data) != 2 or data[1][0] is not sre.MAX_REPEAT or data[1][1][:2] != (0, sre.MAXREPEAT) or len(data[1][1][2]) != 1:
+        return None
+    first, rest = _one_char(data[0]), _one_char(data[1][1][2][0])
+    return None if first is None or rest is None else (first, rest)
+
+
+def _one_char(item: Any) -> str | None:
+    """The regex of a parsed literal or character class; None for anything else."""
+    op, av = item
+    if op is sre.LITERAL:
+        return re.escape(chr(av))
+    return _char_class(av) if op is sre.IN else None
+
+
 def first_chars(regex: str) -> re.Pattern[str] | None:
     """A pattern matching every character a non-empty match of `regex` may start with; None if
     that is not known (anchors, look-arounds, flags) or `regex` matches the empty string.

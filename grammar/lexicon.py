@@ -4,36 +4,7 @@
 rule as Lark's basic lexer; a test compares the token streams), and `Lexicon.tokenize` cuts a text
 into `Tokens`: parallel lists of kinds, texts, lines and end columns, which the parser indexes.
 
-Why it is shaped this way (it runs once per character of every source, so its constant matters;
-instruction counts from callgrind, per line of `benchmarks/parse.py`'s workloads): `re` costs
-≈ 1,800 instructions per token found, in a `findall` too (each match sets up and frees its state),
-and ≈ 1,000 more per call; a C loop step (`map`, `extend`, a dict lookup) costs 50-150. So the
-tokenizer finds tokens by regex only in text it has not seen in this parse, and finds them there
-in bulk, never with a Python step per token or per piece:
-
-- each line is split at its spaces (`str.split`, in C) into pieces, which repeat (`f64[n],`, `=`,
-  `return`, `sin(y)`, names); the line's tokens are its pieces' cuts joined (`list.extend` of each
-  piece's list of token texts and widths in turn, `accumulate` of the widths for the columns);
-- per run of up to `_CHUNK` lines, the pieces not cut yet are found by one set difference and cut
-  by ONE `findall` of `Lexicon.pieces` over them joined by spaces (the lexemes that start with a
-  space start a piece), and their new token texts are classified together: by their first
-  character where only one terminal may start with it (`Lexicon.first_kinds`: names, numbers,
-  most punctuation), else by one `fullmatch` of `kinds` each; then the keywords among the names;
-- a piece is cut as part of its line would be unless a token crosses a space there, which only a
-  terminal whose matches may contain a space can do (a string, a comment): a line holding a
-  character such a token starts with (`"`, `#`, computed from the terminals) or a blank other than
-  a space (`Lexicon.line_only`) is cut whole by one `findall` (each lexeme carrying the whitespace
-  before it, so that the running sum of their lengths gives the columns), and so is a line with
-  two spaces in a row or one at its end (its empty piece). A text is screened for those characters
-  by `in` (C scans), its lines only when it holds one.
-
-Measured (callgrind, 2,000 lines, tokenize only, instructions per line; before: each new piece cut
-by a Python method, a leading name split off first): defs 57.7k -> 55.2k, varied (random names
-and numbers on every line, ~5 new pieces and ~14 new tokens a line) 187.8k -> 102.3k, dag 39.7k
--> 28.6k, bigdef 30.8k -> 26.9k. On varied the one `findall` is ~20k of that and the lines' joins
-~35k. Cutting each new piece by a `findall` of its own, or keeping the lexemes as the cuts, or a
-named group for names, measured slower. The tokenizer runs with the collector paused
-(`grammar.gcpause`): it allocates lists per line and piece, and finds no cycle.
+How it cuts a text, and why so (it runs once per character of every source): `grammar.pieces`.
 
 >>> from grammar.parser import _lark
 >>> lexicon = Lexicon.from_terminals(_lark().terminals, _lark().lexer_conf.ignore)
@@ -45,11 +16,9 @@ named group for names, measured slower. The tokenizer runs with the collector pa
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from itertools import accumulate, compress, count, islice, repeat
-from operator import attrgetter, is_not, itemgetter, not_, or_, sub
-from typing import TypeVar
+from operator import sub
 
 from lark.lexer import PatternStr, TerminalDef
 
@@ -58,19 +27,17 @@ from grammar.alternation import (
     fast_alternation,
     first_chars,
     regex_pieces,
+    run_of,
     spans_blanks,
+    split_alternatives,
     unrivalled,
 )
 from grammar.gcpause import paused_gc
+from grammar.pieces import CHUNK, TextCut, Unparsed
 
-_CHUNK = 4096  # lines cut in bulk at a time (bounds the lists of pieces held at once)
-_NON_ASCII = re.compile(r"[^\x00-\x7f]")
-
-T = TypeVar("T")
+__all__ = ["Lexicon", "Tokens", "Unparsed"]
 
 
-class Unparsed(Exception):
-    """Raised for any text the direct parser leaves to the Lark path (errors are reported there)."""
 
 
 @dataclass(frozen=True)
@@ -123,6 +90,9 @@ class Lexicon:
     # ASCII character -> the one terminal whose matches may start with it (`a` -> NAME, `7` ->
     # NUMBER, not `.`: NUMBER or DOT): the terminal of a token text starting with it, without a match
     first_kinds: dict[str, str] = field(default_factory=dict)
+    # in ASCII text, names as a run of characters: the names terminal, the characters a name starts
+    # with (where only names start) and those it continues with (`str.lstrip` strips a name's run)
+    ascii_names: tuple[str, frozenset[str], str] | None = None
 
     @staticmethod
     def from_terminals(terminals: Iterable[TerminalDef], ignore: Iterable[str]) -> Lexicon:
@@ -154,10 +124,11 @@ class Lexicon:
         regexes = [t.pattern.to_regexp() for t in kept]
         line_only = (None if crossing is None or not all(map(context_free, regexes))
                      else re.compile(f"[^\\S ]|{crossing.pattern}"))
+        first_kinds = _first_kinds(kept)
         k = next((k for k, t in enumerate(kept) if t.name in keywords), None)
         fast_names = None if k is None or not unrivalled(regexes, k) else (kept[k].name, re.compile(regexes[k]))
         return Lexicon(re.compile(f"{gap}(?:{lexemes})"), re.compile(gap), re.compile(kinds), keywords, ignore, line_only,
-                       fast_names, *_piece_regexes(lexemes, line_only), _first_kinds(kept))
+                       fast_names, *_piece_regexes(lexemes, line_only), first_kinds, _ascii_names(fast_names, first_kinds))
 
     @paused_gc()
     def tokenize(self, text: str) -> Tokens:
@@ -167,9 +138,9 @@ class Lexicon:
         Line by line (Lark counts lines by "\\n" only; no token spans lines), and on most lines piece
         by piece, the new pieces of each run of lines cut in bulk: see the module doc."""
         rows = text.split("\n")
-        cut = _Cut(self, text)
-        for a in range(0, len(rows), _CHUNK):
-            cut.rows(rows[a:a + _CHUNK], a + 1)
+        cut = TextCut(self, text)
+        for a in range(0, len(rows), CHUNK):
+            cut.rows(rows[a:a + CHUNK], a + 1)
         values: list[str] = cut.out[::2]  # type: ignore[assignment]
         kinds = list(map(cut.kind_of_value.__getitem__, values))  # (a token's kind is its text's)
         kinds.append("$END")
@@ -216,6 +187,24 @@ def _first_kinds(terminals: list[TerminalDef]) -> dict[str, str]:
     return {c: names[0] for c, names in starting.items() if len(names) == 1}
 
 
+def _ascii_names(names: tuple[str, re.Pattern[str]] | None, first_kinds: dict[str, str]
+                 ) -> tuple[str, frozenset[str], str] | None:
+    """`Lexicon.ascii_names`: when the one alternative of the names regex that may match ASCII text
+    is a character then the longest run of others (`[^\\W\\d]\\w*`), that a name's first
+    character names the terminal (`first_kinds`) and continues the run too."""
+    if names is None:
+        return None
+    ascii = "".join(map(chr, range(128)))
+    alternatives = [a for a in split_alternatives(names[1].pattern) if (f := first_chars(a)) is None or f.search(ascii)]
+    run = run_of(alternatives[0]) if len(alternatives) == 1 else None
+    if run is None:
+        return None
+    start, rest = (frozenset(re.findall(r, ascii)) for r in run)
+    if not start <= rest or any(first_kinds.get(c) != names[0] for c in start):
+        return None
+    return names[0], start, "".join(sorted(rest))
+
+
 def _crossing(gap: str, regexes: list[str]) -> re.Pattern[str] | None:
     """The characters that may start a match of `regexes` containing a space, as one pattern; None
     when lines cannot be cut at their spaces first: the gap is not `\\s*`, or such a match may start
@@ -243,170 +232,3 @@ def _non_capturing(regex: str) -> str:
     """`regex` with its capturing groups made non-capturing (`findall` returns whole matches then)."""
     return "".join("(?:" if piece == "(" and not in_class and not regex.startswith("(?", i) else piece
                    for i, piece, in_class in regex_pieces(regex))
-
-
-class _Memo(dict[str, T]):
-    """A dict that computes (and stores) a missing key's value on its first lookup, through
-    `__missing__`: in the C lookups of `map(memo.__getitem__, keys)`, with no exception raised and
-    caught for a new key."""
-
-    def __init__(self, compute: Callable[[str], T]):
-        super().__init__()
-        self.compute = compute
-
-    def __missing__(self, key: str) -> T:
-        return self.compute(key)
-
-
-class _Cut:
-    """How `Lexicon.tokenize` cuts one text: the cut of each distinct piece (the texts and widths of
-    its tokens in turn, the width of the first one counting the space before the piece; None for a
-    piece that only its line's cut can cut) and the kind of each distinct token text, found in bulk
-    for the new pieces of each run of lines; and the tokens so far (texts and widths in turn,
-    lines, end columns)."""
-
-    def __init__(self, lexicon: Lexicon, text: str):
-        self.lexicon = lexicon
-        self.cuts: dict[str, list[str | int] | None] = {"": None}  # ("": two spaces in a row, or one at the end)
-        self.kind_of_value: dict[str, str] = {}  # text of a token -> its kind
-        self.kind_of = _Memo(self.classify)  # lexeme (of a line cut whole) -> kind of its token
-        self.value_of: dict[str, str] = {}  # lexeme (of a line cut whole) -> text of its token
-        self.out: list[str | int] = []
-        self.lines: list[int] = []
-        self.ends: list[int] = []
-        # the characters of `line_only` in the text (a C scan each, or one for the text's non-ASCII characters)
-        self.present = [c for c in lexicon.line_ascii if c in text]
-        ascii = text.isascii()
-        if lexicon.line_only is not None and not ascii:
-            self.present += filter(lexicon.line_only.match, set(_NON_ASCII.findall(text)))
-        self.piece_lexemes = lexicon.pieces and lexicon.pieces[ascii].findall
-
-    def rows(self, rows: list[str], number: int) -> None:
-        """Cut `rows`, the first one line `number`: the new pieces of the lines without a character
-        of `line_only` first, in bulk (`cut`), then each such line's tokens as its pieces' cuts
-        joined (C loops over pieces and tokens); the other lines, and those with a piece that has
-        no cut (None), by their whole cut (`line`)."""
-        bodies = list(map(str.lstrip, rows, repeat(" ")))
-        pieces = list(map(str.split, bodies, repeat(" ")))
-        whole = self.whole(rows)
-        new = set().union(*(pieces if whole is None else compress(pieces, map(not_, whole)))).difference(self.cuts)
-        if new:
-            self.cut(new)
-        out, lines, ends = self.out, self.lines, self.ends
-        piece_cuts, add_cuts = self.cuts.__getitem__, out.extend
-        for number, row, body, split, alone in zip(count(number), rows, bodies, pieces, whole or repeat(False)):  # noqa: B020
-            if alone or not body:  # (a blank line has no tokens)
-                if alone:
-                    self.add_line(row, number)
-                continue
-            first = len(out)
-            try:  # (`any` runs `extend` on each piece's cut, in C: no iterator per piece)
-                any(map(add_cuts, map(piece_cuts, split)))  # type: ignore[arg-type]
-            except TypeError:  # (a piece that only its line's cut can cut: its cut is None)
-                del out[first:]
-                self.add_line(row, number)
-                continue
-            widths: list[int] = out[first + 1::2]  # type: ignore[assignment]
-            widths[0] += len(row) - len(body)  # (the indentation)
-            ends += accumulate(widths)
-            lines += [number] * len(widths)
-
-    def whole(self, rows: list[str]) -> list[bool] | None:
-        """Which of `rows` hold a character of `line_only` (None: none do), by C scans."""
-        flags: list[bool] | None = None
-        for c in self.present:
-            has = map(str.__contains__, rows, repeat(c))
-            flags = list(has) if flags is None else list(map(or_, flags, has))
-        return flags
-
-    def add_line(self, row: str, number: int) -> None:
-        """Append the tokens of line `number`, cut whole."""
-        values, ends = self.line(row)
-        pairs: list[str | int] = [0] * (2 * len(values))
-        pairs[::2] = values
-        self.out += pairs
-        self.ends += ends
-        self.lines += [number] * len(values)
-
-    def cut(self, new: set[str]) -> None:
-        """Cut the `new` pieces (of lines without a character of `line_only`) by one `findall` of
-        `Lexicon.pieces` over them joined, each after a space: the lexemes that start with a space
-        start a piece's cut. A piece holding a character that no terminal matches has no cut
-        (None; then each piece is cut alone, to find which): its line's cut raises `Unparsed`."""
-        if self.piece_lexemes is None:
-            self.cuts.update(dict.fromkeys(new, None))
-            return
-        pieces = list(new)
-        joined = " " + " ".join(pieces)
-        found = self.piece_lexemes(joined)
-        widths = list(map(len, found))
-        values = list(map(str.lstrip, found))
-        # (each piece's first lexeme starts with its space: `lstrip` returns a new string for it, and
-        # the lexeme itself for the others)
-        starts = list(compress(count(0, 2), map(is_not, values, found)))
-        if sum(widths) != len(joined) or len(starts) != len(pieces):
-            self.cut_alone(new)
-            return
-        self.classify_all(set(values).difference(self.kind_of_value))
-        pairs: list[str | int] = [0] * (2 * len(found))
-        pairs[::2] = values
-        pairs[1::2] = widths
-        starts.append(len(pairs))
-        self.cuts.update(zip(pieces, map(pairs.__getitem__, map(slice, starts, islice(starts, 1, None)))))
-
-    def cut_alone(self, new: set[str]) -> None:
-        """Cut each of the `new` pieces alone, when some character in them is no terminal's: such
-        a piece has no cut, the others are cut together."""
-        lexemes = self.lexicon.lexemes
-        uncut = {p for p in new if sum(map(len, lexemes.findall(p))) != len(p)}
-        self.cuts.update(dict.fromkeys(uncut, None))
-        if len(uncut) < len(new):
-            self.cut(new.difference(uncut))
-
-    def classify_all(self, texts: set[str]) -> None:
-        """Store the kinds of new token texts: by their first character where only one terminal
-        starts with it (`Lexicon.first_kinds`), else by the group of `kinds` that matches them (one
-        `fullmatch` each); then the keywords among them. `Unparsed` for an ignored token amid a
-        piece (none in dsl.lark: the Lark path cuts it)."""
-        lexicon, kind_of_value = self.lexicon, self.kind_of_value
-        new = list(texts)
-        kinds = list(map(lexicon.first_kinds.get, map(itemgetter(0), new)))
-        kind_of_value.update(zip(new, kinds))  # type: ignore[arg-type]  # (None for the others: set next)
-        others = list(compress(new, map(not_, kinds)))
-        try:
-            groups = list(map(attrgetter("lastgroup"), map(lexicon.kinds.fullmatch, others)))
-        except AttributeError:  # (cannot happen: the same alternatives matched these texts in the lexemes)
-            raise Unparsed from None
-        kind_of_value.update(zip(others, groups))
-        for terminal, keyword_of in lexicon.keywords.items():
-            kind_of_value.update((k, keyword_of[k]) for k in texts.intersection(keyword_of) if kind_of_value[k] == terminal)
-        if not lexicon.ignore.isdisjoint(kind_of_value[t] for t in texts):
-            raise Unparsed
-
-    def line(self, line: str) -> tuple[list[str], list[int]]:
-        """The texts and end columns of the tokens of a whole line, cut by one `findall` (its
-        ignored tokens left out)."""
-        if not line:
-            return [], []
-        found = self.lexicon.lexemes.findall(line)
-        ends = list(islice(accumulate(map(len, found), initial=1), 1, None))
-        if not ends or ends[-1] != len(line) + 1:
-            raise Unparsed  # findall skipped a character that no terminal matches
-        kinds = list(map(self.kind_of.__getitem__, found))
-        if not self.lexicon.ignore.isdisjoint(kinds):  # comments, blanks at the end of the line
-            keep = [kind not in self.lexicon.ignore for kind in kinds]
-            found, ends = list(compress(found, keep)), list(compress(ends, keep))
-        return list(map(self.value_of.__getitem__, found)), ends
-
-    def classify(self, lexeme: str) -> str:
-        """The kind of a new lexeme's token (its text is what follows the gap; all of it for blanks
-        alone, at the end of a line: an ignored token), and its text stored in `value_of`."""
-        gap = self.lexicon.gap
-        if gap.pattern == r"\s*":  # (`str.lstrip` strips what `\s` matches)
-            value = lexeme.lstrip() or lexeme
-        else:
-            value = lexeme[gap.match(lexeme).end():] or lexeme  # type: ignore[union-attr]
-        self.value_of[lexeme] = value
-        kind = self.kind_of[lexeme] = self.kind_of_value[value] = self.lexicon._kind(value)
-        return kind
-

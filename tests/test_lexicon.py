@@ -1,4 +1,4 @@
-"""The tokenizer (`grammar.lexicon`) on the paths of its bulk cut: the new pieces of each run of
+"""The tokenizer (`grammar.lexicon`, `grammar.pieces`) on the paths of its bulk cut: the new pieces of each run of
 lines cut by one `findall` over them joined, their new token texts classified together, lines that
 only their whole cut can cut (strings, comments, blanks other than spaces, characters no terminal
 matches) cut alone. Each test compares the tokens, lines and columns with Lark's lexer (the oracle),
@@ -13,7 +13,7 @@ import re
 import pytest
 
 from grammar import direct
-from grammar import lexicon as lexicon_module
+from grammar import pieces as pieces_module
 from grammar.parser import _lex, _lexicon
 from grammar.transformer import SpanMaker
 
@@ -50,7 +50,20 @@ def test_tokens_are_larks_tokens(text):
     assert tokens(text) == larks(text)
 
 
-@pytest.mark.parametrize("text", ["x $ y", "a$b", "def f(x) { return x$ }", "x\n$y"])
+# pieces that start with a name, their rests repeating (then cut as the name and the rest, a piece of
+# its own): keywords and names before a rest, names alone, a rest first seen as a piece later
+NAMED = "\n".join(f"def f{k}(x: f64[n]) -> f64 {{ return(x) + g{k}(x) * define(x) + x{k} }}" for k in range(40))
+
+
+@pytest.mark.parametrize("text", [NAMED, NAMED + "\n(x) (x: x(x) return", "aé(x) bé(x) cé(x) d(x) e(x)\nf(x) é(x)"])
+def test_pieces_that_start_with_a_name_are_cut_as_lark_cuts_them(text):
+    assert tokens(text) == larks(text)
+
+
+BAD_RESTS = NAMED + "\n" + " ".join(f"a{k}$" for k in range(40))  # (names split off pieces whose rest no terminal matches)
+
+
+@pytest.mark.parametrize("text", ["x $ y", "a$b", "def f(x) { return x$ }", "x\n$y", BAD_RESTS])
 def test_a_character_no_terminal_matches_is_left_to_the_lark_path(text):
     with pytest.raises(direct.Unparsed):
         _lexicon().tokenize(text)
@@ -59,7 +72,7 @@ def test_a_character_no_terminal_matches_is_left_to_the_lark_path(text):
 def test_runs_of_lines_longer_than_a_chunk_are_cut_as_lark_cuts_them():
     rng = random.Random(3)
     words = ["x", "y1", "f(x,", "z)", "+", "2.5", "def", "return", "[n]", "#", '"s t"', "\t"]
-    rows = [" ".join(rng.choice(words) for _ in range(rng.randint(0, 6))) for _ in range(lexicon_module._CHUNK + 50)]
+    rows = [" ".join(rng.choice(words) for _ in range(rng.randint(0, 6))) for _ in range(pieces_module.CHUNK + 50)]
     text = "\n".join(rows)
     assert tokens(text) == larks(text)
 
@@ -91,5 +104,5 @@ def test_new_pieces_are_cut_in_bulk_one_findall_per_chunk(rows):
     counting = dataclasses.replace(lexicon, pieces=(lexicon.pieces[0], counted))  # type: ignore[arg-type]
     text = "\n".join(f"def f{k}(a{k}: f64) -> f64 {{ return a{k} * {k}.25 }}" for k in range(rows))
     t = counting.tokenize(text)
-    assert counted.calls == -(-rows // lexicon_module._CHUNK)
+    assert counted.calls == -(-rows // pieces_module.CHUNK)
     assert list(zip(t.kinds, t.values, t.lines, t.cols, t.ends))[:-1] == larks(text)
