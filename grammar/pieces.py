@@ -102,15 +102,18 @@ class TextCut:
         of `line_only` first, in bulk (`cut`), then each such line's tokens as its pieces' cuts
         joined (C loops over pieces and tokens); the other lines, and those with a piece that has
         no cut (None), by their whole cut (`line`)."""
-        bodies = list(map(str.lstrip, rows, repeat(" ")))
+        # (a "\\r" that ends a line, as in "\\r\\n" line ends, is a blank after its last token)
+        cut_rows = list(map(str.removesuffix, rows, repeat("\r"))) if "\r" in self.present else rows
+        bodies = list(map(str.lstrip, cut_rows, repeat(" ")))
         pieces = list(map(str.split, bodies, repeat(" ")))
-        whole = self.whole(rows)
+        whole = self.whole(cut_rows)
         new = set().union(*(pieces if whole is None else compress(pieces, map(not_, whole)))).difference(self.cuts)
         if new:
             self.cut(new)
         out, lines, ends = self.out, self.lines, self.ends
         piece_cuts, add_cuts = self.cuts.__getitem__, out.extend
-        for number, row, body, split, alone in zip(count(number), rows, bodies, pieces, whole or repeat(False)):  # noqa: B020
+        for number, row, cut_row, body, split, alone in zip(count(number), rows, cut_rows, bodies, pieces,  # noqa: B020
+                                                             whole or repeat(False)):
             if alone or not body:  # (a blank line has no tokens)
                 if alone:
                     self.add_line(row, number)
@@ -123,7 +126,7 @@ class TextCut:
                 self.add_line(row, number)
                 continue
             widths: list[int] = out[first + 1::2]  # type: ignore[assignment]
-            widths[0] += len(row) - len(body)  # (the indentation)
+            widths[0] += len(cut_row) - len(body)  # (the indentation)
             ends += accumulate(widths)
             lines += [number] * len(widths)
 
@@ -223,6 +226,8 @@ class TextCut:
         a piece has no cut, the others are cut together."""
         lexemes = self.lexicon.lexemes
         uncut = {p for p in new if sum(map(len, lexemes.findall(p))) != len(p)}
+        if not uncut:
+            raise Unparsed  # (cannot happen: the joined cut lost its pieces' starts; the Lark path cuts it)
         self.cuts.update(dict.fromkeys(uncut, None))
         if len(uncut) < len(new):
             self.cut(new.difference(uncut))

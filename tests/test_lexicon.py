@@ -43,6 +43,8 @@ def larks(text: str) -> list[tuple[str, str, int, int, int]]:
     'import "a $b" as c\nx = 1',
     # comments whose words no terminal matches (their lines are cut whole, their pieces never alone)
     "x = 1 # it's $5, f(x)\n# a\\b `c`\nf(x) y\n",
+    # "\r\n" line ends (a "\r" at the end of a line is cut off it; elsewhere its line is cut whole)
+    "def f(x) {\r\n  return x # c\r\n}\r\n\r\n x\ry \r\n\r",
     # non-ASCII text: names, a blank other than a space (a line cut whole), a line separator
     "∇f é1 x∘y\ny\xa0z\nw\u2028v",
 ])
@@ -105,4 +107,15 @@ def test_new_pieces_are_cut_in_bulk_one_findall_per_chunk(rows):
     text = "\n".join(f"def f{k}(a{k}: f64) -> f64 {{ return a{k} * {k}.25 }}" for k in range(rows))
     t = counting.tokenize(text)
     assert counted.calls == -(-rows // pieces_module.CHUNK)
+    assert list(zip(t.kinds, t.values, t.lines, t.cols, t.ends))[:-1] == larks(text)
+
+
+def test_lines_that_end_with_cr_are_cut_by_pieces():
+    # ("\r\n" line ends: the "\r" is a blank after the line's last token, not a reason to cut it whole)
+    lexicon = _lexicon()
+    counted = _Counted(lexicon.lexemes)  # (the regex of lines cut whole)
+    counting = dataclasses.replace(lexicon, lexemes=counted)  # type: ignore[arg-type]
+    text = "\r\n".join(f"def f{k}(x: f64) -> f64 {{\r\n  return x * {k}.5 \r\n}}" for k in range(50)) + "\r\n"
+    t = counting.tokenize(text)
+    assert counted.calls == 50  # (the lines with a space before their "\r": their last piece is empty)
     assert list(zip(t.kinds, t.values, t.lines, t.cols, t.ends))[:-1] == larks(text)
