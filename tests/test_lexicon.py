@@ -7,12 +7,15 @@ or counts the regex calls the bulk cut makes."""
 from __future__ import annotations
 
 import dataclasses
+import os
 import random
 import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from grammar import direct
+from grammar import ParseError, direct
 from grammar import pieces as pieces_module
 from grammar.parser import _lex, _lexicon
 from grammar.transformer import SpanMaker
@@ -119,3 +122,37 @@ def test_lines_that_end_with_cr_are_cut_by_pieces():
     t = counting.tokenize(text)
     assert counted.calls == 50  # (the lines with a space before their "\r": their last piece is empty)
     assert list(zip(t.kinds, t.values, t.lines, t.cols, t.ends))[:-1] == larks(text)
+
+
+def test_names_are_split_off_pieces_only_where_their_regex_is_a_run():
+    # dsl.lark's NAME on ASCII text: a letter or "_", then the longest run of letters, digits, "_"
+    from grammar.lexicon import _ascii_names
+
+    lexicon = _lexicon()
+    assert lexicon.ascii_names is not None and lexicon.names is not None
+    name, start, run = lexicon.ascii_names
+    assert name == "NAME" and {"a", "Z", "_"} <= start and "7" not in start and set(run) == start | set("0123456789")
+    first_kinds = lexicon.first_kinds
+    assert _ascii_names(("NAME", re.compile("[a-z]+")), first_kinds) is None  # (not a char then a `*` run)
+    assert _ascii_names(("NAME", re.compile("[a-z][a-z]*?")), first_kinds) is None  # (not the longest run)
+    assert _ascii_names(("NAME", re.compile("[a-z0-9][a-z]*")), first_kinds) is None  # (`7` starts a NUMBER)
+
+
+# Random lines of pieces made of a name and a rest from a few (so that rests repeat and names are
+# split off; some rests hold a character no terminal matches, a quote or a tab): Lark's cut, or
+# the Lark path for both.
+_NAMES = st.sampled_from(["x", "y1", "def", "define", "return", "_a", "f0", "é", "x∇"])
+_RESTS = st.sampled_from(["", "(", "(x:", ")", ",", "[n],", "+1", ".5", "$", '"', "\t", "->", "*2)", "é)"])
+
+
+@settings(max_examples=int(os.environ.get("DSL_FUZZ_EXAMPLES", "60")), deadline=None)
+@given(st.lists(st.lists(st.tuples(_NAMES, _RESTS), max_size=6), min_size=1, max_size=12))
+def test_pieces_of_names_and_rests_are_cut_as_lark_cuts_them(rows):
+    text = "\n".join(" ".join(name + rest for name, rest in row) for row in rows)
+    try:
+        expected = larks(text)
+    except ParseError:
+        with pytest.raises(direct.Unparsed):
+            _lexicon().tokenize(text)
+        return
+    assert tokens(text) == expected
