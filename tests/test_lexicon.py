@@ -27,7 +27,7 @@ def tokens(text: str) -> list[tuple[str, str, int, int, int]]:
     return list(zip(t.kinds, t.values, t.lines, t.cols, t.ends))[:-1]
 
 
-def larks(text: str) -> list[tuple[str, str, int, int, int]]:
+def larks(text: str) -> list[tuple[str, str, int | None, int | None, int | None]]:
     return [(t.type, str(t), t.line, t.column, t.end_column) for t in _lex(text, SpanMaker("t.dsl", text))]
 
 
