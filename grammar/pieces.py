@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import partial
 from itertools import accumulate, compress, count, islice, repeat
 from operator import attrgetter, is_not, itemgetter, not_, or_
 from typing import TYPE_CHECKING, TypeVar
@@ -63,14 +64,17 @@ class Unparsed(Exception):
 class _Memo(dict[str, T]):
     """A dict that computes (and stores) a missing key's value on its first lookup, through
     `__missing__`: in the C lookups of `map(memo.__getitem__, keys)`, with no exception raised and
-    caught for a new key."""
+    caught for a new key. `compute` must not hold the memo's owner (a bound method of it would):
+    that cycle would keep the owner, and the token lists it holds, alive until the next full
+    collection, which a parse's paused collector (`grammar.gcpause`) puts off."""
 
     def __init__(self, compute: Callable[[str], T]):
         super().__init__()
         self.compute = compute
 
     def __missing__(self, key: str) -> T:
-        return self.compute(key)
+        value = self[key] = self.compute(key)
+        return value
 
 
 class TextCut:
@@ -84,8 +88,9 @@ class TextCut:
         self.lexicon = lexicon
         self.cuts: dict[str, list[str | int] | None] = {"": None}  # ("": two spaces in a row, or one at the end)
         self.kind_of_value: dict[str, str] = {}  # text of a token -> its kind
-        self.kind_of = _Memo(self.classify)  # lexeme (of a line cut whole) -> kind of its token
         self.value_of: dict[str, str] = {}  # lexeme (of a line cut whole) -> text of its token
+        # lexeme (of a line cut whole) -> kind of its token (not through a method of self: see _Memo)
+        self.kind_of = _Memo(partial(_classify, lexicon, self.value_of, self.kind_of_value))
         self.out: list[str | int] = []
         self.lines: list[int] = []
         self.ends: list[int] = []
@@ -267,15 +272,16 @@ class TextCut:
             found, ends = list(compress(found, keep)), list(compress(ends, keep))
         return list(map(self.value_of.__getitem__, found)), ends
 
-    def classify(self, lexeme: str) -> str:
-        """The kind of a new lexeme's token (its text is what follows the gap; all of it for blanks
-        alone, at the end of a line: an ignored token), and its text stored in `value_of`."""
-        gap = self.lexicon.gap
-        if gap.pattern == r"\s*":  # (`str.lstrip` strips what `\s` matches)
-            value = lexeme.lstrip() or lexeme
-        else:
-            value = lexeme[gap.match(lexeme).end():] or lexeme  # type: ignore[union-attr]
-        self.value_of[lexeme] = value
-        kind = self.kind_of[lexeme] = self.kind_of_value[value] = self.lexicon._kind(value)
-        return kind
 
+def _classify(lexicon: Lexicon, value_of: dict[str, str], kind_of_value: dict[str, str], lexeme: str) -> str:
+    """The kind of a new lexeme's token (its text is what follows the gap; all of it for blanks
+    alone, at the end of a line: an ignored token); its text is stored in `value_of`, its kind in
+    `kind_of_value` (and, by `_Memo`, in `TextCut.kind_of`)."""
+    gap = lexicon.gap
+    if gap.pattern == r"\s*":  # (`str.lstrip` strips what `\s` matches)
+        value = lexeme.lstrip() or lexeme
+    else:
+        value = lexeme[gap.match(lexeme).end():] or lexeme  # type: ignore[union-attr]
+    value_of[lexeme] = value
+    kind = kind_of_value[value] = lexicon._kind(value)
+    return kind
