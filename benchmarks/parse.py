@@ -12,7 +12,11 @@ loaded: their load time is reported separately):
 - **bigdef**: one def of N one-line statements `vK = vK-1 * y + 2.5` (as in `scaling.py`);
 - **varied**: N one-line defs like `defs` but with random names (2-7 letters) and numbers (1-6
   decimals) on every line, and spaces around some operators or not: little repeats from line to
-  line, so it shows what the tokenizer's per-parse memo of repeated pieces and lexemes is worth.
+  line, so it shows what the tokenizer's per-parse memo of repeated pieces and lexemes is worth;
+- **models**: real model files (every `examples/*.dsl`, `dsl/stdlib.dsl` and the conformance cases
+  that parse: comments, multi-line defs, point-free diagrams, strings, functionals), copied until
+  there are N lines, every name in copy k renamed `name_k` (keywords, dtypes and the names the
+  grammar checks kept), so no name repeats from one copy to the next.
 
 Engines: `fast` is `grammar.parse` as users get it (the direct parser, with the Lark path as the
 fallback for errors); `lark` forces the reference path (Lark LALR parse tree + `AstBuilder`), which
@@ -24,10 +28,12 @@ is what every input took before the direct parser. The time is CPU time of the m
 from __future__ import annotations
 
 import argparse
+import glob
 import json
 import math
 import os
 import random
+import re
 import string
 import subprocess
 import sys
@@ -71,7 +77,43 @@ def varied_source(n: int, seed: int = 0) -> str:
     return "\n".join(lines) + "\n"
 
 
-WORKLOADS = {"defs": defs_source, "bigdef": bigdef_source, "varied": varied_source}
+def _model_files() -> list[str]:
+    """The texts of the real model files that parse (the conformance error cases do not)."""
+    from grammar import ParseError, parse
+
+    paths = sorted(glob.glob(os.path.join(ROOT, "examples", "*.dsl"))) + [os.path.join(ROOT, "dsl", "stdlib.dsl")]
+    paths += sorted(glob.glob(os.path.join(ROOT, "..", "shared", "conformance", "cases", "*.dsl")))
+    texts = []
+    for path in paths:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        try:
+            parse(text, path)
+        except ParseError:
+            continue
+        texts.append(text)
+    return texts
+
+
+def models_source(n: int) -> str:
+    """Real model files, copied to at least n lines, with the names of copy k renamed `name_k`."""
+    from grammar import build
+    from grammar.parser import keywords
+
+    corpus = "\n".join(_model_files()) + "\n"
+    # (kept: what the parser itself checks by name, so that the text stays in the language)
+    kept = {*keywords(), *build.DTYPES, *build.DERIVED_OPS, *build.STRUCTURAL_ARITY, "I", "wrt", "n", "over"}
+    ident = re.compile(r"\b[A-Za-z_]\w*")
+    copies = -(-n // corpus.count("\n"))
+
+    def renamed(k: int) -> str:
+        return ident.sub(lambda m: m[0] if m[0] in kept else f"{m[0]}_{k}", corpus)
+
+    return "".join(map(renamed, range(copies)))
+
+
+WORKLOADS = {"defs": defs_source, "bigdef": bigdef_source, "varied": varied_source, "models": models_source}
+EXPECTED_DECLS = {"defs": lambda n: n + 1, "bigdef": lambda n: 2, "varied": lambda n: n + 1}
 
 
 def measure(workload: str, n: int, engine: str, repeat: int) -> dict[str, float]:
@@ -89,7 +131,7 @@ def measure(workload: str, n: int, engine: str, repeat: int) -> dict[str, float]
         c0, t0 = time.process_time(), time.perf_counter()
         module = run(text, f"{workload}.dsl")
         cpu, wall = time.process_time() - c0, time.perf_counter() - t0
-        assert len(module.decls) == (2 if workload == "bigdef" else n + 1)
+        assert workload not in EXPECTED_DECLS or len(module.decls) == EXPECTED_DECLS[workload](n)
         del module
         best = {"cpu": min(best["cpu"], cpu), "wall": min(best["wall"], wall)}
     tokens = len(parser._lexicon().tokenize(text).kinds) - 1  # (without the end marker)
