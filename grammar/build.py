@@ -175,8 +175,6 @@ def make_num(text: str, span: Span | None) -> ast.Num:
                      "(write inf for infinity)", span)
 
 
-
-
 def make_lambda(head: ast.Expr, body: ast.Expr, span: Span | None) -> ast.Lambda:
     """`x => body` or `(x, y) => body`: the head was parsed as an expression (see dsl.lark)."""
     if isinstance(head, ast.Name):
